@@ -1,0 +1,56 @@
+# Credit Marketing Lab — every target bootstraps .venv when it is missing or out of date.
+#   make reports   run every notebook with params/default.yaml and publish reports/
+#   make test      install the dev extra and run the whole test suite
+#   make lab       JupyterLab on notebooks/ with the cmlib kernel
+#   make bench     benchmarks/ against peer libraries; results in benchmarks/results/
+# Versions come from requirements.lock (exact pins, all extras); `make lock` refreshes it.
+
+PYTHON   ?= python3
+VENV     ?= .venv
+BIN      := $(VENV)/bin
+UV       := $(BIN)/uv
+UV_VERSION := 0.13.9
+PARAMS   ?= params/default.yaml
+JOBS     ?= 2
+PYTEST_ARGS ?=
+# REQUIRE_SPARK=1 also installs the spark extra so Spark parity tests run instead of skipping.
+TEST_EXTRAS := dev$(if $(filter 1,$(REQUIRE_SPARK)),$(comma)spark,)
+comma := ,
+
+.PHONY: reports test lab bench lock lint clean-venv
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+
+# One stamp per set of extras: re-installs when pyproject.toml or the lock changes.
+$(VENV)/.stamp-%: pyproject.toml requirements.lock | $(UV)
+	$(UV) pip install --quiet --python $(BIN)/python -c requirements.lock -e ".[$(subst +,$(comma),$*)]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (cmlib)" >/dev/null
+	@touch $@
+
+reports: $(VENV)/.stamp-base
+	$(BIN)/cmlib run -f $(PARAMS) --jobs $(JOBS)
+
+$(VENV)/.stamp-base: pyproject.toml requirements.lock | $(UV)
+	$(UV) pip install --quiet --python $(BIN)/python -c requirements.lock -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (cmlib)" >/dev/null
+	@touch $@
+
+test: $(VENV)/.stamp-$(subst $(comma),+,$(TEST_EXTRAS))
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lab: $(VENV)/.stamp-dev
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+bench: $(VENV)/.stamp-dev+bench
+	$(BIN)/python -m benchmarks
+
+lint: $(VENV)/.stamp-dev
+	$(BIN)/ruff check src tests notebooks benchmarks
+
+lock: | $(UV)
+	$(UV) pip compile pyproject.toml --all-extras --python-version 3.11 --no-header --no-annotate -o requirements.lock
+
+clean-venv:
+	rm -rf $(VENV)

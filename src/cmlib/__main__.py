@@ -1,0 +1,5 @@
+import sys
+
+from cmlib.cli import main
+
+sys.exit(main())

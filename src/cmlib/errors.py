@@ -1,0 +1,56 @@
+"""The one error hierarchy of cmlib.
+
+The CLI maps every :class:`CmlibError` to exit code 2 and one readable line; any other exception is a
+bug and exits 1 with a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+
+class CmlibError(Exception):
+    """Base class of every error cmlib raises on purpose (bad input, bad parameter, bad artefact)."""
+
+
+class ParameterError(CmlibError, ValueError):
+    """A parameter is unknown, of the wrong type or out of range.
+
+    The message names the parameter, what was expected and what was given.
+    """
+
+    def __init__(self, name: str, expected: str, got: Any, where: str | None = None):
+        self.name, self.expected, self.got, self.where = name, expected, got, where
+        prefix = f"{where}: " if where else ""
+        super().__init__(f"{prefix}parameter '{name}': expected {expected}, got {got!r}")
+
+
+class DataError(CmlibError, ValueError):
+    """Input data break a rule.
+
+    ``failures`` is a list of dicts with keys ``column``, ``rule``, ``n_rows`` and optional
+    ``examples``; the message names the table and every failure.
+    """
+
+    def __init__(self, table: str, failures: Iterable[dict] | None = None, message: str | None = None):
+        self.table = table
+        self.failures = list(failures or [])
+        if message is None:
+            parts = []
+            for f in self.failures:
+                ex = f.get("examples")
+                ex_txt = f"; e.g. {', '.join(repr(e) for e in ex)}" if ex else ""
+                parts.append(f"column '{f['column']}' breaks rule '{f['rule']}' in {f['n_rows']} row(s){ex_txt}")
+            message = "; ".join(parts) or "invalid"
+        super().__init__(f"table '{table}': {message}")
+
+    @classmethod
+    def single(cls, table: str, column: str, rule: str, n_rows: int, examples: Iterable | None = None):
+        """One failing rule: the common case."""
+        return cls(table, [{"column": column, "rule": rule, "n_rows": int(n_rows),
+                            "examples": list(examples or [])[:5]}])
+
+
+class ArtefactError(CmlibError):
+    """An artefact another notebook wrote is missing, of another schema version, or malformed."""

@@ -1,0 +1,69 @@
+"""Execute one notebook in its own process (called by the runner; not a public entry point).
+
+Usage: python -m cmlib.report._execute JOB.json — JOB holds input, output, html, parameters, timeouts.
+Writes JOB's ``result`` path: {"status": "ok"|"failed", "error": str|None, "seconds": float, "attempts": n}.
+A kernel that fails to start (port race between parallel kernels) is retried; a failing cell is not.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+
+
+def _cells_started(path: str) -> bool:
+    """True when any cell began executing (then a retry could repeat side effects)."""
+    import nbformat
+
+    if not Path(path).exists():
+        return False
+    nb = nbformat.read(path, as_version=4)
+    return any(c.get("metadata", {}).get("papermill", {}).get("status", "pending") != "pending"
+               for c in nb.cells if c.cell_type == "code")
+
+
+def main(job_file: str) -> int:
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    from cmlib.report.html import to_html
+
+    job = json.loads(Path(job_file).read_text())
+    t0 = time.perf_counter()
+    status, error, attempts = "ok", None, 0
+    for attempts in range(1, job.get("retries", 3) + 1):
+        try:
+            pm.execute_notebook(
+                job["input"], job["output"], parameters=job["parameters"], kernel_name="python3",
+                execution_timeout=job["cell_timeout"], start_timeout=job.get("start_timeout", 120),
+                progress_bar=False, log_output=False, cwd=job["cwd"],
+            )
+            status, error = "ok", None
+            break
+        except PapermillExecutionError as exc:
+            status, error = "failed", f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})"
+            break
+        except Exception as exc:  # kernel did not start or died: retry
+            status, error = "failed", f"{type(exc).__name__}: {exc}"
+            if not _cells_started(job["output"]):
+                time.sleep(1.0 * attempts)
+                continue
+            # the notebook started executing: a retry would repeat side effects
+            break
+    html_error = None
+    if Path(job["output"]).exists():
+        try:
+            to_html(job["output"], job["html"], with_code=job.get("with_code", False), title=job["name"])
+        except Exception:
+            html_error = traceback.format_exc()
+    result = {"status": status, "error": error, "seconds": round(time.perf_counter() - t0, 2),
+              "attempts": attempts, "html_error": html_error}
+    Path(job["result"]).write_text(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,84 @@
+"""Formatters: rates are fractions in code and percentages only here; money carries no symbol.
+
+Text that comes from data is HTML-escaped before it reaches a report (:func:`md`, :func:`table`).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+from IPython.display import Markdown
+
+
+def pct(x: float, digits: int = 1, signed: bool = False) -> str:
+    """0.0213 → '2.1%' (``signed`` adds '+' to positive values: for lifts)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{x * 100:{'+' if signed else ''}.{digits}f}%"
+
+
+def pp(x: float, digits: int = 1) -> str:
+    """A difference of two rates in percentage points: 0.012 → '+1.2 pp'."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{x * 100:+.{digits}f} pp"
+
+
+def money(x: float, digits: int = 0) -> str:
+    """1234567.8 → '1,234,568' (no currency symbol: the portfolio currency is the reader's)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{x:,.{digits}f}"
+
+
+def count(x: float) -> str:
+    """12345 → '12,345'."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{int(round(x)):,}"
+
+
+def num(x: float, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{x:,.{digits}f}"
+
+
+def escape(x: Any) -> str:
+    """HTML-escape any value's text (for data-derived strings in markdown/HTML)."""
+    return html.escape(str(x), quote=True)
+
+
+def md(template: str, **values: Any) -> Markdown:
+    """Markdown from a template written in the notebook and values computed by code.
+
+    Values are escaped (and also neutralised for markdown emphasis) so a customer-supplied string such
+    as ``<script>`` or ``*`` cannot change the report.
+    """
+    safe = {k: escape(v).replace("*", "&#42;").replace("_", "&#95;").replace("`", "&#96;")
+            for k, v in values.items()}
+    return Markdown(template.format(**safe))
+
+
+def table(df: pd.DataFrame, percent: Iterable[str] = (), money_cols: Iterable[str] = (),
+          counts: Iterable[str] = (), digits: int = 3, caption: str | None = None):
+    """A display-ready Styler: percent/money/count columns formatted, every text cell escaped."""
+    fmt: dict[str, Any] = {}
+    for c in df.columns:
+        if c in set(percent):
+            fmt[c] = pct
+        elif c in set(money_cols):
+            fmt[c] = money
+        elif c in set(counts):
+            fmt[c] = count
+        elif pd.api.types.is_float_dtype(df[c]):
+            fmt[c] = lambda v, d=digits: num(v, d)
+    sty = df.style.format(fmt, escape="html", na_rep="–").format_index(escape="html", axis=0)
+    sty = sty.format_index(escape="html", axis=1)
+    if caption:
+        sty = sty.set_caption(escape(caption))
+    return sty

@@ -1,0 +1,146 @@
+"""Headline metrics and run context.
+
+Inside a run started by ``cmlib run`` the runner sets ``CMLIB_RUN_DIR`` and ``CMLIB_NOTEBOOK`` in the
+kernel's environment; :func:`record` then appends to ``<run>/metrics/<notebook>.jsonl`` and artefacts
+go to ``<run>/artefacts/``. Interactively (JupyterLab) metrics are kept in memory and artefacts go to
+``data/artefacts/`` of the project, so the notebooks behave the same in both places.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cmlib.errors import ParameterError
+
+ENV_RUN_DIR = "CMLIB_RUN_DIR"
+ENV_NOTEBOOK = "CMLIB_NOTEBOOK"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A recorded headline number. ``unit`` is one of fraction, money, count, months, score, ratio, other."""
+
+    notebook: str
+    name: str
+    value: float
+    unit: str = "other"
+    higher_is_better: bool | None = None
+    description: str = ""
+
+
+UNITS = {"fraction", "money", "count", "months", "score", "ratio", "days", "other"}
+_session: list[Metric] = []
+
+
+def project_root() -> Path:
+    """The folder holding pyproject.toml above the current directory (or the current directory)."""
+    here = Path.cwd().resolve()
+    for p in (here, *here.parents):
+        if (p / "pyproject.toml").exists() and (p / "src" / "cmlib").exists():
+            return p
+    return here
+
+
+def run_dir() -> Path | None:
+    """The run's folder when executed by ``cmlib run``, else None."""
+    v = os.environ.get(ENV_RUN_DIR)
+    return Path(v) if v else None
+
+
+def current_notebook() -> str:
+    return os.environ.get(ENV_NOTEBOOK, "interactive")
+
+
+def record(name: str, value: Any, unit: str = "other", higher_is_better: bool | None = None,
+           description: str = "") -> Metric:
+    """Record a headline metric for the run index and alerts; returns it.
+
+    ``value`` must be a finite real number (rates as fractions, money in the portfolio currency).
+    Recording the same name twice in a notebook keeps the last value.
+    """
+    if unit not in UNITS:
+        raise ParameterError("unit", f"one of {sorted(UNITS)}", unit)
+    if isinstance(value, bool | np.bool_):
+        value = float(value)
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(name, "a real number", value) from None
+    if not math.isfinite(v):
+        raise ParameterError(name, "a finite number", value)
+    m = Metric(current_notebook(), name, v, unit, higher_is_better, description)
+    rd = run_dir()
+    if rd is not None:
+        f = rd / "metrics" / f"{m.notebook}.jsonl"
+        f.parent.mkdir(parents=True, exist_ok=True)
+        with f.open("a") as fh:
+            fh.write(json.dumps(asdict(m)) + "\n")
+    else:
+        _session.append(m)
+    return m
+
+
+def recorded(notebook: str | None = None) -> list[Metric]:
+    """Metrics recorded in this (interactive) session."""
+    return [m for m in _session if notebook is None or m.notebook == notebook]
+
+
+def read_metrics(folder: Path) -> dict[str, dict[str, dict]]:
+    """{notebook: {name: metric dict}} from a run's metrics/*.jsonl (last value per name wins)."""
+    out: dict[str, dict[str, dict]] = {}
+    for f in sorted((folder / "metrics").glob("*.jsonl")):
+        for line in f.read_text().splitlines():
+            if line.strip():
+                d = json.loads(line)
+                out.setdefault(d["notebook"], {})[d["name"]] = d
+    return out
+
+
+def fingerprint(df: pd.DataFrame) -> str:
+    """A short content hash of a frame (values, index and column names): the data's identity in a manifest."""
+    h = hashlib.sha256()
+    h.update("|".join(map(str, df.columns)).encode())
+    h.update(pd.util.hash_pandas_object(df, index=True).to_numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def record_input(name: str, df: pd.DataFrame) -> str:
+    """Note an input table's fingerprint and shape in the run manifest; returns the fingerprint."""
+    fp = fingerprint(df)
+    rd = run_dir()
+    if rd is not None:
+        f = rd / "inputs" / f"{current_notebook()}.jsonl"
+        f.parent.mkdir(parents=True, exist_ok=True)
+        with f.open("a") as fh:
+            fh.write(json.dumps({"table": name, "rows": int(len(df)), "columns": int(df.shape[1]),
+                                 "fingerprint": fp}) + "\n")
+    return fp
+
+
+def artefact_dir() -> Path:
+    """Where this notebook writes artefacts for others: ``<run>/artefacts`` or ``data/artefacts``."""
+    rd = run_dir()
+    d = rd / "artefacts" if rd is not None else project_root() / "data" / "artefacts"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def find_artefact(filename: str) -> Path | None:
+    """Locate an artefact: this run's, else the last good published run's, else data/artefacts; or None."""
+    candidates = []
+    rd = run_dir()
+    if rd is not None:
+        candidates.append(rd / "artefacts" / filename)
+        candidates.append(rd.parent / "latest" / "artefacts" / filename)
+    root = project_root()
+    candidates += [root / "reports" / "latest" / "artefacts" / filename, root / "data" / "artefacts" / filename]
+    return next((c for c in candidates if c.exists()), None)

@@ -1,0 +1,270 @@
+"""``cmlib run``: execute notebooks with papermill and publish ``reports/<run-id>/`` atomically.
+
+What a run does, in order:
+
+1. read every selected notebook's ``parameters`` cell and validate the given values against it —
+   before any kernel starts (an unknown name or a wrong type is a :class:`ParameterError`, exit 2);
+2. order notebooks by the artefacts they declare (``metadata.cmlib.produces/consumes``) and run
+   independent ones in parallel, each in its own process and kernel, with a per-cell timeout;
+3. build everything in ``reports/.staging-<run-id>/``: executed notebooks, HTML (summary first, no
+   code by default), ``metrics.json`` and ``manifest.json``;
+4. publish by one atomic rename to ``reports/<run-id>/``; a fully successful run also moves the
+   ``reports/latest`` link. Earlier runs are never touched, so a failed run cannot spoil a good report;
+5. rebuild ``reports/index.html`` (written to a temporary file, then renamed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from cmlib.errors import ParameterError
+from cmlib.report.index import write_index
+from cmlib.report.metrics import ENV_NOTEBOOK, ENV_RUN_DIR, read_metrics
+from cmlib.report.params import NotebookSpec, RunParameters, read_spec, validate
+
+KEY_PACKAGES = ["cmlib", "pandas", "numpy", "scipy", "scikit-learn", "statsmodels", "lifelines", "duckdb",
+                "ibis-framework", "pandera", "papermill", "nbconvert", "seaborn", "matplotlib"]
+
+
+@dataclass
+class NotebookResult:
+    name: str
+    status: str  # ok | failed | skipped
+    seconds: float = 0.0
+    error: str | None = None
+    attempts: int = 0
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    folder: Path
+    status: str
+    notebooks: list[NotebookResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def resolve_notebooks(names: list[str] | None, notebooks_dir: Path) -> list[Path]:
+    """Paths of the named notebooks (a path, a file name or a stem), or all of ``notebooks_dir``."""
+    if not names:
+        found = sorted(notebooks_dir.glob("*.ipynb"))
+        if not found:
+            raise ParameterError("NOTEBOOK", f"notebooks in {notebooks_dir}", "none found")
+        return found
+    out = []
+    for n in names:
+        p = Path(n)
+        cands = [p, p.with_suffix(".ipynb"), notebooks_dir / p.name, (notebooks_dir / p.name).with_suffix(".ipynb")]
+        hit = next((c for c in cands if c.suffix == ".ipynb" and c.is_file()), None)
+        if hit is None:
+            avail = ", ".join(q.stem for q in sorted(notebooks_dir.glob("*.ipynb"))) or "none"
+            raise ParameterError("NOTEBOOK", f"an existing notebook (available: {avail})", n)
+        out.append(hit.resolve())
+    return out
+
+
+def dependency_order(specs: list[NotebookSpec]) -> dict[str, set[str]]:
+    """{notebook: notebooks it must wait for}, from the artefacts each declares. Raises on a cycle."""
+    producers: dict[str, str] = {}
+    for s in specs:
+        for a in s.produces:
+            producers[a] = s.name
+    deps = {s.name: {producers[a] for a in s.consumes if a in producers and producers[a] != s.name}
+            for s in specs}
+    seen: set[str] = set()
+    stack: set[str] = set()
+
+    def visit(n: str) -> None:
+        if n in stack:
+            raise ParameterError("NOTEBOOK", "notebooks whose artefacts form no cycle", n)
+        if n in seen:
+            return
+        stack.add(n)
+        for d in deps[n]:
+            visit(d)
+        stack.discard(n)
+        seen.add(n)
+
+    for n in deps:
+        visit(n)
+    return deps
+
+
+def _git(cwd: Path, *args: str) -> str | None:
+    try:
+        return subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True, check=True,
+                              timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": sys.version.split()[0]}
+    for p in KEY_PACKAGES:
+        try:
+            out[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def new_run_id(out_dir: Path) -> str:
+    base = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+    rid, k = base, 1
+    while (out_dir / rid).exists() or (out_dir / f".staging-{rid}").exists():
+        k += 1
+        rid = f"{base}-{k}"
+    return rid
+
+
+def _log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def run(notebooks: list[str] | None = None, *, params: RunParameters | None = None,
+        params_file: str | None = None, jobs: int = 1, with_code: bool = False,
+        out_dir: str | Path = "reports", notebooks_dir: str | Path = "notebooks",
+        cell_timeout: int = 1800, run_id: str | None = None, log=_log) -> RunResult:
+    """Run notebooks and publish their reports; see the module docstring. Returns a :class:`RunResult`."""
+    if jobs < 1:
+        raise ParameterError("--jobs", "an integer ≥ 1", jobs)
+    if cell_timeout <= 0:
+        raise ParameterError("--cell-timeout", "seconds > 0", cell_timeout)
+    notebooks_dir = Path(notebooks_dir).resolve()
+    out_dir = Path(out_dir).resolve()
+    paths = resolve_notebooks(notebooks, notebooks_dir)
+    specs = [read_spec(p) for p in paths]
+    rp = params or RunParameters()
+    all_specs = [read_spec(p) for p in sorted(notebooks_dir.glob("*.ipynb")) if p.resolve() not in paths]
+    resolved = validate(specs, rp, specs + all_specs)  # before any kernel starts
+    deps = dependency_order(specs)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run_id = run_id or new_run_id(out_dir)
+    staging = out_dir / f".staging-{run_id}"
+    (staging / "notebooks").mkdir(parents=True)
+    started = dt.datetime.now()
+    by_name = {s.name: s for s in specs}
+    results: dict[str, NotebookResult] = {}
+    lock = threading.Lock()
+    total = len(specs)
+
+    def execute(spec: NotebookSpec) -> NotebookResult:
+        job = {
+            "name": spec.name, "input": str(spec.path),
+            "output": str(staging / "notebooks" / spec.path.name),
+            "html": str(staging / f"{spec.name}.html"),
+            "result": str(staging / "notebooks" / f".{spec.name}.result.json"),
+            "parameters": resolved[spec.name], "cell_timeout": cell_timeout,
+            "cwd": str(spec.path.parent), "with_code": with_code,
+        }
+        job_file = staging / "notebooks" / f".{spec.name}.job.json"
+        job_file.write_text(json.dumps(job))
+        env = dict(os.environ, **{ENV_RUN_DIR: str(staging), ENV_NOTEBOOK: spec.name,
+                                  "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+                                  "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
+        proc = subprocess.run([sys.executable, "-m", "cmlib.report._execute", str(job_file)], env=env,
+                              capture_output=True, text=True)
+        res_file = Path(job["result"])
+        if res_file.exists():
+            r = json.loads(res_file.read_text())
+            res_file.unlink()
+        else:
+            r = {"status": "failed", "error": f"executor crashed: {proc.stderr.strip()[-2000:]}",
+                 "seconds": 0.0, "attempts": 0}
+        job_file.unlink()
+        return NotebookResult(spec.name, r["status"], r["seconds"], r["error"], r.get("attempts", 0))
+
+    pending = dict(deps)
+    running: dict[Future, str] = {}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        while pending or running:
+            for name in sorted(pending):
+                if len(running) >= jobs:
+                    break
+                ds = pending[name]
+                if any(d in results and results[d].status != "ok" for d in ds):
+                    failed_dep = sorted(d for d in ds if results[d].status != "ok")
+                    results[name] = NotebookResult(name, "skipped", error=f"needs {', '.join(failed_dep)}")
+                    log(f"[{len(results)}/{total}] skipped {name}: needs {', '.join(failed_dep)}, which failed")
+                    del pending[name]
+                elif all(d in results for d in ds):
+                    log(f"[start] {name}")
+                    running[pool.submit(execute, by_name[name])] = name
+                    del pending[name]
+            if not running:
+                continue
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for fut in done:
+                name = running.pop(fut)
+                res = fut.result()
+                with lock:
+                    results[name] = res
+                tail = "" if res.status == "ok" else f" — {res.error}"
+                log(f"[{len(results)}/{total}] {res.status:6s} {name} in {res.seconds:.1f} s{tail}")
+
+    ordered = [results[s.name] for s in specs]
+    status = "ok" if all(r.status == "ok" for r in ordered) else "failed"
+    metrics = read_metrics(staging)
+    (staging / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    inputs = {}
+    for f in sorted((staging / "inputs").glob("*.jsonl")) if (staging / "inputs").exists() else []:
+        inputs[f.stem] = [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+    commit = _git(notebooks_dir, "rev-parse", "HEAD")
+    dirty = _git(notebooks_dir, "status", "--porcelain", "--untracked-files=no")
+    manifest: dict[str, Any] = {
+        "run_id": run_id, "status": status, "started": started.isoformat(timespec="seconds"),
+        "finished": dt.datetime.now().isoformat(timespec="seconds"),
+        "params_file": params_file, "parameters": resolved,
+        "alerts": rp.alerts, "data_fingerprint": inputs,
+        "git": {"commit": commit, "dirty": bool(dirty) if dirty is not None else None},
+        "packages": _versions(), "jobs": jobs, "cell_timeout_s": cell_timeout, "with_code": with_code,
+        "notebooks": [asdict(r) for r in ordered],
+        "order": {n: sorted(d) for n, d in deps.items()},
+    }
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+
+    final = out_dir / run_id
+    os.rename(staging, final)  # atomic publish: readers see the whole run or none of it
+    if status == "ok":
+        _point_latest(out_dir, run_id)
+    write_index(out_dir)
+    log(f"run {run_id}: {status} — {final}")
+    return RunResult(run_id, final, status, ordered)
+
+
+def _point_latest(out_dir: Path, run_id: str) -> None:
+    """Move the ``latest`` link to ``run_id`` atomically (a new link renamed over the old one)."""
+    tmp = Path(tempfile.mktemp(prefix=".latest-", dir=out_dir))
+    os.symlink(run_id, tmp)
+    os.replace(tmp, out_dir / "latest")
+
+
+def main_run(args) -> int:
+    """CLI adapter for ``cmlib run`` (argparse namespace → :func:`run`)."""
+    from cmlib.report.params import add_cli_params, load_params_file
+
+    rp = load_params_file(args.params_file) if args.params_file else RunParameters()
+    add_cli_params(rp, [tuple(p) for p in args.param or []])
+    t0 = time.perf_counter()
+    res = run(args.notebooks, params=rp, params_file=args.params_file, jobs=args.jobs,
+              with_code=args.with_code, out_dir=args.out, notebooks_dir=args.notebooks_dir,
+              cell_timeout=args.cell_timeout)
+    print(f"{sum(r.status == 'ok' for r in res.notebooks)} of {len(res.notebooks)} notebooks ok "
+          f"in {time.perf_counter() - t0:.1f} s; index: {Path(args.out) / 'index.html'}")
+    return 0 if res.ok else 1

@@ -1,0 +1,32 @@
+"""Shared fixtures. Small worlds come from ``simulate_bank(n_customers=5_000)`` (DESIGN.md §8)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE_NOTEBOOKS = ROOT / "tests" / "fixtures" / "notebooks"
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+def pytest_collection_modifyitems(config, items):
+    """Spark tests skip without pyspark, unless REQUIRE_SPARK=1 (set by .ci/run) makes that a failure."""
+    try:
+        import pyspark  # noqa: F401
+
+        have_spark = True
+    except ImportError:
+        have_spark = False
+    if have_spark or os.environ.get("REQUIRE_SPARK") == "1":
+        return
+    skip = pytest.mark.skip(reason="pyspark not installed (install the spark extra, or REQUIRE_SPARK=1)")
+    for item in items:
+        if "spark" in item.keywords:
+            item.add_marker(skip)

@@ -1,0 +1,90 @@
+"""Parameter parsing and validation (cmlib/report/params.py): typed like the notebook's defaults."""
+
+from __future__ import annotations
+
+import pytest
+
+from cmlib.errors import ParameterError
+from cmlib.report.params import (
+    Parameter,
+    RunParameters,
+    add_cli_params,
+    coerce,
+    load_params_file,
+    read_spec,
+    validate,
+)
+
+from .conftest import FIXTURE_NOTEBOOKS
+
+
+def c(default, value, text=True):
+    return coerce(Parameter("x", default), value, from_text=text, where="nb")
+
+
+@pytest.mark.parametrize("text,expected", [("true", True), ("False", False), ("yes", True), ("0", False)])
+def test_bool_from_text(text, expected):
+    assert c(False, text) is expected
+
+
+def test_text_values_take_the_default_type():
+    assert c("abc", "007") == "007"  # a string default keeps leading zeros
+    assert c(1, "007") == 7
+    assert c(0.5, "2") == 2.0 and isinstance(c(0.5, "2"), float)
+    assert c(["a"], "[b, c]") == ["b", "c"]
+    assert c({"a": 1}, "{b: 2}") == {"b": 2}
+    assert c("2024-01-01", "2025-02-03") == "2025-02-03"
+    assert c(None, "3") == 3
+
+
+@pytest.mark.parametrize("default,value", [(False, "maybe"), (1, "abc"), (1.0, "x"), ("2024-01-01", "2024-13-01"),
+                                           (["a"], "{b: 1}")])
+def test_bad_text_values_name_parameter_and_type(default, value):
+    with pytest.raises(ParameterError) as e:
+        c(default, value)
+    msg = str(e.value)
+    assert "'x'" in msg and repr(value) in msg and "nb" in msg
+
+
+def test_typed_values_from_yaml():
+    assert c(1.0, 3, text=False) == 3.0
+    with pytest.raises(ParameterError, match="expected int"):
+        c(1, True, text=False)  # a bool is not an int
+    with pytest.raises(ParameterError, match="expected str"):
+        c("a", 7, text=False)
+
+
+def test_read_spec_reads_defaults_and_comments():
+    spec = read_spec(FIXTURE_NOTEBOOKS / "ok.ipynb")
+    assert spec.parameters["n"].default == 10 and spec.parameters["n"].help == "how many"
+    assert spec.parameters["start"].kind == "date"
+    assert read_spec(FIXTURE_NOTEBOOKS / "producer.ipynb").produces == ["thing"]
+
+
+def test_validate_unknown_and_per_notebook():
+    ok = read_spec(FIXTURE_NOTEBOOKS / "ok.ipynb")
+    fail = read_spec(FIXTURE_NOTEBOOKS / "fail.ipynb")
+    rp = add_cli_params(RunParameters(), [("n", "5"), ("fail.fail", "no")])
+    out = validate([ok, fail], rp)
+    assert out == {"ok": {"n": 5}, "fail": {"fail": False}}
+    with pytest.raises(ParameterError, match="unknown"):
+        validate([ok], add_cli_params(RunParameters(), [("unknown", "1")]))
+    with pytest.raises(ParameterError, match="'nope'"):
+        validate([ok], add_cli_params(RunParameters(), [("ok.nope", "1")]))
+
+
+def test_params_file_names_of_other_notebooks_are_fine_but_typos_are_not(tmp_path):
+    ok = read_spec(FIXTURE_NOTEBOOKS / "ok.ipynb")
+    fail = read_spec(FIXTURE_NOTEBOOKS / "fail.ipynb")
+    f = tmp_path / "p.yaml"
+    f.write_text("parameters:\n  fail: false\n")
+    assert validate([ok], load_params_file(f), [ok, fail]) == {"ok": {}}
+    f.write_text("parameters:\n  fial: false\n")
+    with pytest.raises(ParameterError, match="fial"):
+        validate([ok], load_params_file(f), [ok, fail])
+    f.write_text("parameters:\n  n: ten\n")
+    with pytest.raises(ParameterError, match=r"'n'.*expected int.*'ten'"):
+        validate([ok], load_params_file(f), [ok])
+    f.write_text("paramters: {}\n")
+    with pytest.raises(ParameterError, match="paramters"):
+        load_params_file(f)

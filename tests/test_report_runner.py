@@ -1,0 +1,148 @@
+"""The papermill runner end to end on fixture notebooks (cmlib/report/runner.py, html.py, index.py).
+
+Runs go through the real CLI in a subprocess, so exit codes and messages are what a scheduler sees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import FIXTURE_NOTEBOOKS
+
+pytestmark = pytest.mark.slow
+
+
+def cmlib(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cmlib", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=600)
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def good_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    r = cmlib("run", "ok", "--notebooks-dir", str(FIXTURE_NOTEBOOKS), "--out", str(out),
+              "-p", "n", "5", "-p", "flag", "true", "-p", "label", "007", "-p", "segments", "[x, y]")
+    assert r.returncode == 0, r.stdout + r.stderr
+    (run_dir,) = [p for p in out.iterdir() if p.is_dir() and not p.is_symlink()]
+    return out, run_dir, r
+
+
+def test_success_publishes_run_folder_metrics_manifest_index(good_run):
+    out, run_dir, r = good_run
+    assert "[start] ok" in r.stdout and "1 of 1 notebooks ok" in r.stdout
+    assert (out / "latest").resolve() == run_dir.resolve()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["ok"]["total"]["value"] == pytest.approx(0.5)  # n=5 × rate=0.1, computed in the kernel
+    man = json.loads((run_dir / "manifest.json").read_text())
+    assert man["status"] == "ok"
+    assert man["parameters"]["ok"] == {"n": 5, "flag": True, "label": "007", "segments": ["x", "y"]}
+    assert {"pandas", "papermill", "python"} <= set(man["packages"])
+    assert man["notebooks"][0]["status"] == "ok" and man["notebooks"][0]["seconds"] > 0
+    assert "commit" in man["git"] and "dirty" in man["git"]
+    index = (out / "index.html").read_text()
+    assert run_dir.name in index and "ok.total = 0.500" in index
+    assert not list(out.glob(".staging-*"))
+
+
+def test_html_is_summary_first_codeless_escaped_and_offline(good_run):
+    _, run_dir, _ = good_run
+    html = (run_dir / "ok.html").read_text()
+    assert html.index("Total is 0.5") < html.index(">Details<")  # summary moved above the body
+    assert "time.sleep(sleep_s)" not in html  # no code by default
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)" in html
+    import re
+
+    for tag in re.findall(r"<(?:script|link)\b[^>]*>", html):
+        assert "http://" not in tag and "https://" not in tag, tag
+
+
+def test_with_code_keeps_code(tmp_path):
+    r = cmlib("run", "ok", "--notebooks-dir", str(FIXTURE_NOTEBOOKS), "--out", str(tmp_path), "--with-code")
+    assert r.returncode == 0, r.stderr
+    html = next(tmp_path.glob("*/ok.html")).read_text()
+    assert "time.sleep(sleep_s)" in html or "time</span><span" in html
+
+
+def test_failing_cell_exits_nonzero_and_leaves_earlier_report_intact(good_run):
+    out, run_dir, _ = good_run
+    before = tree_digest(run_dir)
+    index_before_latest = (out / "latest").resolve()
+    r = cmlib("run", "fail", "--notebooks-dir", str(FIXTURE_NOTEBOOKS), "--out", str(out))
+    assert r.returncode == 1
+    assert "failed" in r.stdout and "deliberate failure" in r.stdout
+    assert tree_digest(run_dir) == before  # byte-identical
+    assert (out / "latest").resolve() == index_before_latest  # latest still points at the good run
+    failed = [p for p in out.iterdir() if p.is_dir() and not p.is_symlink() and p != run_dir]
+    assert len(failed) == 1
+    man = json.loads((failed[0] / "manifest.json").read_text())
+    assert man["status"] == "failed" and man["notebooks"][0]["status"] == "failed"
+    html = (failed[0] / "fail.html").read_text()
+    assert "deliberate failure for the runner test" in html  # the traceback
+    assert "raise" in html and "RuntimeError" in html  # the failing cell's code is shown
+    index = (out / "index.html").read_text()
+    assert 'class="failed"' in index and failed[0].name in index
+
+
+def test_unknown_parameter_exits_2_before_any_kernel(tmp_path):
+    r = cmlib("run", str(FIXTURE_NOTEBOOKS / "ok.ipynb"), "-p", "unknown", "1", "--out", str(tmp_path),
+              "--notebooks-dir", str(FIXTURE_NOTEBOOKS))
+    assert r.returncode == 2
+    assert "unknown" in r.stderr and "ok" in r.stderr and "Traceback" not in r.stderr
+    assert not any(tmp_path.iterdir())  # nothing was started or written
+
+
+def test_wrong_type_exits_2_naming_notebook_parameter_type_and_value(tmp_path):
+    r = cmlib("run", "ok", "-p", "n", "ten", "--out", str(tmp_path), "--notebooks-dir", str(FIXTURE_NOTEBOOKS))
+    assert r.returncode == 2
+    assert "ok: parameter 'n': expected int (default 10), got 'ten'" in r.stderr
+
+
+def test_cli_rejects_bad_arguments_readably(tmp_path):
+    r = cmlib("run", "no_such_notebook", "--notebooks-dir", str(FIXTURE_NOTEBOOKS), "--out", str(tmp_path))
+    assert r.returncode == 2 and "no_such_notebook" in r.stderr and "available" in r.stderr
+    r = cmlib("run", "ok", "--jobs", "0", "--notebooks-dir", str(FIXTURE_NOTEBOOKS), "--out", str(tmp_path))
+    assert r.returncode == 2 and "--jobs" in r.stderr
+    r = cmlib("run", "ok", "-f", str(tmp_path / "missing.yaml"), "--notebooks-dir", str(FIXTURE_NOTEBOOKS))
+    assert r.returncode == 2 and "missing.yaml" in r.stderr
+    r = cmlib("frobnicate")
+    assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+def test_parallel_jobs_and_dependency_order(tmp_path):
+    nbdir = tmp_path / "nbs"
+    nbdir.mkdir()
+    for name in ("producer", "consumer"):
+        shutil.copy(FIXTURE_NOTEBOOKS / f"{name}.ipynb", nbdir)
+    for name in ("a", "b"):
+        shutil.copy(FIXTURE_NOTEBOOKS / "ok.ipynb", nbdir / f"ok_{name}.ipynb")
+    params = tmp_path / "p.yaml"
+    params.write_text("parameters:\n  sleep_s: 4\nnotebooks:\n  producer: {value: 21}\n"
+                      "alerts:\n  - {metric: consumer.doubled, above: 10}\n")
+    out = tmp_path / "reports"
+    # consumer is named first: the runner must still wait for producer
+    r = cmlib("run", "consumer", "ok_a", "ok_b", "producer", "--jobs", "2", "-f", str(params),
+              "--notebooks-dir", str(nbdir), "--out", str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    run_dir = (out / "latest").resolve()
+    m = json.loads((run_dir / "metrics.json").read_text())
+    assert m["consumer"]["doubled"]["value"] == 42  # read the producer's artefact of this run
+    man = json.loads((run_dir / "manifest.json").read_text())
+    assert man["order"]["consumer"] == ["producer"]
+    lines = r.stdout.splitlines()
+    assert lines.index("[start] consumer") > next(i for i, s in enumerate(lines) if "producer in" in s)
+    a, b = m["ok_a"], m["ok_b"]
+    # both slept 4 s; with two jobs their execution intervals overlap
+    assert a["t_start"]["value"] < b["t_end"]["value"] and b["t_start"]["value"] < a["t_end"]["value"]
+    assert "consumer.doubled = 42.000 above 10.000" in (out / "index.html").read_text()
