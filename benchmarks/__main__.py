@@ -1,0 +1,5 @@
+"""``python -m benchmarks``: every benchmark in one run; results in benchmarks/results/*.json."""
+
+from benchmarks import data
+
+data.main([])

@@ -1,0 +1,9 @@
+"""Data: the simulated bank (:mod:`.synthetic`), real public sets (:mod:`.public`), schemas and loading."""
+
+from cmlib.data.io import load, open_table
+from cmlib.data.public import PUBLIC_SETS, load_public
+from cmlib.data.schemas import check_binary, require_columns, validate
+from cmlib.data.synthetic import BankWorld, simulate_bank, write_bank
+
+__all__ = ["PUBLIC_SETS", "BankWorld", "check_binary", "load", "load_public", "open_table", "require_columns",
+           "simulate_bank", "validate", "write_bank"]

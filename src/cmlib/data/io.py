@@ -1,0 +1,97 @@
+"""Reading user and generated data: Parquet (file or folder), CSV, a DuckDB file, or a Spark table.
+
+``load(source, table=...)`` returns pandas, validated against the table's schema before any analysis;
+``open_table`` returns a lazy Ibis table for :mod:`cmlib.engine` when the data are too big for pandas.
+Nothing here writes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from cmlib.data import schemas
+from cmlib.errors import DataError, ParameterError
+
+DUCKDB_SUFFIXES = {".duckdb", ".db", ".ddb"}
+
+
+def _resolve(source: str | Path, table: str | None) -> tuple[str, Path | str]:
+    if isinstance(source, str) and source.startswith("spark:"):
+        return "spark", source.split(":", 1)[1]
+    p = Path(source)
+    if not p.exists():
+        raise ParameterError("source", "an existing Parquet/CSV/DuckDB path or spark:<table>", str(source))
+    if p.is_dir():
+        if table and (p / table).is_dir():
+            p = p / table  # a world written by `cmlib data generate`
+        if not list(p.glob("*.parquet")):
+            raise ParameterError("source", f"a folder with Parquet files (or a {table}/ subfolder)", str(source))
+        return "parquet_dir", p
+    if p.suffix == ".parquet":
+        return "parquet", p
+    if p.suffix in {".csv", ".txt"} or p.name.endswith(".csv.gz"):
+        return "csv", p
+    if p.suffix in DUCKDB_SUFFIXES:
+        return "duckdb", p
+    raise ParameterError("source", "a .parquet, .csv or .duckdb file, a Parquet folder, or spark:<table>", str(p))
+
+
+def _parse_dates(df: pd.DataFrame, table: str | None) -> pd.DataFrame:
+    if table in schemas.TABLES:
+        for col, spec in schemas.TABLES[table].items():
+            if spec.kind == "date" and col in df.columns and not pd.api.types.is_datetime64_any_dtype(df[col]):
+                df[col] = pd.to_datetime(df[col], errors="coerce")
+    return df
+
+
+def load(source: str | Path, table: str | None = None, *, validate: bool = True, duckdb_table: str | None = None,
+         columns: list[str] | None = None) -> pd.DataFrame:
+    """Read ``source`` into pandas and validate it as ``table`` (a name of :data:`schemas.TABLES`).
+
+    ``duckdb_table`` names the table inside a DuckDB file (default: ``table``). A bad input raises one
+    :class:`DataError` naming the table, each failing column, the rule and the offending-row count.
+    """
+    kind, where = _resolve(source, table)
+    if kind in ("parquet", "parquet_dir"):
+        df = pd.read_parquet(where, columns=columns)
+    elif kind == "csv":
+        df = pd.read_csv(where, usecols=columns)
+    elif kind == "duckdb":
+        import duckdb
+
+        name = duckdb_table or table
+        if not name:
+            raise ParameterError("duckdb_table", "the table to read from the DuckDB file", None)
+        with duckdb.connect(str(where), read_only=True) as con:
+            names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+            if name not in names:
+                raise DataError.single(str(name), "*", f"table exists in {Path(where).name}", 0, sorted(names)[:5])
+            sel = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+            df = con.execute(f'SELECT {sel} FROM "{name}"').df()
+    else:
+        from cmlib import engine
+
+        df = engine.spark().table(str(where)).to_pandas()
+    df = _parse_dates(df, table)
+    if validate and table is not None:
+        if table in schemas.TABLES:
+            schemas.validate(df, table)
+        elif len(df) == 0:
+            raise DataError.single(table, "*", "table is not empty", 0)
+    return df
+
+
+def open_table(source: str | Path, table: str | None = None, backend: str = "duckdb"):
+    """A lazy Ibis table over ``source`` (Parquet file/folder, CSV, DuckDB file table or spark:<table>)."""
+    from cmlib import engine
+
+    kind, where = _resolve(source, table)
+    if kind == "spark":
+        return engine.spark().table(str(where))
+    if kind == "duckdb":
+        import ibis
+
+        return ibis.duckdb.connect(str(where), read_only=True).table(table)
+    return engine.table(where, backend=backend)

@@ -1,0 +1,382 @@
+"""Where aggregation runs: Ibis expressions, on DuckDB in-process by default and unchanged on Spark.
+
+Every heavy step of the analyses is an aggregation — funnel counts, per-arm moments, per-bin good/bad
+counts, events and at-risk counts, vintage and roll-rate counts. Each is written once here as an Ibis
+expression; the small result comes back as pandas and the statistics are computed in Python.
+
+Rules kept throughout (DESIGN.md §9): NaN is NULL at ingest (Arrow conversion); values are cast to
+float64 before squaring; moments are sums shifted by a global reference value, so variances do not
+cancel catastrophically for large means; count-like sums are ``fill_null(0)``; there is no division in
+the engine; every result is ordered.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from cmlib.errors import DataError, ParameterError
+
+_DUCKDB = None
+
+
+def duckdb() -> ibis.BaseBackend:
+    """The shared in-process DuckDB connection (UTC time zone)."""
+    global _DUCKDB
+    if _DUCKDB is None:
+        _DUCKDB = ibis.duckdb.connect()
+        _DUCKDB.raw_sql("SET TimeZone='UTC'")
+    return _DUCKDB
+
+
+_SPARK = None
+
+
+def spark() -> ibis.BaseBackend:
+    """A local Spark session behind Ibis (the ``spark`` extra): Arrow on, UTC, shared by every caller."""
+    global _SPARK
+    if _SPARK is None:
+        from pyspark.sql import SparkSession
+
+        os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
+        session = (SparkSession.builder.master(os.environ.get("CMLIB_SPARK_MASTER", "local[2]"))
+                   .appName("cmlib")
+                   .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+                   .config("spark.sql.session.timeZone", "UTC")
+                   .config("spark.sql.shuffle.partitions", "4")
+                   .config("spark.ui.enabled", "false")
+                   .config("spark.driver.memory", "2g")
+                   .getOrCreate())
+        session.sparkContext.setLogLevel("ERROR")
+        _SPARK = ibis.pyspark.connect(session)
+    return _SPARK
+
+
+def connect(backend: str = "duckdb") -> ibis.BaseBackend:
+    if backend == "duckdb":
+        return duckdb()
+    if backend == "spark":
+        return spark()
+    raise ParameterError("backend", "'duckdb' or 'spark'", backend)
+
+
+def to_arrow(df: pd.DataFrame) -> pa.Table:
+    """pandas → Arrow with NaN as NULL (Arrow's pandas conversion treats float NaN as missing)."""
+    return pa.Table.from_pandas(df, preserve_index=False)
+
+
+def table(data: Any, backend: str = "duckdb", name: str | None = None) -> ir.Table:
+    """An Ibis table from a pandas frame, an Arrow table, a Parquet path/folder, or an Ibis table.
+
+    pandas frames are registered on the chosen backend with NaN as NULL; a folder of Parquet files is
+    read lazily (nothing is loaded into Python memory).
+    """
+    if isinstance(data, ir.Table):
+        return data
+    con = connect(backend)
+    if isinstance(data, str | Path):
+        p = Path(data)
+        if p.is_dir():
+            return con.read_parquet(str(p / "*.parquet"))
+        if p.suffix == ".parquet":
+            return con.read_parquet(str(p))
+        if p.suffix == ".csv":
+            return con.read_csv(str(p))
+        raise ParameterError("data", "a Parquet file or folder, a CSV file, a DataFrame or an Ibis table", str(p))
+    if isinstance(data, pd.DataFrame):
+        data = to_arrow(data)
+    if isinstance(data, pa.Table):
+        # unbound: the backend that executes it registers it (execute(expr, backend))
+        return ibis.memtable(data)
+    raise ParameterError("data", "a DataFrame, Arrow table, Parquet path or Ibis table", type(data).__name__)
+
+
+def _columns_exist(t: ir.Table, cols: Sequence[str], what: str = "input") -> None:
+    missing = [c for c in cols if c not in t.columns]
+    if missing:
+        raise DataError(what, [{"column": c, "rule": "required column is missing", "n_rows": -1} for c in missing],
+                        message=f"missing column(s) {', '.join(repr(c) for c in missing)}")
+
+
+def execute(expr: ir.Table, backend: str = "duckdb") -> pd.DataFrame:
+    """Run an expression on ``backend`` and return pandas (ordered by the expression's order_by)."""
+    return connect(backend).to_pandas(expr)
+
+
+def _bool_count(col: ir.Column) -> ir.Scalar:
+    # SUM of a boolean is DECIMAL on DuckDB and NULL on an all-NULL group: cast and fill
+    return col.cast("int64").sum().fill_null(0).cast("int64")
+
+
+# --- funnel ---------------------------------------------------------------------------------------
+
+
+def funnel_counts(data: Any, stages: Sequence[str], by: Sequence[str] = (), backend: str = "duckdb") -> pd.DataFrame:
+    """Per group: ``n`` rows and ``n_<stage>`` = rows where the stage flag is true (NULL counts as false).
+
+    Stages are boolean (or 0/1) columns in funnel order, e.g. responded, applied, approved, booked.
+    """
+    t = table(data, backend)
+    _columns_exist(t, [*stages, *by])
+    aggs = {"n": t.count().cast("int64")}
+    for s in stages:
+        aggs[f"n_{s}"] = _bool_count(t[s].cast("boolean").fill_null(False))
+    expr = t.group_by(list(by)).aggregate(**aggs).order_by(list(by)) if by else t.aggregate(**aggs)
+    return execute(expr, backend).reset_index(drop=True)
+
+
+# --- moments --------------------------------------------------------------------------------------
+
+
+def moments(data: Any, columns: Sequence[str], by: Sequence[str] = (), pairs: Sequence[tuple[str, str]] = (),
+            backend: str = "duckdb") -> pd.DataFrame:
+    """Per group sufficient statistics of numeric columns, numerically stable.
+
+    For each column ``c``: ``n_c`` (non-null rows), ``mean_c``, ``m2_c`` = Σ(c − mean)² and ``sum_c``.
+    For each pair ``(y, x)``: ``n_y_x`` (rows where both are non-null), ``mean_y_x``/``mean_x_y`` on those
+    rows, ``m2x_y_x`` = Σ(x − x̄)² and ``c_y_x`` = Σ(y − ȳ)(x − x̄) on those rows (CUPED, ratio metrics).
+
+    The engine sums values shifted by the overall mean of each column (one extra small query), cast to
+    float64 before squaring; means and centred moments are recovered in Python.
+    """
+    t = table(data, backend)
+    cols = list(dict.fromkeys([*columns, *(c for p in pairs for c in p)]))
+    _columns_exist(t, [*cols, *by])
+    ref_row = execute(t.aggregate(**{f"r_{c}": t[c].cast("float64").mean() for c in cols}), backend)
+    ref = {c: float(ref_row[f"r_{c}"].iloc[0]) if pd.notna(ref_row[f"r_{c}"].iloc[0]) else 0.0 for c in cols}
+    aggs: dict[str, Any] = {}
+    for c in columns:
+        d = t[c].cast("float64") - ibis.literal(ref[c], "float64")
+        aggs[f"n_{c}"] = t[c].count().cast("int64")
+        aggs[f"s1_{c}"] = d.sum().fill_null(0.0)
+        aggs[f"s2_{c}"] = (d * d).sum().fill_null(0.0)
+    for y, x in pairs:
+        both = t[y].notnull() & t[x].notnull()
+        dy = ibis.ifelse(both, t[y].cast("float64") - ibis.literal(ref[y], "float64"), None)
+        dx = ibis.ifelse(both, t[x].cast("float64") - ibis.literal(ref[x], "float64"), None)
+        k = f"{y}_{x}"
+        aggs[f"n_{k}"] = _bool_count(both)
+        aggs[f"sy_{k}"] = dy.sum().fill_null(0.0)
+        aggs[f"sx_{k}"] = dx.sum().fill_null(0.0)
+        aggs[f"sxx_{k}"] = (dx * dx).sum().fill_null(0.0)
+        aggs[f"sxy_{k}"] = (dx * dy).sum().fill_null(0.0)
+    expr = t.group_by(list(by)).aggregate(**aggs).order_by(list(by)) if by else t.aggregate(**aggs)
+    raw = execute(expr, backend).reset_index(drop=True)
+    out = raw[list(by)].copy()
+    for c in columns:
+        n = raw[f"n_{c}"].astype("int64")
+        s1, s2 = raw[f"s1_{c}"].astype(float), raw[f"s2_{c}"].astype(float)
+        nf = n.where(n > 0)
+        out[f"n_{c}"] = n
+        out[f"mean_{c}"] = ref[c] + s1 / nf
+        out[f"m2_{c}"] = (s2 - s1 * s1 / nf).clip(lower=0.0)
+        out[f"sum_{c}"] = ref[c] * n + s1
+    for y, x in pairs:
+        k = f"{y}_{x}"
+        n = raw[f"n_{k}"].astype("int64")
+        nf = n.where(n > 0)
+        sy, sx = raw[f"sy_{k}"].astype(float), raw[f"sx_{k}"].astype(float)
+        out[f"n_{k}"] = n
+        out[f"mean_{y}_{x}"] = ref[y] + sy / nf
+        out[f"mean_{x}_{y}"] = ref[x] + sx / nf
+        out[f"m2x_{k}"] = (raw[f"sxx_{k}"].astype(float) - sx * sx / nf).clip(lower=0.0)
+        out[f"c_{k}"] = raw[f"sxy_{k}"].astype(float) - sx * sy / nf
+    return out
+
+
+# --- binning --------------------------------------------------------------------------------------
+
+
+def quantile_edges(data: Any, feature: str, n_bins: int = 20, special_values: Sequence[float] = (),
+                   backend: str = "duckdb") -> list[float]:
+    """Interior cut points at ``n_bins`` quantiles of a numeric feature (special values and NULL excluded)."""
+    if n_bins < 2:
+        raise ParameterError("n_bins", "an integer ≥ 2", n_bins)
+    t = table(data, backend)
+    _columns_exist(t, [feature])
+    x = t[feature].cast("float64")
+    keep = x.notnull()
+    if special_values:
+        keep &= ~x.isin([float(v) for v in special_values])
+    qs = [i / n_bins for i in range(1, n_bins)]
+    f = t.filter(keep)
+    row = execute(f.aggregate(**{f"q{i}": f[feature].cast("float64").quantile(q) for i, q in enumerate(qs)}), backend)
+    vals = sorted({float(v) for v in row.iloc[0].tolist() if pd.notna(v)})
+    return vals
+
+
+def bin_counts(data: Any, feature: str, target: str, edges: Sequence[float] | None = None,
+               special_values: Sequence[float] = (), by: Sequence[str] = (), backend: str = "duckdb") -> pd.DataFrame:
+    """Good/bad counts per bin of ``feature`` for a 0/1 ``target`` (rows with a NULL target are left out).
+
+    With ``edges`` (sorted interior cut points) a numeric feature is cut into right-open intervals
+    ``[e_i, e_{i+1})``; without, every distinct value is its own bin (categoricals, pre-binned codes).
+    NULL gets bin ``missing`` and each special value its own bin ``special:<v>``, tested before the
+    intervals so neither lands in the top bin. Columns: ``bin``, ``bin_index`` (−1 missing, −2−k special
+    k, 0.. intervals or value order), ``lower``, ``upper``, ``n``, ``n_event``, ``n_nonevent``.
+    """
+    t = table(data, backend)
+    _columns_exist(t, [feature, target, *by])
+    t = t.filter(t[target].notnull())
+    y = t[target].cast("int64")
+    if edges is not None:
+        e = [float(v) for v in edges]
+        if any(b <= a for a, b in zip(e, e[1:], strict=False)):
+            raise ParameterError("edges", "strictly increasing cut points", list(edges))
+        x = t[feature].cast("float64")
+        branches = [(x.isnull(), -1)]
+        branches += [(x == float(v), -2 - k) for k, v in enumerate(special_values)]
+        branches += [(x < v, i) for i, v in enumerate(e)]
+        idx = ibis.cases(*branches, else_=len(e))
+    else:
+        if special_values:
+            raise ParameterError("special_values", "only with numeric edges", list(special_values))
+        idx = None
+    if idx is not None:
+        g = t.mutate(_bin=idx, _y=y)
+        expr = (g.group_by([*by, "_bin"]).aggregate(n=g.count().cast("int64"),
+                                                      n_event=g._y.sum().fill_null(0).cast("int64"))
+                .order_by([*by, "_bin"]))
+        res = execute(expr, backend).rename(columns={"_bin": "bin_index"})
+        lower = [-np.inf, *e]
+        upper = [*e, np.inf]
+
+        def label(i: int) -> tuple[str, float, float]:
+            if i == -1:
+                return "missing", np.nan, np.nan
+            if i <= -2:
+                v = special_values[-2 - i]
+                return f"special:{v:g}" if isinstance(v, float | int) else f"special:{v}", np.nan, np.nan
+            return f"[{lower[i]:g}, {upper[i]:g})", lower[i], upper[i]
+
+        labs = [label(int(i)) for i in res["bin_index"]]
+        res.insert(len(by), "bin", [lab[0] for lab in labs])
+        res["lower"] = [lab[1] for lab in labs]
+        res["upper"] = [lab[2] for lab in labs]
+    else:
+        g = t.mutate(_v=t[feature], _y=y)
+        expr = (g.group_by([*by, "_v"]).aggregate(n=g.count().cast("int64"),
+                                                    n_event=g._y.sum().fill_null(0).cast("int64"))
+                .order_by([*by, "_v"]))
+        res = execute(expr, backend).rename(columns={"_v": "bin"})
+        res["bin_index"] = np.where(res["bin"].isna(), -1, 0)
+        res["bin"] = res["bin"].astype(object).where(res["bin"].notna(), "missing")
+        res["lower"] = np.nan
+        res["upper"] = np.nan
+    res["n_nonevent"] = res["n"] - res["n_event"]
+    res = res.sort_values([*by, "bin_index"], kind="stable") if edges is not None else res
+    cols = [*by, "bin", "bin_index", "lower", "upper", "n", "n_event", "n_nonevent"]
+    return res[cols].reset_index(drop=True)
+
+
+# --- survival -------------------------------------------------------------------------------------
+
+
+def survival_counts(data: Any, duration: str, event: str, by: Sequence[str] = (), entry: str | None = None,
+                    backend: str = "duckdb") -> pd.DataFrame:
+    """Events and at-risk counts per distinct time (and group) — the input of Kaplan–Meier, Nelson–Aalen
+    and discrete-time hazard models.
+
+    ``duration`` is the exit time, ``event`` 1 for the event and 0 for censoring. With ``entry`` (left
+    truncation, an account observed from a later month) a subject is at risk at time t when
+    ``entry < t ≤ duration``. Columns: ``time``, ``n_event``, ``n_censored``, ``n_entry``, ``at_risk``.
+    """
+    t = table(data, backend)
+    _columns_exist(t, [duration, event, *by] + ([entry] if entry else []))
+    ev = t[event].cast("int64")
+    exits = (t.mutate(_t=t[duration].cast("float64"), _e=ev)
+             .group_by([*by, "_t"]).aggregate(n_exit=ibis._.count().cast("int64"),
+                                              n_event=ibis._._e.sum().fill_null(0).cast("int64"))
+             .order_by([*by, "_t"]))
+    ex = execute(exits, backend).rename(columns={"_t": "time"})
+    ex["n_censored"] = ex["n_exit"] - ex["n_event"]
+    if entry:
+        ent = execute(t.mutate(_t=t[entry].cast("float64")).group_by([*by, "_t"])
+                      .aggregate(n_entry=ibis._.count().cast("int64")).order_by([*by, "_t"]), backend)
+        ent = ent.rename(columns={"_t": "time"})
+    else:
+        ent = None
+    groups = [((), ex)] if not by else list(ex.groupby(list(by), sort=True))
+    out = []
+    for key, g in groups:
+        g = g.sort_values("time").reset_index(drop=True)
+        if ent is not None:
+            e = ent if not by else ent.merge(pd.DataFrame([key] if isinstance(key, tuple) else [[key]],
+                                                          columns=list(by)), on=list(by))
+            times = g["time"].to_numpy()
+            entries = e["time"].to_numpy()
+            n_ent = e["n_entry"].to_numpy()
+            # at risk at t: entered before t, not yet exited before t
+            entered_before = np.array([n_ent[entries < tt].sum() for tt in times])
+            exited_before = np.concatenate([[0], np.cumsum(g["n_exit"].to_numpy())[:-1]])
+            g["n_entry"] = [int(n_ent[entries == tt].sum()) for tt in times]
+            g["at_risk"] = entered_before - exited_before
+        else:
+            g["n_entry"] = 0
+            g["at_risk"] = g["n_exit"][::-1].cumsum()[::-1].to_numpy()
+        out.append(g)
+    res = pd.concat(out, ignore_index=True)
+    return res[[*by, "time", "n_event", "n_censored", "n_entry", "at_risk"]]
+
+
+# --- vintages and roll rates ----------------------------------------------------------------------
+
+
+def vintage_counts(panel: Any, account: str = "account_id", month: str = "month", mob: str = "mob",
+                   dpd: str = "dpd", bad_dpd: int = 90, backend: str = "duckdb") -> pd.DataFrame:
+    """Per origination cohort (month of MOB 1) × MOB: accounts in the cohort, accounts first reaching
+    ``bad_dpd``+ at that MOB, and accounts still observed at that MOB. Cumulative bad rate =
+    cumsum(n_new_bad) / n_accounts, defined while the cohort is observed."""
+    t = table(panel, backend)
+    _columns_exist(t, [account, month, mob, dpd])
+    per_acc = (t.mutate(_bad=t[dpd] >= bad_dpd)
+               .group_by(account)
+               .aggregate(cohort=ibis.ifelse(t[mob] == 1, t[month], None).min(),
+                          first_mob=t[mob].min(),
+                          last_mob=t[mob].max(),
+                          first_bad=ibis.ifelse(t[dpd] >= bad_dpd, t[mob], None).min()))
+    size = per_acc.group_by("cohort").aggregate(n_accounts=per_acc.count().cast("int64"))
+    newbad = (per_acc.filter(per_acc.first_bad.notnull()).group_by(["cohort", "first_bad"])
+              .aggregate(n_new_bad=ibis._.count().cast("int64")))
+    observed = per_acc.group_by(["cohort", "last_mob"]).aggregate(n_last=ibis._.count().cast("int64"))
+    s = execute(size.order_by("cohort"), backend)
+    nb = execute(newbad.order_by(["cohort", "first_bad"]), backend)
+    ob = execute(observed.order_by(["cohort", "last_mob"]), backend)
+    if s["cohort"].isna().any():
+        n = int(s.loc[s["cohort"].isna(), "n_accounts"].sum())
+        raise DataError.single("performance", mob, "every account has a MOB 1 row (origination)", n)
+    rows = []
+    for _, r in s.iterrows():
+        c = r["cohort"]
+        o = ob[ob["cohort"] == c]
+        max_mob = int(o["last_mob"].max())
+        b = nb[nb["cohort"] == c].set_index("first_bad")["n_new_bad"]
+        ended = o.set_index("last_mob")["n_last"]
+        still = int(r["n_accounts"])
+        for m in range(1, max_mob + 1):
+            rows.append({"cohort": c, "mob": m, "n_accounts": int(r["n_accounts"]),
+                         "n_new_bad": int(b.get(m, 0)), "n_observed": still})
+            still -= int(ended.get(m, 0))
+    return pd.DataFrame(rows)
+
+
+def roll_counts(panel: Any, account: str = "account_id", mob: str = "mob", state: str = "state",
+                backend: str = "duckdb") -> pd.DataFrame:
+    """Month-to-month transition counts: ``from_state``, ``to_state``, ``n`` over consecutive MOBs of the
+    same account (a gap in an account's months is not a transition)."""
+    t = table(panel, backend)
+    _columns_exist(t, [account, mob, state])
+    a = t.select(_acc=t[account], _mob=t[mob], from_state=t[state])
+    b = t.select(_acc2=t[account], _mob2=t[mob] - 1, to_state=t[state])
+    j = a.inner_join(b, [a._acc == b._acc2, a._mob == b._mob2])
+    expr = j.group_by(["from_state", "to_state"]).aggregate(n=ibis._.count().cast("int64")).order_by(
+        ["from_state", "to_state"])
+    return execute(expr, backend).reset_index(drop=True)

@@ -1,0 +1,98 @@
+"""Schema errors name the table, column, rule and offending-row count (cmlib/data/schemas.py, io.py)."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from cmlib.data import check_binary, load, validate
+from cmlib.data import synthetic as syn
+from cmlib.errors import DataError, ParameterError
+
+
+@pytest.fixture(scope="module")
+def world():
+    return syn.simulate_bank(n_customers=5_000, seed=11)
+
+
+def test_missing_column(world):
+    with pytest.raises(DataError) as e:
+        validate(world.customers.drop(columns=["income"]), "customers")
+    assert str(e.value) == ("table 'customers': column 'income' breaks rule 'required column is missing' "
+                            "in 5000 row(s)")
+
+
+def test_wrong_type_counts_only_bad_rows(world):
+    c = world.customers.astype({"age": object})
+    c.loc[[0, 1, 2], "age"] = "forty"
+    with pytest.raises(DataError, match=r"column 'age' breaks rule 'type int' in 3 row\(s\); e.g. 'forty'"):
+        validate(c, "customers")
+
+
+def test_out_of_range_and_several_failures_in_one_error(world):
+    c = world.customers.copy()
+    c.loc[:9, "age"] = 7
+    c.loc[:1, "dti"] = -0.5
+    with pytest.raises(DataError) as e:
+        validate(c, "customers")
+    msg = str(e.value)
+    assert "column 'age' breaks rule '>= 18' in 10 row(s)" in msg
+    assert "column 'dti' breaks rule '>= 0' in 2 row(s)" in msg
+    assert {f["column"] for f in e.value.failures} == {"age", "dti"}
+
+
+def test_non_binary_target(world):
+    a = world.applications.copy()
+    a.loc[a.index[a["bad_12m"].notna()][:4], "bad_12m"] = 2.0
+    with pytest.raises(DataError, match=r"'bad_12m' breaks rule 'in \[0.0, 1.0\]' in 4 row\(s\)"):
+        validate(a, "applications")
+    with pytest.raises(DataError, match=r"'bad' breaks rule 'binary target in \{0, 1\}' in 1 row"):
+        check_binary(pd.DataFrame({"bad": [0, 1, 2]}), "bad", "scoring")
+    with pytest.raises(DataError, match="both classes present"):
+        check_binary(pd.DataFrame({"bad": [0, 0, 0]}), "bad", "scoring")
+
+
+def test_duplicate_keys(world):
+    c = pd.concat([world.customers, world.customers.head(3)], ignore_index=True)
+    with pytest.raises(DataError, match=r"column 'customer_id' breaks rule 'unique' in 6 row\(s\)"):
+        validate(c, "customers")
+    p = pd.concat([world.performance, world.performance.head(2)], ignore_index=True)
+    with pytest.raises(DataError, match=r"account_id\+month' breaks rule 'unique key'"):
+        validate(p, "performance")
+
+
+def test_empty_table(world):
+    with pytest.raises(DataError, match="table 'contacts'.*not empty"):
+        validate(world.contacts.head(0), "contacts")
+
+
+def test_null_where_not_allowed(world):
+    c = world.contacts.copy()
+    c.loc[:4, "spend_90d"] = np.nan
+    with pytest.raises(DataError, match=r"'spend_90d' breaks rule 'not null' in 5 row\(s\)"):
+        validate(c, "contacts")
+
+
+def test_load_reads_parquet_csv_duckdb_and_validates(world, tmp_path):
+    cust = world.customers
+    cust.to_parquet(tmp_path / "c.parquet")
+    cust.to_csv(tmp_path / "c.csv", index=False)
+    with duckdb.connect(str(tmp_path / "bank.duckdb")) as con:
+        con.register("cust_df", cust)
+        con.execute("CREATE TABLE customers AS SELECT * FROM cust_df")
+    for src in ("c.parquet", "c.csv", "bank.duckdb"):
+        df = load(tmp_path / src, table="customers")
+        assert len(df) == len(cust) and df["income"].isna().sum() == cust["income"].isna().sum()
+    camp = world.campaigns
+    camp.to_csv(tmp_path / "camp.csv", index=False)
+    assert pd.api.types.is_datetime64_any_dtype(load(tmp_path / "camp.csv", table="campaigns")["start_date"])
+    bad = cust.assign(age=cust["age"].where(cust.index > 2, 5))
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(DataError, match=r"'customers'.*'age'.*'>= 18' in 3 row"):
+        load(tmp_path / "bad.csv", table="customers")
+    with pytest.raises(DataError, match="table exists"):
+        load(tmp_path / "bank.duckdb", table="contacts")
+    with pytest.raises(ParameterError, match="source"):
+        load(tmp_path / "nope.parquet", table="customers")
