@@ -1,5 +1,6 @@
 """``python -m benchmarks``: every benchmark in one run; results in benchmarks/results/*.json."""
 
-from benchmarks import data
+from benchmarks import data, experiments
 
 data.main([])
+experiments.main([])

@@ -5,9 +5,10 @@ counts, events and at-risk counts, vintage and roll-rate counts. Each is written
 expression; the small result comes back as pandas and the statistics are computed in Python.
 
 Rules kept throughout (DESIGN.md §9): NaN is NULL at ingest (Arrow conversion); values are cast to
-float64 before squaring; moments are sums shifted by a global reference value, so variances do not
-cancel catastrophically for large means; count-like sums are ``fill_null(0)``; there is no division in
-the engine; every result is ordered.
+float64 before any second moment; second moments use the engines' streaming variance/covariance
+aggregates, so they do not cancel catastrophically for large means; count-like sums are
+``fill_null(0)``; no division is written into an engine expression (means and variances are the
+engines' own aggregates, NULL on empty groups); every result is ordered.
 """
 
 from __future__ import annotations
@@ -138,57 +139,52 @@ def funnel_counts(data: Any, stages: Sequence[str], by: Sequence[str] = (), back
 
 def moments(data: Any, columns: Sequence[str], by: Sequence[str] = (), pairs: Sequence[tuple[str, str]] = (),
             backend: str = "duckdb") -> pd.DataFrame:
-    """Per group sufficient statistics of numeric columns, numerically stable.
+    """Per group sufficient statistics of numeric columns, numerically stable, in one query.
 
     For each column ``c``: ``n_c`` (non-null rows), ``mean_c``, ``m2_c`` = Σ(c − mean)² and ``sum_c``.
     For each pair ``(y, x)``: ``n_y_x`` (rows where both are non-null), ``mean_y_x``/``mean_x_y`` on those
     rows, ``m2x_y_x`` = Σ(x − x̄)² and ``c_y_x`` = Σ(y − ȳ)(x − x̄) on those rows (CUPED, ratio metrics).
 
-    The engine sums values shifted by the overall mean of each column (one extra small query), cast to
-    float64 before squaring; means and centred moments are recovered in Python.
+    Second moments come from the engines' population variance and covariance aggregates, which are
+    computed with streaming (Welford/Chan) updates on DuckDB and Spark alike — never as Σx² − (Σx)²/n,
+    which cancels catastrophically for large means. Values are cast to float64 first.
     """
     t = table(data, backend)
     cols = list(dict.fromkeys([*columns, *(c for p in pairs for c in p)]))
     _columns_exist(t, [*cols, *by])
-    ref_row = execute(t.aggregate(**{f"r_{c}": t[c].cast("float64").mean() for c in cols}), backend)
-    ref = {c: float(ref_row[f"r_{c}"].iloc[0]) if pd.notna(ref_row[f"r_{c}"].iloc[0]) else 0.0 for c in cols}
     aggs: dict[str, Any] = {}
     for c in columns:
-        d = t[c].cast("float64") - ibis.literal(ref[c], "float64")
+        x = t[c].cast("float64")
         aggs[f"n_{c}"] = t[c].count().cast("int64")
-        aggs[f"s1_{c}"] = d.sum().fill_null(0.0)
-        aggs[f"s2_{c}"] = (d * d).sum().fill_null(0.0)
+        aggs[f"mean_{c}"] = x.mean()
+        aggs[f"var_{c}"] = x.var(how="pop")
     for y, x in pairs:
         both = t[y].notnull() & t[x].notnull()
-        dy = ibis.ifelse(both, t[y].cast("float64") - ibis.literal(ref[y], "float64"), None)
-        dx = ibis.ifelse(both, t[x].cast("float64") - ibis.literal(ref[x], "float64"), None)
+        yy = ibis.ifelse(both, t[y].cast("float64"), None)
+        xx = ibis.ifelse(both, t[x].cast("float64"), None)
         k = f"{y}_{x}"
         aggs[f"n_{k}"] = _bool_count(both)
-        aggs[f"sy_{k}"] = dy.sum().fill_null(0.0)
-        aggs[f"sx_{k}"] = dx.sum().fill_null(0.0)
-        aggs[f"sxx_{k}"] = (dx * dx).sum().fill_null(0.0)
-        aggs[f"sxy_{k}"] = (dx * dy).sum().fill_null(0.0)
+        aggs[f"my_{k}"] = yy.mean()
+        aggs[f"mx_{k}"] = xx.mean()
+        aggs[f"vx_{k}"] = xx.var(how="pop")
+        aggs[f"cov_{k}"] = yy.cov(xx, how="pop")
     expr = t.group_by(list(by)).aggregate(**aggs).order_by(list(by)) if by else t.aggregate(**aggs)
     raw = execute(expr, backend).reset_index(drop=True)
     out = raw[list(by)].copy()
     for c in columns:
         n = raw[f"n_{c}"].astype("int64")
-        s1, s2 = raw[f"s1_{c}"].astype(float), raw[f"s2_{c}"].astype(float)
-        nf = n.where(n > 0)
         out[f"n_{c}"] = n
-        out[f"mean_{c}"] = ref[c] + s1 / nf
-        out[f"m2_{c}"] = (s2 - s1 * s1 / nf).clip(lower=0.0)
-        out[f"sum_{c}"] = ref[c] * n + s1
+        out[f"mean_{c}"] = raw[f"mean_{c}"].astype(float)
+        out[f"m2_{c}"] = (raw[f"var_{c}"].astype(float) * n).clip(lower=0.0)
+        out[f"sum_{c}"] = (out[f"mean_{c}"] * n).fillna(0.0)
     for y, x in pairs:
         k = f"{y}_{x}"
         n = raw[f"n_{k}"].astype("int64")
-        nf = n.where(n > 0)
-        sy, sx = raw[f"sy_{k}"].astype(float), raw[f"sx_{k}"].astype(float)
         out[f"n_{k}"] = n
-        out[f"mean_{y}_{x}"] = ref[y] + sy / nf
-        out[f"mean_{x}_{y}"] = ref[x] + sx / nf
-        out[f"m2x_{k}"] = (raw[f"sxx_{k}"].astype(float) - sx * sx / nf).clip(lower=0.0)
-        out[f"c_{k}"] = raw[f"sxy_{k}"].astype(float) - sx * sy / nf
+        out[f"mean_{y}_{x}"] = raw[f"my_{k}"].astype(float)
+        out[f"mean_{x}_{y}"] = raw[f"mx_{k}"].astype(float)
+        out[f"m2x_{k}"] = (raw[f"vx_{k}"].astype(float) * n).clip(lower=0.0)
+        out[f"c_{k}"] = raw[f"cov_{k}"].astype(float) * n
     return out
 
 

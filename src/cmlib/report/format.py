@@ -72,13 +72,15 @@ def table(df: pd.DataFrame, percent: Iterable[str] = (), money_cols: Iterable[st
         if c in set(percent):
             fmt[c] = pct
         elif c in set(money_cols):
-            fmt[c] = money
+            fmt[c] = lambda v: money(v, 2)
         elif c in set(counts):
             fmt[c] = count
         elif pd.api.types.is_float_dtype(df[c]):
             fmt[c] = lambda v, d=digits: num(v, d)
     sty = df.style.format(fmt, escape="html", na_rep="–").format_index(escape="html", axis=0)
     sty = sty.format_index(escape="html", axis=1)
+    if isinstance(df.index, pd.RangeIndex):
+        sty = sty.hide(axis="index")  # a row number is noise in a report
     if caption:
         sty = sty.set_caption(escape(caption))
     return sty

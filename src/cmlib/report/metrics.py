@@ -61,8 +61,9 @@ def current_notebook() -> str:
 
 
 def record(name: str, value: Any, unit: str = "other", higher_is_better: bool | None = None,
-           description: str = "") -> Metric:
-    """Record a headline metric for the run index and alerts; returns it.
+           description: str = "") -> None:
+    """Record a headline metric for the run index and alerts (returns nothing, so a notebook cell
+    ending in ``record(...)`` prints nothing).
 
     ``value`` must be a finite real number (rates as fractions, money in the portfolio currency).
     Recording the same name twice in a notebook keeps the last value.
@@ -86,7 +87,6 @@ def record(name: str, value: Any, unit: str = "other", higher_is_better: bool | 
             fh.write(json.dumps(asdict(m)) + "\n")
     else:
         _session.append(m)
-    return m
 
 
 def recorded(notebook: str | None = None) -> list[Metric]:

@@ -1,0 +1,324 @@
+"""cmlib.experiments against statsmodels/scipy, by simulation (A/A false positives, coverage), and against
+the simulated bank's true lifts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
+
+from cmlib import experiments as ex
+from cmlib.data import synthetic as syn
+from cmlib.errors import DataError, ParameterError
+
+
+@pytest.fixture(scope="module")
+def frame():
+    rng = np.random.default_rng(0)
+    n = 6_000
+    arm = rng.choice(["control", "a", "b"], n)
+    spend = rng.lognormal(4, 1, n) * np.where(arm == "a", 1.1, 1.0)
+    return pd.DataFrame({"arm": arm, "spend": spend, "resp": rng.random(n) < np.where(arm == "b", 0.12, 0.10)})
+
+
+def test_compare_equals_statsmodels_ztest(frame):
+    m = ex.arm_moments(frame, "arm", ["spend", "resp"])
+    res = ex.compare(m, "spend", "control", alpha=0.05).set_index("arm")
+    for a in ("a", "b"):
+        x1 = frame.loc[frame.arm == a, "spend"]
+        x2 = frame.loc[frame.arm == "control", "spend"]
+        cm = CompareMeans(DescrStatsW(x1), DescrStatsW(x2))
+        lo, hi = cm.zconfint_diff(alpha=0.05, usevar="unequal")
+        _, p = cm.ztest_ind(usevar="unequal")
+        assert res.loc[a, "abs_ci_low"] == pytest.approx(lo, abs=1e-6)
+        assert res.loc[a, "abs_ci_high"] == pytest.approx(hi, abs=1e-6)
+        assert res.loc[a, "p_value"] == pytest.approx(p, abs=1e-6)
+    # proportions: the same Wald difference as statsmodels' test_proportions_2indep(method='wald')
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    r = ex.compare(m, "resp", "control").set_index("arm").loc["b"]
+    xb, nb = frame.loc[frame.arm == "b", "resp"].sum(), (frame.arm == "b").sum()
+    xc, nc = frame.loc[frame.arm == "control", "resp"].sum(), (frame.arm == "control").sum()
+    lo, hi = confint_proportions_2indep(xb, nb, xc, nc, method="wald", compare="diff")
+    # Wald uses p(1-p)/n; the sample variance uses n-1: equal up to that factor
+    scale = np.sqrt(((xb / nb) * (1 - xb / nb) / (nb - 1) + (xc / nc) * (1 - xc / nc) / (nc - 1))
+                    / ((xb / nb) * (1 - xb / nb) / nb + (xc / nc) * (1 - xc / nc) / nc))
+    mid = xb / nb - xc / nc
+    assert r["abs_ci_high"] - mid == pytest.approx((hi - mid) * scale, abs=1e-9)
+
+
+def test_relative_lift_delta_method_matches_simulation(frame):
+    m = ex.arm_moments(frame, "arm", ["spend"])
+    r = ex.compare(m, "spend", "control").set_index("arm").loc["a"]
+    # bootstrap-free check: the delta-method SE equals the first-order propagation computed by hand
+    na, nc = m.loc["a", "n_spend"], m.loc["control", "n_spend"]
+    va, vc = m.loc["a", "m2_spend"] / (na - 1) / na, m.loc["control", "m2_spend"] / (nc - 1) / nc
+    ma, mc = m.loc["a", "mean_spend"], m.loc["control", "mean_spend"]
+    se = np.sqrt(va / mc**2 + ma**2 * vc / mc**4)
+    assert r["rel_ci_high"] - r["rel_lift"] == pytest.approx(stats.norm.ppf(0.975) * se, rel=1e-12)
+
+
+def test_srm_equals_scipy_chisquare():
+    counts = pd.Series({"control": 5_100, "a": 4_900, "b": 5_000})
+    res = ex.srm_check(counts)
+    assert res.p_value == pytest.approx(stats.chisquare([5_100, 4_900, 5_000]).pvalue, abs=1e-12)
+    assert res.passed
+    assert not ex.srm_check(pd.Series({"control": 5_400, "a": 4_600})).passed
+
+
+def test_holm_equals_statsmodels():
+    from statsmodels.stats.multitest import multipletests
+
+    p = [0.01, 0.04, 0.03, 0.2, 0.001]
+    assert ex.holm(p) == pytest.approx(multipletests(p, method="holm")[1], abs=1e-12)
+
+
+def _sim_moments(rng, p_c, p_t, n):
+    """Sufficient statistics of two binomial arms (the engine's output shape) without the rows."""
+    xc, xt = rng.binomial(n, p_c), rng.binomial(n, p_t)
+    df = pd.DataFrame({"n_y": [n, n], "mean_y": [xc / n, xt / n]}, index=["control", "t"])
+    df["m2_y"] = df["n_y"] * df["mean_y"] * (1 - df["mean_y"])  # Σ(x−x̄)² of 0/1 data
+    return df
+
+
+def test_aa_false_positive_rate_and_ci_coverage_by_simulation():
+    rng = np.random.default_rng(42)
+    k, n, p = 4_000, 20_000, 0.05
+    fp = cover = 0
+    for _ in range(k):
+        r = ex.compare(_sim_moments(rng, p, p, n), "y", "control").iloc[0]
+        fp += r["p_value"] < 0.05
+        rt = ex.compare(_sim_moments(rng, p, p + 0.004, n), "y", "control").iloc[0]
+        cover += rt["abs_ci_low"] <= 0.004 <= rt["abs_ci_high"]
+    # binomial sd of a 5 % rate over 4,000 runs is 0.34 pp: the 4–6 % band is about ±3 sd
+    assert 0.04 <= fp / k <= 0.06
+    assert 0.94 <= cover / k <= 0.96
+
+
+def test_bad_input_errors(frame):
+    with pytest.raises(DataError, match="at least two arms"):
+        ex.arm_moments(frame[frame.arm == "a"], "arm", ["spend"])
+    with pytest.raises(DataError, match="'nope'"):
+        ex.arm_moments(frame, "arm", ["nope"])
+    m = ex.arm_moments(frame, "arm", ["spend"])
+    with pytest.raises(ParameterError, match="control"):
+        ex.compare(m, "spend", "ctrl")
+    const = frame.assign(spend=1.0)
+    with pytest.raises(DataError, match="non-zero variance"):
+        ex.compare(ex.arm_moments(const, "arm", ["spend"]), "spend", "control")
+    with pytest.raises(DataError, match="every arm has contacts"):
+        ex.srm_check(pd.Series({"control": 10, "a": 0}))
+    with pytest.raises(DataError, match="non-negative"):
+        ex.srm_check(pd.Series({"control": 10, "a": -1}))
+    with pytest.raises(ParameterError, match="margin"):
+        ex.non_inferiority(m, "spend", "control", margin=0)
+    tiny = frame.groupby("arm").head(1)
+    with pytest.raises(DataError, match="at least two rows"):
+        ex.compare(ex.arm_moments(tiny, "arm", ["spend"]), "spend", "control")
+
+
+@pytest.mark.slow
+def test_truth_recovery_and_trap_arm_on_simulated_bank():
+    w = syn.simulate_bank(n_customers=1_000_000, seed=1)
+    c = w.contacts[w.contacts["experiment_id"] == "EXP01"]
+    stages = {"responded": "response", "applied": "application", "approved": "approval", "booked": "booking",
+              "activated": "activation"}
+    f = ex.funnel_lifts(c, "arm", list(stages), "control").summary
+    f = f[f["basis"] == "per_contacted"]
+    lifts = w.truth["experiment"]["lifts"]
+    misses = [(r.arm, r.metric) for r in f.itertuples()
+              if not r.abs_ci_low <= lifts[r.arm][stages[r.metric]] <= r.abs_ci_high]
+    # 15 intervals at 95 %: expect 0.75 misses; more than 3 would happen by chance < 0.1 % of the time
+    assert len(misses) <= 3, misses
+    m = ex.arm_moments(c, "arm", ["booked", "early_dpd30_3m"])
+    g = ex.non_inferiority(m, "early_dpd30_3m", "control", margin=0.015)
+    d = ex.decide(ex.compare(m, "booked", "control"), [g], ex.srm_check(c["arm"].value_counts())).summary
+    d = d.set_index("arm")
+    assert d.loc["no_fee_high_limit", "decision"] == "do not ship"
+    assert "guardrail early_dpd30_3m" in d.loc["no_fee_high_limit", "reason"]
+    assert d.loc["lower_apr", "decision"] == "ship"
+
+
+def test_agresti_caffo_bound_equals_statsmodels_and_survives_zero_events():
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    df = pd.DataFrame({"arm": ["control"] * 40 + ["t"] * 60, "y": [0] * 40 + [0] * 58 + [1] * 2})
+    m = ex.arm_moments(df, "arm", ["y"])
+    r = ex.compare(m, "y", "control", alpha=0.1, interval="agresti_caffo").iloc[0]
+    lo, hi = confint_proportions_2indep(2, 60, 0, 40, method="agresti-caffo", compare="diff", alpha=0.1)
+    assert (r["abs_ci_low"], r["abs_ci_high"]) == pytest.approx((lo, hi), abs=1e-6)
+    # both arms without events: Wald would collapse to a point; the bound stays honest
+    zero = pd.DataFrame({"arm": ["control"] * 40 + ["t"] * 60, "y": 0})
+    g = ex.non_inferiority(ex.arm_moments(zero, "arm", ["y"]), "y", "control", margin=0.015)
+    assert g["bound"].item() > 0.015 and not g["passed"].item()  # 100 accounts cannot prove a 1.5 pp margin
+
+
+def test_non_inferiority_one_sided_level_by_simulation():
+    """At a true increase equal to the margin, an arm must pass at most alpha of the time."""
+    rng = np.random.default_rng(3)
+    k, n, p, margin = 3_000, 4_000, 0.02, 0.01
+    passed = 0
+    for _ in range(k):
+        xc, xt = rng.binomial(n, p), rng.binomial(n, p + margin)
+        m = pd.DataFrame({"n_y": [n, n], "mean_y": [xc / n, xt / n]}, index=["control", "t"])
+        m["m2_y"] = m["n_y"] * m["mean_y"] * (1 - m["mean_y"])
+        passed += ex.non_inferiority(m, "y", "control", margin=margin, alpha=0.05)["passed"].item()
+    assert passed / k <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / k)
+
+
+# --- design -------------------------------------------------------------------------------------
+
+
+def test_power_equals_statsmodels():
+    from statsmodels.stats.power import NormalIndPower
+    from statsmodels.stats.proportion import power_proportions_2indep
+
+    got = ex.power_proportions(0.03, 0.006, n_control=8_000, ratio=1.5, alpha=0.05, n_arms=2)
+    ref = power_proportions_2indep(0.006, 0.03, nobs1=12_000, ratio=8_000 / 12_000, alpha=0.05).power
+    assert got == pytest.approx(ref, abs=1e-6)
+    got = ex.power_means(sd=120, lift_abs=5, n_control=5_000, ratio=2.0, n_arms=2)
+    ref = NormalIndPower().power(effect_size=5 / 120, nobs1=5_000, alpha=0.05, ratio=2.0)
+    assert got == pytest.approx(ref, abs=1e-6)
+    # four arms with Holm: planned at Bonferroni's alpha / 3
+    assert ex.power_means(sd=1, lift_abs=0.1, n_control=2_000, n_arms=4) == pytest.approx(
+        NormalIndPower().power(effect_size=0.1, nobs1=2_000, alpha=0.05 / 3), abs=1e-9)
+    # CUPED removes rho^2 of the variance: same power as a smaller sd
+    assert ex.power_means(sd=1, lift_abs=0.1, n_control=1_000, cuped_r2=0.36) == pytest.approx(
+        ex.power_means(sd=0.8, lift_abs=0.1, n_control=1_000), abs=1e-12)
+
+
+def test_sample_size_is_the_smallest_and_mde_inverts_it():
+    d = ex.sample_size(ex.power_proportions, target_power=0.8, p_control=0.05, lift_abs=0.01, n_arms=3,
+                       daily_traffic=1_000).summary.iloc[0]
+    n = d["n_control"]
+    assert ex.power_proportions(0.05, 0.01, n, n_arms=3) >= 0.8 > ex.power_proportions(0.05, 0.01, n - 1, n_arms=3)
+    assert d["n_total"] == 3 * n and d["days"] == int(np.ceil(3 * n / 1_000))
+    mde = ex.minimum_detectable_effect(ex.power_proportions, n_control=n, p_control=0.05, n_arms=3)
+    assert mde == pytest.approx(0.01, rel=1e-3)
+
+
+def test_designed_power_is_achieved_by_simulation():
+    rng = np.random.default_rng(9)
+    n = ex.sample_size(ex.power_proportions, p_control=0.05, lift_abs=0.01).summary["n_control"].item()
+    k, hits = 2_000, 0
+    for _ in range(k):
+        hits += ex.compare(_sim_moments(rng, 0.05, 0.06, n), "y", "control").iloc[0]["p_value"] < 0.05
+    assert abs(hits / k - 0.8) < 3 * np.sqrt(0.8 * 0.2 / k)
+
+
+# --- balance, CUPED, ratio metrics ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cuped_frame():
+    rng = np.random.default_rng(5)
+    n = 8_000
+    arm = rng.choice(["control", "a", "b"], n)
+    x1 = rng.normal(100, 20, n)
+    x2 = rng.normal(10, 3, n) + 0.05 * x1
+    y = 5 + 0.8 * x1 + 2.0 * x2 + np.where(arm == "a", 3.0, 0.0) + rng.normal(0, 15, n)
+    den = rng.integers(1, 4, n)
+    return pd.DataFrame({"arm": arm, "x1": x1, "x2": x2, "y": y, "den": den})
+
+
+def test_balance_smd_equals_hand_computation(cuped_frame):
+    b = ex.balance(cuped_frame, "arm", ["x1"], "control").set_index("arm")
+    c, a = cuped_frame[cuped_frame.arm == "control"].x1, cuped_frame[cuped_frame.arm == "a"].x1
+    assert b.loc["a", "smd"] == pytest.approx((a.mean() - c.mean()) / np.sqrt((a.var() + c.var()) / 2), abs=1e-9)
+    assert b["balanced"].all()
+    shifted = cuped_frame.assign(x1=cuped_frame.x1 + np.where(cuped_frame.arm == "b", 5.0, 0.0))
+    assert not ex.balance(shifted, "arm", ["x1"], "control").set_index("arm").loc["b", "balanced"]
+
+
+@pytest.mark.parametrize("covs", [["x1"], ["x1", "x2"]])
+def test_cuped_equals_ols_and_row_level_adjustment(cuped_frame, covs):
+    import statsmodels.formula.api as smf
+
+    res = ex.cuped(cuped_frame, "arm", "y", covs, "control").set_index("arm")
+    ols = smf.ols(f"y ~ C(arm, Treatment('control')) + {' + '.join(covs)}", cuped_frame).fit()
+    for a in ("a", "b"):
+        assert res.loc[a, "abs_lift"] == pytest.approx(ols.params[f"C(arm, Treatment('control'))[T.{a}]"], abs=1e-6)
+    theta = np.array([ols.params[c] for c in covs])
+    z = cuped_frame["y"] - (cuped_frame[covs] - cuped_frame[covs].mean()) @ theta
+    for a in ("a", "b"):
+        cm = CompareMeans(DescrStatsW(z[cuped_frame.arm == a]), DescrStatsW(z[cuped_frame.arm == "control"]))
+        lo, hi = cm.zconfint_diff(usevar="unequal")
+        assert (res.loc[a, "abs_ci_low"], res.loc[a, "abs_ci_high"]) == pytest.approx((lo, hi), abs=1e-6)
+    assert (res["variance_reduction"] > 0.5).all()  # the covariates explain most of y's variance
+
+
+def test_ratio_metric_equals_row_level_linearisation(cuped_frame):
+    df = cuped_frame
+    res = ex.ratio_metric(df, "arm", "y", "den", "control").set_index("arm")
+    for a in ("a", "b"):
+        parts = {}
+        for g in (a, "control"):
+            s = df[df.arm == g]
+            r = s.y.sum() / s.den.sum()
+            parts[g] = (r, (s.y - r * s.den) / s.den.mean())
+        d = parts[a][0] - parts["control"][0]
+        se = np.sqrt(parts[a][1].var() / len(parts[a][1]) + parts["control"][1].var() / len(parts["control"][1]))
+        assert res.loc[a, "abs_lift"] == pytest.approx(d, abs=1e-9)
+        assert res.loc[a, "abs_ci_high"] - res.loc[a, "abs_lift"] == pytest.approx(1.959963984540054 * se, rel=1e-9)
+    with pytest.raises(DataError, match="positive denominator"):
+        ex.ratio_metric(df.assign(den=0), "arm", "y", "den", "control")
+
+
+def test_bayesian_chance_to_beat_matches_beta_posteriors():
+    rng = np.random.default_rng(2)
+    m = pd.DataFrame({"n_y": [20_000, 20_000], "mean_y": [0.050, 0.054]}, index=["control", "t"])
+    m["m2_y"] = m["n_y"] * m["mean_y"] * (1 - m["mean_y"])
+    b = ex.bayesian(ex.compare(m, "y", "control")).iloc[0]
+    pc = rng.beta(1 + 1_000, 1 + 19_000, 400_000)
+    pt = rng.beta(1 + 1_080, 1 + 18_920, 400_000)
+    assert b["chance_to_beat_control"] == pytest.approx((pt > pc).mean(), abs=0.01)
+    assert b["expected_loss"] == pytest.approx(np.maximum(0, pc - pt).mean(), rel=0.05)
+
+
+# --- sequential ----------------------------------------------------------------------------------
+
+
+def _aa_paths(rng, k, looks, n_per_look, p=0.05):
+    """Cumulative binomial counts of two identical arms at each look."""
+    xc = np.cumsum(rng.binomial(n_per_look, p, (k, looks)), axis=1)
+    xt = np.cumsum(rng.binomial(n_per_look, p, (k, looks)), axis=1)
+    n = n_per_look * np.arange(1, looks + 1)
+    pc, pt = xc / n, xt / n
+    se = np.sqrt(pc * (1 - pc) / n + pt * (1 - pt) / n)
+    return pt - pc, se
+
+
+def test_msprt_keeps_false_positives_under_peeking_while_naive_peeking_inflates():
+    rng = np.random.default_rng(4)
+    k, looks = 2_000, 10
+    d, se = _aa_paths(rng, k, looks, 2_000)
+    always_valid = np.array([ex.msprt_pvalues(d[i], se[i], tau=0.01)[-1] < 0.05 for i in range(k)])
+    naive = (2 * stats.norm.sf(np.abs(d / se)) < 0.05).any(axis=1)
+    assert always_valid.mean() <= 0.05
+    assert naive.mean() > 0.10  # looking ten times at a fixed-horizon test: the lesson for the notebook
+
+
+def test_obrien_fleming_bounds_spend_alpha_exactly():
+    t = np.array([0.25, 0.5, 0.75, 1.0])
+    b = ex.obrien_fleming_bounds(t)
+    alpha1 = 2 - 2 * stats.norm.cdf(stats.norm.ppf(0.975) / np.sqrt(0.25))
+    assert b[0] == pytest.approx(stats.norm.isf(alpha1 / 2), abs=1e-9)
+    assert np.all(np.diff(b) < 0) and 1.96 < b[-1] < 2.1
+    rng = np.random.default_rng(8)
+    z = np.cumsum(rng.standard_normal((200_000, 4)) * np.sqrt(np.diff(np.r_[0, t])), axis=1) / np.sqrt(t)
+    fpr = (np.abs(z) >= b).any(axis=1).mean()
+    assert fpr == pytest.approx(0.05, abs=0.0015)  # 3 sd of a 200k-path estimate
+    with pytest.raises(ParameterError, match="information_fractions"):
+        ex.obrien_fleming_bounds([0.5, 0.4, 1.0])
+
+
+def test_segment_lifts_adjust_across_segments(cuped_frame):
+    df = cuped_frame.assign(seg=np.where(cuped_frame.x1 > 100, "high", "low"))
+    s = ex.segment_lifts(df, "arm", "y", "seg", "control")
+    assert set(s["segment"]) == {"high", "low"} and len(s) == 4
+    assert s["p_adjusted"].to_numpy() == pytest.approx(ex.holm(s["p_value"].to_numpy()))
+    one = s[(s.segment == "high") & (s.arm == "a")].iloc[0]
+    ref = ex.compare(ex.arm_moments(df[df.seg == "high"], "arm", ["y"]), "y", "control").set_index("arm").loc["a"]
+    assert one["abs_lift"] == pytest.approx(ref["abs_lift"], abs=1e-9)

@@ -1,0 +1,61 @@
+"""Formatters, escaping and metric recording (cmlib/report/format.py, metrics.py, theme.py)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import matplotlib
+import pandas as pd
+import pytest
+
+from cmlib.errors import ParameterError
+from cmlib.report import count, md, money, pct, pp, record, recorded, set_theme, table
+from cmlib.report import metrics as mt
+
+
+def test_number_formats():
+    assert pct(0.0213) == "2.1%" and pct(0.05, signed=True) == "+5.0%" and pct(float("nan")) == "–"
+    assert pp(0.012) == "+1.2 pp"
+    assert money(1234567.8) == "1,234,568" and money(5.126, 2) == "5.13"
+    assert count(12345.4) == "12,345"
+
+
+def test_md_escapes_values_not_template():
+    out = md("**{name}** has {n}", name="<script>x</script> *bold*", n=3).data
+    assert out.startswith("**&lt;script&gt;x&lt;/script&gt; &#42;bold&#42;**")
+
+
+def test_table_escapes_text_and_hides_row_numbers():
+    html = table(pd.DataFrame({"who": ["<b>x</b>"], "rate": [0.5], "amt": [3.14159]}), percent=["rate"],
+                 money_cols=["amt"]).to_html()
+    assert "&lt;b&gt;x&lt;/b&gt;" in html and "50.0%" in html and "3.14" in html
+    assert "row0_col0" in html and ">0</th>" not in html
+
+
+def test_record_writes_to_the_run_and_validates(tmp_path, monkeypatch):
+    monkeypatch.setenv(mt.ENV_RUN_DIR, str(tmp_path))
+    monkeypatch.setenv(mt.ENV_NOTEBOOK, "nb")
+    assert record("auc", 0.8123, unit="ratio", higher_is_better=True) is None
+    record("auc", 0.81, unit="ratio", higher_is_better=True)  # last value wins
+    got = mt.read_metrics(tmp_path)
+    assert got["nb"]["auc"]["value"] == 0.81 and got["nb"]["auc"]["higher_is_better"] is True
+    line = json.loads((tmp_path / "metrics" / "nb.jsonl").read_text().splitlines()[0])
+    assert line["unit"] == "ratio"
+    with pytest.raises(ParameterError, match="finite"):
+        record("x", math.inf)
+    with pytest.raises(ParameterError, match="unit"):
+        record("x", 1.0, unit="furlongs")
+    with pytest.raises(ParameterError, match="real number"):
+        record("x", "abc")
+
+
+def test_record_interactive_keeps_in_memory(monkeypatch):
+    monkeypatch.delenv(mt.ENV_RUN_DIR, raising=False)
+    record("interactive_metric", 2)
+    assert recorded()[-1].name == "interactive_metric" and recorded()[-1].value == 2.0
+
+
+def test_theme_applies():
+    set_theme()
+    assert matplotlib.rcParams["axes.spines.top"] is False
