@@ -64,6 +64,12 @@ def md(template: str, **values: Any) -> Markdown:
     return Markdown(template.format(**safe))
 
 
+def bullets(lines: Iterable[str]) -> Markdown:
+    """A markdown bullet list of sentences composed in code; each line is HTML-escaped, so data-derived
+    text (segment or arm names) cannot inject markup, while ``**bold**`` written by the notebook stays."""
+    return Markdown("\n".join(f"- {escape(line)}" for line in lines))
+
+
 def table(df: pd.DataFrame, percent: Iterable[str] = (), money_cols: Iterable[str] = (),
           counts: Iterable[str] = (), digits: int = 3, caption: str | None = None):
     """A display-ready Styler: percent/money/count columns formatted, every text cell escaped."""
@@ -72,7 +78,11 @@ def table(df: pd.DataFrame, percent: Iterable[str] = (), money_cols: Iterable[st
         if c in set(percent):
             fmt[c] = pct
         elif c in set(money_cols):
-            fmt[c] = lambda v: money(v, 2)
+            # large amounts to the unit, per-contact amounts to the cent
+            big = pd.to_numeric(df[c], errors="coerce").abs().median() >= 1000
+            fmt[c] = (lambda v: money(v, 0)) if big else (lambda v: money(v, 2))
+        elif pd.api.types.is_datetime64_any_dtype(df[c]):
+            fmt[c] = lambda v: "–" if pd.isna(v) else v.strftime("%Y-%m-%d")
         elif c in set(counts):
             fmt[c] = count
         elif pd.api.types.is_float_dtype(df[c]):

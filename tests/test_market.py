@@ -1,0 +1,149 @@
+"""cmlib.market against statsmodels and hand calculations, the simulator's truth, false-alarm rates by
+simulation, and pinned results on fpp2/debitcards."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+
+from cmlib import market as mk
+from cmlib.data import synthetic as syn
+from cmlib.data.public import load_public
+from cmlib.errors import DataError, ParameterError
+
+COMPS = ["competitor_a_apr", "competitor_b_apr", "competitor_c_apr"]
+
+
+@pytest.fixture(scope="module")
+def world():
+    return syn.simulate_bank(n_customers=5_000, seed=1)
+
+
+@pytest.fixture(scope="module")
+def total(world):
+    return mk.monthly(world.market, value="market_balance")
+
+
+@pytest.fixture(scope="module")
+def debit():
+    return mk.monthly(load_public("debitcards").frame, value="debit_card_use_million_isk")
+
+
+def test_growth_and_cagr_equal_hand_calculation(total):
+    g = mk.growth(total)
+    assert g.table["yoy"].iloc[-1] == pytest.approx(total.iloc[-1] / total.iloc[-13] - 1, rel=1e-12)
+    assert g.table["mom"].iloc[-1] == pytest.approx(total.iloc[-1] / total.iloc[-2] - 1, rel=1e-12)
+    years = (len(total) - 1) / 12
+    assert g.summary["cagr_full"].item() == pytest.approx((total.iloc[-1] / total.iloc[0]) ** (1 / years) - 1)
+    assert mk.cagr(100, 121, 2) == pytest.approx(0.1)
+
+
+def test_stl_equals_statsmodels(total):
+    from statsmodels.tsa.seasonal import STL
+
+    ours = mk.stl(total)
+    ref = STL(np.log(total), period=12, robust=True).fit()
+    assert np.allclose(ours.trend, ref.trend, atol=1e-12) and np.allclose(ours.seasonal, ref.seasonal, atol=1e-12)
+
+
+def test_forecast_equals_statsmodels_sarimax_and_backtest_beats_naive(total):
+    f = mk.forecast(total, horizon=12)
+    assert f.model in mk.MODELS and len(f.forecast) == 12
+    b = f.backtest.set_index("model")
+    assert b.loc[f.model, "mape"] == b["mape"].min() and b.loc[f.model, "mape"] < b.loc["seasonal_naive", "mape"]
+    ref = sm.tsa.SARIMAX(np.log(total), order=(1, 1, 1), seasonal_order=(0, 1, 1, 12)).fit(disp=False)
+    ours = mk._fit_forecast(np.log(total), "sarimax", 12, 0.05)
+    assert np.allclose(ours["mean"], ref.get_forecast(12).predicted_mean, atol=1e-9)
+    assert (f.forecast["lower"] < f.forecast["mean"]).all() and (f.forecast["mean"] < f.forecast["upper"]).all()
+
+
+def test_its_equals_statsmodels_and_recovers_truth(world):
+    mass = mk.monthly(world.market[world.market["segment"] == "mass"], value="market_balance")
+    its = mk.interrupted_time_series(mass, world.truth["market"]["break_date"])
+    X = mk._its_design(mass.index, mass.index.get_loc(pd.Timestamp("2020-04-01")), True)
+    ref = sm.OLS(np.log(mass), X).fit(cov_type="HAC", cov_kwds={"maxlags": 6})
+    assert its.summary.loc["level_change", "coef"] == pytest.approx(ref.params["level_change"], abs=1e-12)
+    assert its.summary.loc["slope_change", "se"] == pytest.approx(ref.bse["slope_change"], abs=1e-12)
+    t = world.truth["market"]
+    for row, true in (("level_change", t["break_level_log"]), ("slope_change", t["break_slope_log"])):
+        r = its.summary.loc[row]
+        assert r["ci_low"] <= true <= r["ci_high"], (row, r.to_dict(), true)
+
+
+def test_detect_break_recovers_true_date_and_effect(world):
+    mass = mk.monthly(world.market[world.market["segment"] == "mass"], value="market_balance")
+    b = mk.detect_breaks(mass, max_breaks=2)
+    assert b.n_breaks == 1 and b.p_value < 0.05
+    r = b.summary.iloc[0]
+    true = pd.Timestamp(world.truth["market"]["break_date"])
+    assert abs((r["date"].to_period("M") - true.to_period("M")).n) <= 1
+    assert r["date_low"] <= true <= r["date_high"]
+    assert r["level_change"] == pytest.approx(world.truth["market"]["break_level_log"], abs=0.02)
+
+
+def test_no_break_false_alarm_rate_is_bounded():
+    """Series with trend, seasonality and noise but no break: breaks reported in at most ~alpha of them."""
+    rng = np.random.default_rng(12)
+    idx = pd.date_range("2015-01-01", periods=132, freq="MS")
+    k, alarms = 60, 0
+    for _ in range(k):
+        log_y = 10 + 0.004 * np.arange(132) + 0.03 * np.cos(2 * np.pi * idx.month / 12) + rng.normal(0, 0.01, 132)
+        alarms += mk.detect_breaks(pd.Series(np.exp(log_y), index=idx), max_breaks=2, n_boot=99,
+                                   random_state=int(rng.integers(1 << 30))).detected
+    # nominal 5 %; with 60 series, 8 or more alarms would happen by chance < 1 % of the time at 5 %
+    assert alarms / k <= 8 / 60
+
+
+def test_price_effect_equals_statsmodels_and_covers_truth(world):
+    mass = world.market[world.market["segment"] == "mass"]
+    pe = mk.price_effect(mass, "own_share", "own_apr", COMPS, controls=["policy_rate"])
+    gap = mass["own_apr"] - mass[COMPS].mean(axis=1)
+    X = pd.DataFrame({"price_gap_pp": gap.to_numpy(), "policy_rate": mass["policy_rate"].to_numpy()})
+    y = np.log(mass["own_share"] / (1 - mass["own_share"])).to_numpy()
+    ref = sm.tsa.SARIMAX(y, exog=X, order=(1, 0, 0), trend="c").fit(disp=False, maxiter=1000)
+    assert pe.summary.loc["price_gap_pp", "coef"] == pytest.approx(ref.params["price_gap_pp"], abs=1e-6)
+    r = pe.summary.loc["price_gap_pp"]
+    assert r["ci_low"] <= world.truth["market"]["price_effect_logit_per_pp"] <= r["ci_high"]
+    assert len(pe.share_at_risk) == 3
+
+
+def test_attractiveness_and_alerts(world):
+    sm_ = mk.segment_metrics(world.market, world.customers, world.contacts, world.applications, world.performance)
+    assert set(sm_.index) == set(syn.SEGMENTS)
+    a = mk.attractiveness(sm_, {"size": 1, "growth": 1, "bad_rate": -1})
+    z = (sm_ - sm_.mean()) / sm_.std(ddof=0)
+    best = (z["size"] + z["growth"] - z["bad_rate"]).idxmax()
+    assert a.summary.index[0] == best and list(a.summary["rank"]) == list(range(1, 6))
+    mass = world.market[world.market["segment"] == "mass"]
+    al = mk.price_alerts(mass, COMPS, 1.0)
+    moves = mass.set_index("month")[COMPS].diff()
+    assert len(al) == int((moves.abs() > 1.0).sum().sum())
+
+
+def test_pinned_on_debitcards(debit):
+    f = mk.forecast(debit, horizon=12)
+    b = f.backtest.set_index("model")
+    assert f.model == "ets"
+    assert b.loc["ets", "mape"] == pytest.approx(0.0280, abs=0.0005)
+    assert b.loc["seasonal_naive", "mape"] == pytest.approx(0.0494, abs=0.0005)
+    br = mk.detect_breaks(debit, max_breaks=2)
+    assert br.n_breaks == 2
+    assert [str(d.date()) for d in br.summary["date"]] == ["2004-11-01", "2008-03-01"]
+
+
+def test_bad_input_errors(total):
+    gappy = total.drop(total.index[[10, 11, 40]])
+    with pytest.raises(DataError, match=r"no gaps in the monthly index' in 3 row"):
+        mk.growth(gappy)
+    with pytest.raises(DataError, match="at least 13 months"):
+        mk.growth(total.iloc[:10])
+    with pytest.raises(DataError, match=r"> 0 \(logs are taken\)"):
+        mk.stl(total.where(total.index != total.index[5], -1.0))
+    with pytest.raises(DataError, match="at least 25 months"):
+        mk.stl(total.iloc[:20])
+    with pytest.raises(ParameterError, match="weights"):
+        mk.attractiveness(pd.DataFrame({"size": [1, 2]}, index=["a", "b"]), {"unknown_segment_metric": 1})
+    with pytest.raises(ParameterError, match="break_date"):
+        mk.interrupted_time_series(total, "1999-01-01")
