@@ -13,9 +13,9 @@ UV_VERSION := 0.13.9
 PARAMS   ?= params/default.yaml
 JOBS     ?= 2
 PYTEST_ARGS ?=
+comma    := ,
 # REQUIRE_SPARK=1 also installs the spark extra so Spark parity tests run instead of skipping.
 TEST_EXTRAS := dev$(if $(filter 1,$(REQUIRE_SPARK)),$(comma)spark,)
-comma := ,
 
 .PHONY: reports test lab bench lock lint clean-venv
 
