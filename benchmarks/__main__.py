@@ -1,6 +1,7 @@
 """``python -m benchmarks``: every benchmark in one run; results in benchmarks/results/*.json."""
 
-from benchmarks import data, experiments
+from benchmarks import data, experiments, survival
 
 data.main([])
 experiments.main([])
+survival.main([])

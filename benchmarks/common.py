@@ -47,3 +47,13 @@ def write(name: str, payload: dict) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps({"machine": machine(), "date": time.strftime("%Y-%m-%d"), **payload}, indent=2))
     return path
+
+
+def size_from_args(argv, quick_n: int, full_n: int) -> tuple[bool, int]:
+    """``--quick`` on the command line → (True, quick_n), else (False, full_n)."""
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke check")
+    quick = ap.parse_args(argv).quick
+    return quick, quick_n if quick else full_n

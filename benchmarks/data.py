@@ -11,7 +11,6 @@ Run: ``make bench`` (all benchmarks) or ``python -m benchmarks.data [--quick]``.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import tempfile
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import best_of, run_child, write
+from benchmarks.common import best_of, run_child, size_from_args, write
 
 STAGES = ["responded", "applied", "approved", "booked", "activated"]
 
@@ -107,19 +106,17 @@ def bench_generation(n_customers: int) -> dict:
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke check")
-    a = ap.parse_args(argv)
-    sizes = [100_000, 1_000_000] if a.quick else [1_000_000, 10_000_000]
+    quick, _ = size_from_args(argv, 0, 0)
+    sizes = [100_000, 1_000_000] if quick else [1_000_000, 10_000_000]
     gen = [bench_generation(n) for n in sizes]  # the biggest last: peak RSS of children is a running max
     for g in gen:
         print(f"generate {g['customers']:>12,} customers: {g['seconds']:7.1f} s, peak {g['peak_rss_gb']:.2f} GB")
-    agg = bench_aggregation(2_000_000 if a.quick else 20_000_000)
+    agg = bench_aggregation(2_000_000 if quick else 20_000_000)
     for k in ("in_memory", "from_parquet"):
         r = agg[k]
         print(f"aggregate {agg['rows']:,} rows {k:<12}: pandas {r['pandas_s']:.2f} s, "
               f"engine {r['engine_duckdb_s']:.2f} s, ratio {r['ratio']:.1f}x")
-    path = write("data" if not a.quick else "data_quick", {
+    path = write("data" if not quick else "data_quick", {
         "generation": gen, "aggregation": agg,
         "goals": {"generate_10M_s": 600, "generate_10M_peak_gb": 8, "aggregation_ratio": 4}})
     print(f"results: {path}")

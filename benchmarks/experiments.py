@@ -10,7 +10,6 @@ Run: ``make bench`` or ``python -m benchmarks.experiments [--quick]``.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import tempfile
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import best_of, write
+from benchmarks.common import best_of, size_from_args, write
 from benchmarks.data import STAGES, contact_table, pandas_readout
 
 
@@ -27,10 +26,7 @@ def main(argv=None) -> None:
     from cmlib import engine
     from cmlib import experiments as ex
 
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    a = ap.parse_args(argv)
-    n = 2_000_000 if a.quick else 20_000_000
+    quick, n = size_from_args(argv, 2_000_000, 20_000_000)
     tmp = Path(tempfile.mkdtemp(prefix="cmlib-bench-ab-"))
     try:
         contact_table(n, seed=1).to_parquet(tmp / "c.parquet", row_group_size=1_000_000)
@@ -65,7 +61,7 @@ def main(argv=None) -> None:
            "goals": {"ratio": 4, "compare_ms": 1.0}}
     print(f"readout of {n:,} rows from Parquet: engine {t_engine:.2f} s, pandas {t_pandas:.2f} s, "
           f"ratio {res['ratio']:.1f}x; one comparison {per_compare_ms:.3f} ms")
-    print(f"results: {write('experiments' if not a.quick else 'experiments_quick', res)}")
+    print(f"results: {write('experiments' if not quick else 'experiments_quick', res)}")
 
 
 if __name__ == "__main__":

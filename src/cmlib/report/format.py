@@ -14,38 +14,50 @@ import pandas as pd
 from IPython.display import Markdown
 
 
+def _missing(x) -> bool:
+    """None or NaN: shown as an en dash by every formatter."""
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
 def pct(x: float, digits: int = 1, signed: bool = False) -> str:
     """0.0213 → '2.1%' (``signed`` adds '+' to positive values: for lifts)."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
+    if _missing(x):
         return "–"
     return f"{x * 100:{'+' if signed else ''}.{digits}f}%"
 
 
 def pp(x: float, digits: int = 1) -> str:
     """A difference of two rates in percentage points: 0.012 → '+1.2 pp'."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
+    if _missing(x):
         return "–"
     return f"{x * 100:+.{digits}f} pp"
 
 
 def money(x: float, digits: int = 0) -> str:
     """1234567.8 → '1,234,568' (no currency symbol: the portfolio currency is the reader's)."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
+    if _missing(x):
         return "–"
     return f"{x:,.{digits}f}"
 
 
 def count(x: float) -> str:
     """12345 → '12,345'."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
+    if _missing(x):
         return "–"
     return f"{int(round(x)):,}"
 
 
 def num(x: float, digits: int = 3) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
+    if _missing(x):
         return "–"
     return f"{x:,.{digits}f}"
+
+
+def pvalue(p: float) -> str:
+    """A p-value for prose: two significant digits, '< 1e-16' below double precision's resolution."""
+    if _missing(p):
+        return "–"
+    return "< 1e-16" if p < 1e-16 else f"{p:.2g}"
 
 
 def escape(x: Any) -> str:

@@ -1,0 +1,619 @@
+"""Survival analysis of a credit book: when customers leave, when accounts go bad, what a customer is worth.
+
+The classical fitters are lifelines' (Kaplan–Meier, Nelson–Aalen, Cox, AFT, Aalen–Johansen); this module
+adds what a portfolio needs: duration tables from the monthly performance panel with competing causes and
+left truncation, RMST with the variance of the *estimate*, a counts-based path through :mod:`cmlib.engine`
+(Kaplan–Meier from event/at-risk counts and a discrete-time cloglog hazard model on aggregated cells) for
+books that do not fit in pandas, vintages, roll rates with a Markov projection, lifetime value, early
+warning and a retention list. Durations are whole months on book; rates are fractions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from cmlib import engine
+from cmlib.errors import ArtefactError, DataError, ParameterError
+
+CAUSES = ("default", "closure", "prepayment")
+CLV_SCHEMA_VERSION = 1
+
+
+# --- duration tables -------------------------------------------------------------------------------
+
+
+def duration_table(panel: Any, account: str = "account_id", mob: str = "mob", state: str = "state",
+                   dpd: str = "dpd", default_dpd: int = 90, closed_states: Sequence[str] = ("closed",),
+                   prepaid_states: Sequence[str] = ("prepaid",), backend: str = "duckdb") -> pd.DataFrame:
+    """One row per account from a monthly panel: ``entry`` (months already on book when first observed:
+    left truncation), ``duration`` (MOB of the first event, else of the last observed month), ``cause``
+    (default = first month at ``default_dpd``+ DPD, closure, prepayment, or censored) and 0/1 flags per cause.
+
+    The aggregation runs in the engine (one row per account comes back). Raises DataError for an account
+    whose months have gaps, or non-positive MOBs.
+    """
+    t = engine.table(panel, backend)
+    missing = [c for c in (account, mob, state, dpd) if c not in t.columns]
+    if missing:
+        raise DataError.single("performance", missing[0], "required column is missing", -1)
+    per = t.group_by(account).aggregate(
+        first_mob=t[mob].min(), last_mob=t[mob].max(), n_rows=t.count(),
+        first_default=ibis.ifelse(t[dpd] >= default_dpd, t[mob], None).min(),
+        first_closed=ibis.ifelse(t[state].isin(list(closed_states)), t[mob], None).min(),
+        first_prepaid=ibis.ifelse(t[state].isin(list(prepaid_states)), t[mob], None).min(),
+    ).order_by(account)
+    d = engine.execute(per, backend)
+    if (d["first_mob"] < 1).any():
+        raise DataError.single("performance", mob, "months on book ≥ 1", int((d["first_mob"] < 1).sum()))
+    gaps = d["n_rows"] != d["last_mob"] - d["first_mob"] + 1
+    if gaps.any():
+        raise DataError.single("performance", mob, "no gaps in an account's months", int(gaps.sum()),
+                               d.loc[gaps, account].head(3).tolist())
+    firsts = d[["first_default", "first_closed", "first_prepaid"]].astype(float)
+    ev = firsts.min(axis=1)
+    # the earliest cause wins; default first on a tie (it cannot tie with an exit in this panel)
+    arr = firsts.fillna(np.inf).to_numpy()
+    cause = np.where(ev.isna(), "censored", np.array(CAUSES)[np.argmin(arr, axis=1)])
+    out = pd.DataFrame({account: d[account], "entry": d["first_mob"] - 1,
+                        "duration": np.where(ev.isna(), d["last_mob"], ev).astype(int), "cause": cause})
+    if (out["duration"] <= out["entry"]).any():
+        raise DataError.single("performance", mob, "entry before exit", int((out["duration"] <= out["entry"]).sum()))
+    for c in CAUSES:
+        out[c] = (out["cause"] == c).astype(int)
+    return out
+
+
+def _check_survival(df: pd.DataFrame, duration: str, event: str, entry: str | None = None, table: str = "durations"):
+    for c in [duration, event] + ([entry] if entry else []):
+        if c not in df.columns:
+            raise DataError.single(table, c, "required column is missing", len(df))
+    if (df[duration] <= 0).any():
+        raise DataError.single(table, duration, "durations > 0", int((df[duration] <= 0).sum()),
+                               df.loc[df[duration] <= 0, duration].head(3).tolist())
+    bad = ~df[event].isin([0, 1, True, False])
+    if bad.any():
+        raise DataError.single(table, event, "events in {0, 1}", int(bad.sum()), df.loc[bad, event].head(3).tolist())
+    if entry and (df[entry] >= df[duration]).any():
+        raise DataError.single(table, entry, "entry before exit", int((df[entry] >= df[duration]).sum()))
+
+
+# --- curves ----------------------------------------------------------------------------------------
+
+
+def rmst(kmf, horizon: float, alpha: float = 0.05) -> tuple[float, float, float, float]:
+    """Restricted mean survival time to ``horizon`` from a fitted KaplanMeierFitter, with the variance of
+    the *estimate* (Greenwood-type: Σ A_i² d_i / (n_i (n_i − d_i)), A_i = ∫_{t_i}^{τ} S(u) du) and a
+    Wald interval. lifelines' ``return_variance`` gives the variance of survival time instead.
+    Returns (rmst, se, ci_low, ci_high)."""
+    sf = kmf.survival_function_.iloc[:, 0]
+    et = kmf.event_table
+    times = np.append(sf.index.to_numpy(dtype=float), np.inf)
+    s = sf.to_numpy()
+    # area under the step function from each event time to the horizon
+    edges = np.clip(times, 0, horizon)
+    areas = s * np.diff(edges)  # area of each step inside [0, horizon]
+    total = areas.sum()
+    tail = np.cumsum(areas[::-1])[::-1]  # ∫_{t_i}^{τ} S
+    var = 0.0
+    for i, tt in enumerate(sf.index):
+        if tt <= 0 or tt > horizon:
+            continue
+        d = et.loc[tt, "observed"]
+        n = et.loc[tt, "at_risk"]
+        if d > 0 and n > d:
+            var += tail[i] ** 2 * d / (n * (n - d))
+    se = float(np.sqrt(var))
+    z = stats.norm.ppf(1 - alpha / 2)
+    return float(total), se, float(total - z * se), float(total + z * se)
+
+
+@dataclass
+class CurvesResult:
+    """Kaplan–Meier and Nelson–Aalen per group, with medians, RMST and a log-rank test."""
+
+    summary: pd.DataFrame
+    fitters: dict
+    hazards: dict
+    logrank_p: float | None
+    horizon: float
+
+    def plot(self, ax=None, ci: bool = True):
+        import matplotlib.pyplot as plt
+
+        ax = ax or plt.gca()
+        for name, kmf in self.fitters.items():
+            kmf.plot_survival_function(ax=ax, ci_show=ci, label=str(name))
+        ax.set_xlabel("months on book")
+        ax.set_ylabel("share without the event")
+        ax.set_title("Kaplan–Meier curves" + (f" (log-rank p = {self.logrank_p:.2g})" if self.logrank_p is not None else ""))
+        return ax
+
+    def to_dict(self) -> dict:
+        return {f"{g}.rmst": float(r) for g, r in self.summary["rmst"].items()}
+
+
+def curves(df: pd.DataFrame, duration: str, event: str, by: str | None = None, entry: str | None = None,
+           horizon: float | None = None, alpha: float = 0.05) -> CurvesResult:
+    """Kaplan–Meier (with CIs) and Nelson–Aalen per group of ``by``; median survival with its CI, RMST to
+    ``horizon`` (default: the largest time observed in every group) with the estimate's CI, and a log-rank
+    test across groups. A group without events raises DataError (nothing to estimate)."""
+    from lifelines import KaplanMeierFitter, NelsonAalenFitter
+    from lifelines.statistics import multivariate_logrank_test
+    from lifelines.utils import median_survival_times
+
+    _check_survival(df, duration, event, entry)
+    groups = [(None, df)] if by is None else list(df.groupby(by, sort=True))
+    if horizon is None:
+        horizon = float(min(g[duration].max() for _, g in groups))
+    rows, fitters, hazards = [], {}, {}
+    for name, g in groups:
+        label = "all" if name is None else name
+        if g[event].sum() == 0:
+            raise DataError.single("durations", event, f"events in every group ({by}={name!r} has none)", len(g))
+        kmf = KaplanMeierFitter(alpha=alpha).fit(g[duration], g[event], entry=g[entry] if entry else None,
+                                                 label=str(label))
+        naf = NelsonAalenFitter(alpha=alpha).fit(g[duration], g[event], entry=g[entry] if entry else None,
+                                                 label=str(label))
+        med_ci = median_survival_times(kmf.confidence_interval_)
+        r, se, lo, hi = rmst(kmf, horizon, alpha)
+        rows.append({"group": label, "n": len(g), "events": int(g[event].sum()), "median": kmf.median_survival_time_,
+                     "median_ci_low": float(med_ci.iloc[0, 0]), "median_ci_high": float(med_ci.iloc[0, 1]),
+                     "survival_at_horizon": float(kmf.predict(horizon)), "rmst": r, "rmst_se": se,
+                     "rmst_ci_low": lo, "rmst_ci_high": hi})
+        fitters[label], hazards[label] = kmf, naf
+    p = None
+    if by is not None and len(groups) > 1:
+        p = float(multivariate_logrank_test(df[duration], df[by], df[event]).p_value)
+    return CurvesResult(pd.DataFrame(rows).set_index("group"), fitters, hazards, p, horizon)
+
+
+def km_from_counts(counts: pd.DataFrame) -> pd.DataFrame:
+    """Kaplan–Meier from :func:`cmlib.engine.survival_counts` output (time, n_event, at_risk): S(t) =
+    Π (1 − d/n), with Greenwood's variance — the same estimator as lifelines', from counts only."""
+    c = counts.sort_values("time")
+    d, n = c["n_event"].to_numpy(float), c["at_risk"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.cumprod(1 - np.where(n > 0, d / n, 0.0))
+        gw = np.cumsum(np.where((n > d) & (n > 0), d / (n * (n - d)), 0.0))
+    return pd.DataFrame({"time": c["time"].to_numpy(), "survival": s, "se": s * np.sqrt(gw)})
+
+
+# --- models ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class CoxResult:
+    """Cox proportional hazards: hazard-ratio table, proportional-hazards test with advice, concordance."""
+
+    summary: pd.DataFrame
+    ph_test: pd.DataFrame
+    concordance: float
+    fitter: Any
+
+    def to_dict(self) -> dict:
+        return {f"hr.{k}": float(v) for k, v in self.summary["hazard_ratio"].items()} | {"concordance": self.concordance}
+
+
+def cox(df: pd.DataFrame, duration: str, event: str, covariates: Sequence[str], strata: Sequence[str] | None = None,
+        entry: str | None = None, alpha: float = 0.05, penalizer: float = 0.0) -> CoxResult:
+    """lifelines CoxPHFitter on ``covariates`` (numeric; one-hot categoricals first), with the hazard-ratio
+    table and Schoenfeld-residual proportional-hazards tests (rank time transform); a covariate that fails
+    (p < 0.05) gets the advice to stratify on it or add its interaction with time."""
+    from lifelines import CoxPHFitter
+    from lifelines.statistics import proportional_hazard_test
+
+    _check_survival(df, duration, event, entry)
+    cols = [duration, event, *covariates, *(strata or []), *([entry] if entry else [])]
+    d = df[cols].dropna()
+    if len(d) < len(df):
+        raise DataError.single("durations", ",".join(covariates), "no missing covariates", len(df) - len(d))
+    const = [c for c in covariates if d[c].nunique() < 2]
+    if const:
+        raise DataError.single("durations", const[0], "a covariate that varies", len(d))
+    cph = CoxPHFitter(alpha=alpha, penalizer=penalizer).fit(d, duration, event, strata=strata, entry_col=entry)
+    s = cph.summary
+    ci = [c for c in s.columns if c.startswith("exp(coef) lower")][0], [c for c in s.columns if c.startswith("exp(coef) upper")][0]
+    summ = pd.DataFrame({"coef": s["coef"], "hazard_ratio": s["exp(coef)"], "hr_ci_low": s[ci[0]],
+                         "hr_ci_high": s[ci[1]], "p_value": s["p"]})
+    ph = proportional_hazard_test(cph, d, time_transform="rank").summary[["test_statistic", "p"]]
+    ph = ph.rename(columns={"p": "p_value"})
+    ph["proportional"] = ph["p_value"] >= 0.05
+    ph["advice"] = np.where(ph["proportional"], "ok", "stratify on it, or add its interaction with time")
+    return CoxResult(summ, ph, float(cph.concordance_index_), cph)
+
+
+def time_varying_panel(panel: pd.DataFrame, durations: pd.DataFrame, macro: pd.Series, cause: str,
+                       covariates: pd.DataFrame, account: str = "account_id") -> pd.DataFrame:
+    """Start/stop rows (one per account-month) for a Cox model with a time-varying macro covariate:
+    ``start`` = MOB − 1, ``stop`` = MOB, ``event`` 1 in the month of ``cause``; static covariates joined
+    from ``covariates`` (indexed by account), the macro value of the calendar month as ``macro``."""
+    p = panel[[account, "month", "mob"]].merge(durations[[account, "duration", "cause"]], on=account)
+    p = p[p["mob"] <= p["duration"]]
+    out = pd.DataFrame({"id": p[account].to_numpy(), "start": p["mob"].to_numpy() - 1, "stop": p["mob"].to_numpy(),
+                        "event": ((p["mob"] == p["duration"]) & (p["cause"] == cause)).astype(int).to_numpy(),
+                        "macro": macro.reindex(p["month"]).to_numpy()})
+    return out.join(covariates.reindex(p[account]).reset_index(drop=True))
+
+
+def cox_time_varying(long: pd.DataFrame, covariates: Sequence[str], alpha: float = 0.05) -> pd.DataFrame:
+    """lifelines CoxTimeVaryingFitter on start/stop rows; returns the hazard-ratio table."""
+    from lifelines import CoxTimeVaryingFitter
+
+    ctv = CoxTimeVaryingFitter(alpha=alpha).fit(long[["id", "start", "stop", "event", *covariates]], id_col="id",
+                                                event_col="event", start_col="start", stop_col="stop")
+    s = ctv.summary
+    lo = [c for c in s.columns if c.startswith("exp(coef) lower")][0]
+    hi = [c for c in s.columns if c.startswith("exp(coef) upper")][0]
+    return pd.DataFrame({"hazard_ratio": s["exp(coef)"], "hr_ci_low": s[lo], "hr_ci_high": s[hi], "p_value": s["p"]})
+
+
+@dataclass
+class ParametricResult:
+    """AFT models compared by AIC; the best one extrapolates survival past the observed horizon."""
+
+    summary: pd.DataFrame
+    best: str
+    fitters: dict
+    data: pd.DataFrame = field(repr=False)
+
+    def survival(self, times: Sequence[float]) -> pd.DataFrame:
+        """Population-average predicted survival of each model at ``times`` (rows), models as columns."""
+        return pd.DataFrame({name: f.predict_survival_function(self.data, times=times).mean(axis=1).to_numpy()
+                             for name, f in self.fitters.items()}, index=pd.Index(list(times), name="time"))
+
+
+def parametric(df: pd.DataFrame, duration: str, event: str, covariates: Sequence[str] = ()) -> ParametricResult:
+    """Weibull, log-normal and log-logistic AFT models (lifelines) with the covariates; the lowest AIC wins."""
+    from lifelines import LogLogisticAFTFitter, LogNormalAFTFitter, WeibullAFTFitter
+
+    _check_survival(df, duration, event)
+    d = df[[duration, event, *covariates]].dropna()
+    fitters, rows = {}, []
+    for name, cls in (("weibull", WeibullAFTFitter), ("lognormal", LogNormalAFTFitter),
+                      ("loglogistic", LogLogisticAFTFitter)):
+        f = cls().fit(d, duration, event)
+        fitters[name] = f
+        rows.append({"model": name, "aic": float(f.AIC_), "log_likelihood": float(f.log_likelihood_)})
+    summ = pd.DataFrame(rows).sort_values("aic").reset_index(drop=True)
+    return ParametricResult(summ, summ.loc[0, "model"], fitters, d)
+
+
+def integrated_brier(train: pd.DataFrame, test: pd.DataFrame, duration: str, event: str,
+                     surv: pd.DataFrame, times: Sequence[float]) -> float:
+    """Integrated Brier score on hold-out (Graf et al.), with inverse-probability-of-censoring weights from
+    the training censoring distribution. ``surv``: predicted survival, rows = ``times``, columns = test rows."""
+    from lifelines import KaplanMeierFitter
+
+    cens = KaplanMeierFitter().fit(train[duration], 1 - train[event])
+
+    def g(t):
+        v = np.atleast_1d(np.asarray(t, float))
+        return np.maximum(np.asarray(cens.predict(list(v), interpolate=False), dtype=float).reshape(-1), 1e-12)
+
+    T, E = test[duration].to_numpy(float), test[event].to_numpy()
+    scores = []
+    gT = g(T)
+    for k, t in enumerate(times):
+        s = surv.iloc[k].to_numpy()
+        died = (T <= t) & (E == 1)
+        alive = T > t
+        scores.append(np.mean(np.where(died, s**2 / gT, 0.0) + np.where(alive, (1 - s) ** 2 / g(t), 0.0)))
+    times = np.asarray(times, float)
+    return float(np.trapezoid(scores, times) / (times[-1] - times[0]))
+
+
+# --- competing risks -------------------------------------------------------------------------------
+
+
+def cumulative_incidence(df: pd.DataFrame, duration: str = "duration", cause: str = "cause",
+                         causes: Sequence[str] = CAUSES, entry: str | None = None) -> pd.DataFrame:
+    """Aalen–Johansen cumulative incidence of each cause by month: CIF_k(t) = Σ_{s≤t} S(s−) d_k(s) / n(s),
+    with S the all-cause Kaplan–Meier. Unlike 1 − KM with other causes censored, the CIFs add up to the
+    probability of any exit. Tied times of different causes are handled exactly (lifelines' fitter
+    jitters them at random instead, which makes monthly data non-deterministic). Rows with a cause not in
+    ``causes`` are censored."""
+    _check_survival(df.assign(_e=df[cause].isin(causes).astype(int)), duration, "_e", entry)
+    times = np.sort(df[duration].unique())
+    T = df[duration].to_numpy()
+    E = df[entry].to_numpy() if entry else np.zeros(len(df))
+    n = np.array([((E < t) & (T >= t)).sum() for t in times], dtype=float)
+    d = {c: np.array([((T == t) & (df[cause].to_numpy() == c)).sum() for t in times], dtype=float) for c in causes}
+    d_all = sum(d.values())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        haz_all = np.where(n > 0, d_all / n, 0.0)
+        s_prev = np.concatenate([[1.0], np.cumprod(1 - haz_all)[:-1]])
+        out = {c: np.cumsum(s_prev * np.where(n > 0, d[c] / n, 0.0)) for c in causes if d[c].sum() > 0}
+    return pd.DataFrame(out, index=pd.Index(times, name="time"))
+
+
+# --- the counts-based path -------------------------------------------------------------------------
+
+
+def person_period_counts(data: Any, duration: str, event: str, cells: Sequence[str], entry: str | None = None,
+                         backend: str = "duckdb") -> pd.DataFrame:
+    """Events and at-risk counts per month × covariate cell, aggregated in the engine: the input of a
+    discrete-time hazard model for a book of any size (only cells × months come back).
+
+    Durations are whole months (1, 2, …). At risk in month t: entered before t (``entry`` < t, default 0)
+    and not exited before t."""
+    t = engine.table(data, backend)
+    cells = list(cells)
+    cols = [duration, event, *cells] + ([entry] if entry else [])
+    missing = [c for c in cols if c not in t.columns]
+    if missing:
+        raise DataError.single("durations", missing[0], "required column is missing", -1)
+    ex = engine.execute(t.group_by([*cells, duration]).aggregate(
+        n_exit=ibis._.count().cast("int64"), n_event=t[event].cast("int64").sum().cast("int64")), backend)
+    ex = ex.rename(columns={duration: "time"})
+    if (ex["time"] <= 0).any():
+        raise DataError.single("durations", duration, "durations > 0", int(ex.loc[ex["time"] <= 0, "n_exit"].sum()))
+    tmax = int(ex["time"].max())
+    keys = ex[cells].drop_duplicates().sort_values(cells).reset_index(drop=True)
+    keys["_cell"] = np.arange(len(keys))
+    ex = ex.merge(keys, on=cells)
+    k, ti = ex["_cell"].to_numpy(), ex["time"].to_numpy(int) - 1
+    exits = np.zeros((len(keys), tmax))
+    events = np.zeros((len(keys), tmax))
+    np.add.at(exits, (k, ti), ex["n_exit"].to_numpy())
+    np.add.at(events, (k, ti), ex["n_event"].to_numpy())
+    exited_before = np.cumsum(exits, axis=1) - exits
+    if entry:
+        en = engine.execute(t.group_by([*cells, entry]).aggregate(n=ibis._.count().cast("int64")), backend)
+        en = en.merge(keys, on=cells)
+        entered = np.zeros((len(keys), tmax + 1))
+        np.add.at(entered, (en["_cell"].to_numpy(), np.clip(en[entry].to_numpy(int), 0, tmax)), en["n"].to_numpy())
+        entered_before = np.cumsum(entered, axis=1)[:, :tmax]  # entry ≤ t − 1, i.e. entry < t
+        at_risk = entered_before - exited_before
+    else:
+        at_risk = exits.sum(axis=1, keepdims=True) - exited_before
+    out = keys.loc[np.repeat(np.arange(len(keys)), tmax), cells].reset_index(drop=True)
+    out.insert(0, "time", np.tile(np.arange(1, tmax + 1, dtype=float), len(keys)))
+    out["n_event"] = events.reshape(-1)
+    out["at_risk"] = np.maximum(at_risk.reshape(-1), 0)
+    return out[out["at_risk"] > 0].reset_index(drop=True)
+
+
+@dataclass
+class DiscreteHazardResult:
+    """Discrete-time proportional-hazards (cloglog) model fitted on aggregated person-period cells."""
+
+    summary: pd.DataFrame
+    fit: Any
+
+
+def discrete_hazard(counts: pd.DataFrame, cells: Sequence[str], alpha: float = 0.05,
+                    time_bands: Sequence[float] | None = None) -> DiscreteHazardResult:
+    """Binomial GLM with complementary log-log link on (events, at-risk) per month × cell: a baseline per
+    month (or per band of ``time_bands``) plus cell effects. exp(coef) is a hazard ratio: grouping a
+    continuous proportional-hazards model by month gives exactly this model, so it estimates what Cox does."""
+    import statsmodels.api as sm
+
+    c = counts.copy()
+    c["_t"] = c["time"] if time_bands is None else pd.cut(c["time"], [-np.inf, *time_bands, np.inf]).astype(str)
+    X = pd.get_dummies(c[["_t", *cells]].astype({k: str for k in ["_t", *cells]}), drop_first=False, dtype=float)
+    base = [k for k in X.columns if k.startswith("_t_")]
+    effects = []
+    for cell in cells:
+        lv = [k for k in X.columns if k.startswith(f"{cell}_")]
+        effects += lv[1:]  # first level is the reference
+    X = X[base + effects]
+    y = c["n_event"] / c["at_risk"]
+    fit = sm.GLM(y, X, family=sm.families.Binomial(sm.families.links.CLogLog()), var_weights=c["at_risk"]).fit()
+    ci = fit.conf_int(alpha)
+    s = pd.DataFrame({"coef": fit.params, "hazard_ratio": np.exp(fit.params), "hr_ci_low": np.exp(ci[0]),
+                      "hr_ci_high": np.exp(ci[1]), "p_value": fit.pvalues}).loc[effects]
+    return DiscreteHazardResult(s, fit)
+
+
+# --- vintages, roll rates, projection ------------------------------------------------------------
+
+
+def vintage_curves(panel: Any, bad_dpd: int = 90, min_accounts: int = 1, backend: str = "duckdb") -> pd.DataFrame:
+    """Cumulative bad rate (share of the cohort's accounts that reached ``bad_dpd``+) by origination cohort
+    (rows) × months on book (columns); a cell is blank where the cohort is not yet observed."""
+    v = engine.vintage_counts(panel, bad_dpd=bad_dpd, backend=backend)
+    v = v[v["n_accounts"] >= min_accounts].copy()
+    v["cum_bad"] = v.groupby("cohort")["n_new_bad"].cumsum()
+    v["cum_bad_rate"] = v["cum_bad"] / v["n_accounts"]
+    return v.pivot(index="cohort", columns="mob", values="cum_bad_rate")
+
+
+def roll_rate_matrix(panel: Any, states: Sequence[str] | None = None, backend: str = "duckdb") -> pd.DataFrame:
+    """Month-to-month transition probabilities between states (rows sum to 1; absorbing states stay put)."""
+    r = engine.roll_counts(panel, backend=backend)
+    m = r.pivot(index="from_state", columns="to_state", values="n").fillna(0.0)
+    st = list(states) if states is not None else sorted(set(m.index) | set(m.columns))
+    m = m.reindex(index=st, columns=st, fill_value=0.0)
+    for s in st:
+        if m.loc[s].sum() == 0:
+            m.loc[s, s] = 1.0  # absorbing (charged off, closed, prepaid)
+    return m.div(m.sum(axis=1), axis=0)
+
+
+def markov_projection(matrix: pd.DataFrame, start: pd.Series, months: int) -> pd.DataFrame:
+    """Expected accounts per state for the next ``months`` months from counts ``start`` (by state)."""
+    if months < 1:
+        raise ParameterError("months", "an integer ≥ 1", months)
+    x = start.reindex(matrix.index, fill_value=0.0).to_numpy(float)
+    P = matrix.to_numpy()
+    rows = []
+    for _ in range(months):
+        x = x @ P
+        rows.append(x.copy())
+    return pd.DataFrame(rows, index=pd.RangeIndex(1, months + 1, name="months_ahead"), columns=matrix.index)
+
+
+# --- value -----------------------------------------------------------------------------------------
+
+
+def lifetime_value(survival: pd.Series, default_incidence: pd.Series, margin_per_month: float,
+                   exposure_at_default: float, lgd: float = 0.85, annual_discount_rate: float = 0.10,
+                   horizon: int = 60) -> dict:
+    """Expected discounted value of a booked account: Σ_t S(t−1)·margin/(1+r)^t − Σ_t f_default(t)·EAD·LGD/(1+r)^t
+    over ``horizon`` months, where S is the probability of still being open and f_default the monthly
+    increment of the default cumulative incidence. Curves are indexed by month on book; beyond their end
+    they are extended flat (S) and with no new defaults, which understates long-run losses — keep the horizon
+    inside the data or extend the curves with a parametric fit first."""
+    if horizon < 1:
+        raise ParameterError("horizon", "months ≥ 1", horizon)
+    if not 0 <= lgd <= 1:
+        raise ParameterError("lgd", "a fraction in [0, 1]", lgd)
+    t = np.arange(1, horizon + 1)
+    s = survival.reindex(np.arange(0, horizon + 1), method="ffill").fillna(1.0).to_numpy()
+    cif = default_incidence.reindex(np.arange(0, horizon + 1), method="ffill").fillna(0.0).to_numpy()
+    disc = (1 + annual_discount_rate) ** (-t / 12)
+    revenue = float(np.sum(s[:-1] * margin_per_month * disc))
+    loss = float(np.sum(np.diff(cif) * exposure_at_default * lgd * disc))
+    return {"clv": revenue - loss, "discounted_margin": revenue, "expected_loss": loss,
+            "expected_lifetime_months": float(s[:-1].sum())}
+
+
+def write_clv_artefact(path: str | Path, by_segment: pd.DataFrame, assumptions: dict) -> Path:
+    """Versioned JSON artefact of lifetime values per segment (read by cost optimisation)."""
+    p = Path(path)
+    doc = {"schema_version": CLV_SCHEMA_VERSION, "kind": "clv", "assumptions": assumptions,
+           "segments": json.loads(by_segment.reset_index().to_json(orient="records"))}
+    p.write_text(json.dumps(doc, indent=2))
+    return p
+
+
+def read_clv_artefact(path: str | Path) -> tuple[pd.DataFrame, dict]:
+    """Read and check a CLV artefact; ArtefactError when missing, of another kind or schema version."""
+    p = Path(path)
+    if not p.exists():
+        raise ArtefactError(f"CLV artefact not found: {p}")
+    try:
+        doc = json.loads(p.read_text())
+    except json.JSONDecodeError as exc:
+        raise ArtefactError(f"CLV artefact {p.name} is not valid JSON: {exc}") from None
+    if doc.get("kind") != "clv" or doc.get("schema_version") != CLV_SCHEMA_VERSION:
+        raise ArtefactError(f"CLV artefact {p.name}: expected kind 'clv' schema {CLV_SCHEMA_VERSION}, got "
+                            f"{doc.get('kind')!r} schema {doc.get('schema_version')!r}")
+    return pd.DataFrame(doc["segments"]), doc["assumptions"]
+
+
+# --- early warning and retention -------------------------------------------------------------------
+
+
+@dataclass
+class EarlyWarningResult:
+    """Next-month probability of rolling to 60+ DPD for every performing account, and how well the same
+    model, trained a month earlier, ranked last month's accounts."""
+
+    summary: pd.DataFrame
+    scores: pd.DataFrame
+
+    def to_dict(self) -> dict:
+        return self.summary.iloc[0].to_dict()
+
+
+def _roll_frame(panel: pd.DataFrame, features: pd.DataFrame, account: str) -> pd.DataFrame:
+    p = panel[[account, "month", "mob", "state", "dpd", "balance", "credit_limit"]].copy()
+    p["next_dpd"] = p.sort_values([account, "mob"]).groupby(account)["dpd"].shift(-1)
+    p = p[p["state"].isin(["current", "dpd30"])]
+    p["in_arrears"] = (p["state"] == "dpd30").astype(float)
+    p["utilisation"] = np.where(p["credit_limit"] > 0, p["balance"] / p["credit_limit"], 0.0)
+    return p.join(features, on=account)
+
+
+def early_warning(panel: pd.DataFrame, features: pd.DataFrame, account: str = "account_id",
+                  roll_dpd: int = 60, random_state: int = 0) -> EarlyWarningResult:
+    """Logistic model of rolling from current/30 DPD to ``roll_dpd``+ DPD next month on the account's state,
+    months on book, utilisation and static ``features`` (indexed by account). Backtest: trained on months
+    before the last complete transition month, it ranks that month's accounts; AUC and the share of rolls
+    caught in the top decile are reported. Then refitted on all months to score the latest month."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    f = _roll_frame(panel, features, account)
+    cols = ["in_arrears", "mob", "utilisation", *features.columns]
+    known = f.dropna(subset=["next_dpd"])
+    known = known.assign(y=(known["next_dpd"] >= roll_dpd).astype(int))
+    last = known["month"].max()
+    train, test = known[known["month"] < last], known[known["month"] == last]
+    if train["y"].nunique() < 2 or test["y"].nunique() < 2:
+        raise DataError.single("performance", "dpd", "rolls to 60+ DPD in both training and test months",
+                               int(train["y"].sum() + test["y"].sum()))
+
+    def model():
+        return LogisticRegression(max_iter=2000, random_state=random_state)
+
+    m = model().fit(train[cols].fillna(0), train["y"])
+    p = m.predict_proba(test[cols].fillna(0))[:, 1]
+    top = p >= np.quantile(p, 0.9)
+    summ = pd.DataFrame([{"backtest_month": last.date(), "auc": roc_auc_score(test["y"], p),
+                          "top_decile_capture": test["y"].to_numpy()[top].sum() / test["y"].sum(),
+                          "roll_rate": test["y"].mean(), "accounts_scored": int(f["next_dpd"].isna().sum())}])
+    full = model().fit(known[cols].fillna(0), known["y"])
+    latest = f[f["month"] == f["month"].max()]
+    scores = pd.DataFrame({account: latest[account].to_numpy(),
+                           "p_roll_60_next_month": full.predict_proba(latest[cols].fillna(0))[:, 1]})
+    return EarlyWarningResult(summ, scores.sort_values("p_roll_60_next_month", ascending=False).reset_index(drop=True))
+
+
+def conditional_churn(cox_result: CoxResult, current: pd.DataFrame, duration: str, months: int = 3) -> pd.Series:
+    """P(the event within ``months`` | open now at ``duration``) for each row of ``current`` from a Cox fit."""
+    cph = cox_result.fitter
+    at = current[duration].to_numpy(float)
+    sf = cph.predict_survival_function(current, times=[months], conditional_after=at)
+    return pd.Series(1 - sf.iloc[0].to_numpy(), index=current.index, name=f"p_event_{months}m")
+
+
+def retention_targets(value: pd.Series, p_churn: pd.Series, min_value_quantile: float = 0.7,
+                      min_churn_probability: float = 0.1) -> pd.DataFrame:
+    """Accounts worth retaining: value in the top (1 − ``min_value_quantile``) and churn probability at
+    least ``min_churn_probability``; ``value_at_stake`` = value × churn probability. Sorted by it."""
+    if not 0 <= min_value_quantile < 1:
+        raise ParameterError("min_value_quantile", "a fraction in [0, 1)", min_value_quantile)
+    df = pd.DataFrame({"value": value, "p_churn": p_churn}).dropna()
+    sel = df[(df["value"] >= df["value"].quantile(min_value_quantile)) & (df["p_churn"] >= min_churn_probability)]
+    sel = sel.assign(value_at_stake=sel["value"] * sel["p_churn"])
+    return sel.sort_values("value_at_stake", ascending=False)
+
+
+def clv_by_segment(durations: pd.DataFrame, panel: pd.DataFrame, segment: str, horizon: int = 24,
+                   annual_discount_rate: float = 0.10, lgd: float = 1.0, loss_lag_months: int = 3,
+                   account: str = "account_id") -> pd.DataFrame:
+    """Lifetime value per segment from the book's own curves: S(t) = Kaplan–Meier of any exit, the default
+    cumulative incidence (Aalen–Johansen) shifted by ``loss_lag_months`` (first 90+ DPD to charge-off), the
+    average monthly margin of performing months and the average balance written off at charge-off
+    (exposure at default). See :func:`lifetime_value` for the formula and its assumptions."""
+    from lifelines import KaplanMeierFitter
+
+    if segment not in durations.columns:
+        raise DataError.single("durations", segment, "required column is missing", len(durations))
+    rows = []
+    for seg, g in durations.groupby(segment, sort=True):
+        acc = panel[panel[account].isin(g[account])]
+        # margin keeps coming while a defaulted account is in arrears: it leaves the book at charge-off
+        leave = g["duration"] + np.where(g["cause"] == "default", loss_lag_months, 0)
+        kmf = KaplanMeierFitter().fit(leave, g["cause"] != "censored")
+        s = kmf.survival_function_.iloc[:, 0]
+        cif = cumulative_incidence(g, causes=("default",))
+        dflt = cif["default"] if "default" in cif else pd.Series([0.0], index=[0])
+        dflt.index = dflt.index + loss_lag_months
+        performing = acc[~acc["state"].isin(["charged_off"])]
+        co = acc[acc["state"] == "charged_off"]
+        ead = float(co["balance"].mean()) if len(co) else float(acc.loc[acc["dpd"] >= 90, "balance"].mean() or 0.0)
+        v = lifetime_value(s, dflt, float(performing["margin"].mean()), ead, lgd, annual_discount_rate, horizon)
+        rows.append({segment: seg, "accounts": len(g), "margin_per_month": float(performing["margin"].mean()),
+                     "exposure_at_default": ead, **v})
+    return pd.DataFrame(rows).set_index(segment)
+
+
+def realised_value(panel: pd.DataFrame, accounts: Sequence, horizon: int, annual_discount_rate: float = 0.10,
+                   account: str = "account_id") -> float:
+    """Average discounted margin (charge-offs included as negative margin) actually earned over the first
+    ``horizon`` months by accounts observed that long — the benchmark a CLV estimate must meet."""
+    p = panel[panel[account].isin(accounts) & (panel["mob"] <= horizon)]
+    disc = (1 + annual_discount_rate) ** (-p["mob"].to_numpy() / 12)
+    return float((p["margin"].to_numpy() * disc).sum() / len(set(accounts)))
