@@ -1,0 +1,270 @@
+"""Optimal binning: the exact best merge of ordered pre-bins under constraints, by dynamic programming.
+
+Given per-pre-bin event and total counts (from :func:`cmlib.engine.bin_counts`, so a table of any size
+reduces to a few dozen rows), :func:`optimal_partition` returns the contiguous grouping of pre-bins that
+maximises information value subject to: a monotonic event-rate pattern (ascending, descending, the better
+of the two, peak or valley), at most ``max_bins`` bins, a minimum share of rows per bin and minimum event
+and non-event counts per bin. The optimum is exact (no heuristic, no MIP solver): IV is a sum over bins,
+so the best partition ending in bin [i, j) extends the best valid partition ending at i.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from cmlib.errors import DataError, ParameterError
+
+PATTERNS = ("ascending", "descending", "auto", "peak", "valley", "none")
+
+
+def bin_iv(events: float, total: float, all_events: float, all_nonevents: float, smoothing: float = 0.5) -> float:
+    """Information value contributed by one bin: (e − n)·ln(e / n) with e, n the bin's shares of all events
+    and non-events; ``smoothing`` (added to both counts) keeps a pure bin finite."""
+    e = (events + smoothing) / (all_events + smoothing)
+    n = (total - events + smoothing) / (all_nonevents + smoothing)
+    return float((e - n) * np.log(e / n))
+
+
+def optimal_partition(events: Sequence[float], totals: Sequence[float], monotonic: str = "auto", max_bins: int = 8,
+                      min_bin_share: float = 0.05, min_events: int = 1, min_nonevents: int = 1,
+                      smoothing: float = 0.5) -> list[int]:
+    """Edges of the IV-maximising partition of ordered pre-bins: ``[0, c1, …, n]``, bin k = pre-bins
+    ``edges[k]:edges[k+1]``. Event rates of consecutive bins must rise strictly (ascending), fall strictly
+    (descending), rise then fall (peak) or fall then rise (valley); ``auto`` takes the better of ascending
+    and descending; ``none`` imposes nothing. Raises DataError when no partition satisfies the constraints
+    (for instance too few events for the minimum per bin)."""
+    ev = np.asarray(events, float)
+    tot = np.asarray(totals, float)
+    if len(ev) != len(tot) or len(ev) == 0:
+        raise ParameterError("events/totals", "two non-empty sequences of equal length", (len(ev), len(tot)))
+    if (ev < 0).any() or (tot < ev).any():
+        raise DataError.single("bin_counts", "n_event", "0 ≤ events ≤ rows in every pre-bin",
+                               int(((ev < 0) | (tot < ev)).sum()))
+    if monotonic not in PATTERNS:
+        raise ParameterError("monotonic", f"one of {PATTERNS}", monotonic)
+    if max_bins < 1:
+        raise ParameterError("max_bins", "an integer ≥ 1", max_bins)
+    if monotonic == "auto":
+        best = None
+        for pat in ("ascending", "descending"):
+            try:
+                edges = optimal_partition(ev, tot, pat, max_bins, min_bin_share, min_events, min_nonevents, smoothing)
+            except DataError:
+                continue
+            iv = _partition_iv(ev, tot, edges, smoothing)
+            if best is None or iv > best[0] + 1e-12:
+                best = (iv, edges)
+        if best is None:
+            raise DataError.single("bin_counts", "n_event", "a partition meeting the binning constraints", int(tot.sum()))
+        return best[1]
+    n = len(ev)
+    E, T = ev.sum(), tot.sum()
+    NE = T - E
+    ce, ct = np.concatenate([[0.0], np.cumsum(ev)]), np.concatenate([[0.0], np.cumsum(tot)])
+
+    def ok(i: int, j: int) -> bool:
+        e, t = ce[j] - ce[i], ct[j] - ct[i]
+        return t >= min_bin_share * T - 1e-9 and e >= min_events and t - e >= min_nonevents
+
+    def rate(i: int, j: int) -> float:
+        return (ce[j] - ce[i]) / (ct[j] - ct[i])
+
+    def value(i: int, j: int) -> float:
+        return bin_iv(ce[j] - ce[i], ct[j] - ct[i], E, NE, smoothing)
+
+    # phase 0: still rising (peak) / falling (valley) or the only phase; phase 1: after the turn
+    def allowed(prev: float, cur: float, phase: int) -> list[int]:
+        if monotonic == "none":
+            return [0]
+        if monotonic == "ascending":
+            return [0] if cur > prev else []
+        if monotonic == "descending":
+            return [0] if cur < prev else []
+        up = cur > prev
+        down = cur < prev
+        first_dir, second_dir = (up, down) if monotonic == "peak" else (down, up)
+        out = []
+        if phase == 0 and first_dir:
+            out.append(0)
+        if second_dir:
+            out.append(1)  # turning (or continuing after the turn)
+        return out
+
+    NEG = -np.inf
+    # best[b][(i, j, phase)] = best IV of a partition of [0, j) into b bins whose last bin is [i, j)
+    best: list[dict] = [dict() for _ in range(max_bins + 1)]
+    back: list[dict] = [dict() for _ in range(max_bins + 1)]
+    for j in range(1, n + 1):
+        if ok(0, j):
+            best[1][(0, j, 0)] = value(0, j)
+    for b in range(2, max_bins + 1):
+        for (k, i, ph), v in best[b - 1].items():
+            if i == n:
+                continue
+            r_prev = rate(k, i)
+            for j in range(i + 1, n + 1):
+                if not ok(i, j):
+                    continue
+                for nph in allowed(r_prev, rate(i, j), ph):
+                    if ph == 1 and nph == 0:
+                        continue
+                    key = (i, j, nph)
+                    cand = v + value(i, j)
+                    if cand > best[b].get(key, NEG) + 1e-15:
+                        best[b][key] = cand
+                        back[b][key] = (k, i, ph)
+    finals = [(v, b, key) for b in range(1, max_bins + 1) for key, v in best[b].items() if key[1] == n]
+    if not finals:
+        raise DataError.single("bin_counts", "n_event", "a partition meeting the binning constraints "
+                               f"(min share {min_bin_share}, min events {min_events}, pattern {monotonic})",
+                               int(T))
+    # prefer fewer bins on ties (simpler), then the first found
+    v, b, key = max(finals, key=lambda f: (round(f[0], 12), -f[1]))
+    edges = [n]
+    while b >= 1:
+        i, j, ph = key
+        edges.append(i)
+        if b == 1:
+            break
+        key = back[b][key]
+        b -= 1
+    return sorted(set(edges))
+
+
+def _partition_iv(ev: np.ndarray, tot: np.ndarray, edges: Sequence[int], smoothing: float = 0.5) -> float:
+    E, T = ev.sum(), tot.sum()
+    return sum(bin_iv(ev[a:b].sum(), tot[a:b].sum(), E, T - E, smoothing) for a, b in zip(edges[:-1], edges[1:], strict=True))
+
+
+# --- a scikit-learn style binner ------------------------------------------------------------------
+
+import pandas as pd  # noqa: E402  (kept beside the estimator that needs it)
+
+
+class WoEBinner:
+    """Bin every feature optimally and replace values by the weight of evidence of their bin.
+
+    scikit-learn conventions: ``__init__`` stores parameters, ``fit(X, y)`` returns self, fitted state ends
+    with ``_``. Numeric features are pre-binned at ``n_prebins`` quantiles (through :mod:`cmlib.engine`, so
+    counts come from the engine), then merged by :func:`optimal_partition`; missing values and each value
+    of ``special_codes[feature]`` get their own bins; categoricals are ordered by event rate, levels under
+    ``min_bin_share`` pooled into ``"(rare)"``, and unseen levels at transform map to the missing bin.
+    WoE = ln(share of non-events / share of events) per bin (positive = safer), with ``smoothing``.
+    """
+
+    def __init__(self, n_prebins: int = 20, max_bins: int = 6, min_bin_share: float = 0.05, min_events: int = 5,
+                 monotonic: str = "auto", special_codes: dict | None = None, smoothing: float = 0.5):
+        self.n_prebins = n_prebins
+        self.max_bins = max_bins
+        self.min_bin_share = min_bin_share
+        self.min_events = min_events
+        self.monotonic = monotonic
+        self.special_codes = special_codes
+        self.smoothing = smoothing
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {k: getattr(self, k) for k in ("n_prebins", "max_bins", "min_bin_share", "min_events", "monotonic",
+                                             "special_codes", "smoothing")}
+
+    def set_params(self, **params):
+        for k, v in params.items():
+            if k not in self.get_params():
+                raise ParameterError(k, f"one of {sorted(self.get_params())}", v)
+            setattr(self, k, v)
+        return self
+
+    def _woe(self, e: float, t: float) -> float:
+        s = self.smoothing
+        return float(np.log(((t - e + s) / (self.total_nonevents_ + s)) / ((e + s) / (self.total_events_ + s))))
+
+    def fit(self, X: pd.DataFrame, y) -> WoEBinner:
+        from cmlib import engine
+        from cmlib.data.schemas import check_binary
+
+        y = check_binary(pd.DataFrame({"target": np.asarray(y)}), "target", "training data")
+        if len(X) != len(y):
+            raise ParameterError("y", f"{len(X)} labels", len(y))
+        self.total_events_ = float(y.sum())
+        self.total_nonevents_ = float(len(y) - y.sum())
+        self.tables_: dict[str, pd.DataFrame] = {}
+        self.features_ = list(X.columns)
+        data = X.assign(_target=y.to_numpy())
+        for f in self.features_:
+            col = X[f]
+            if col.isna().all():
+                raise DataError.single("training data", f, "not all missing", len(col))
+            if col.nunique(dropna=True) < 2:
+                raise DataError.single("training data", f, "at least two distinct values", len(col))
+            specials = list((self.special_codes or {}).get(f, []))
+            if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+                edges = engine.quantile_edges(data, f, self.n_prebins, special_values=specials)
+                pre = engine.bin_counts(data, f, "_target", edges=edges, special_values=specials)
+                main = pre[pre["bin_index"] >= 0].reset_index(drop=True)
+                cut = optimal_partition(main["n_event"], main["n"], self.monotonic, self.max_bins, self.min_bin_share,
+                                        self.min_events, 1, self.smoothing)
+                rows = []
+                for a, b in zip(cut[:-1], cut[1:], strict=True):
+                    g = main.iloc[a:b]
+                    rows.append({"bin": f"[{g['lower'].iloc[0]:g}, {g['upper'].iloc[-1]:g})", "lower": g["lower"].iloc[0],
+                                 "upper": g["upper"].iloc[-1], "n": g["n"].sum(), "n_event": g["n_event"].sum()})
+                for r in pre[pre["bin_index"] < 0].itertuples():
+                    rows.append({"bin": r.bin, "lower": np.nan, "upper": np.nan, "n": r.n, "n_event": r.n_event})
+                tab = pd.DataFrame(rows)
+            else:
+                cnt = engine.bin_counts(data.assign(**{f: col.astype("string")}), f, "_target")
+                cnt = cnt[cnt["bin"] != "missing"]
+                rare = cnt["n"] < self.min_bin_share * len(X)
+                pooled = pd.DataFrame([{"bin": "(rare)", "n": cnt.loc[rare, "n"].sum(), "n_event": cnt.loc[rare, "n_event"].sum()}]) if rare.any() else cnt.head(0)
+                tab = pd.concat([cnt.loc[~rare, ["bin", "n", "n_event"]], pooled], ignore_index=True)
+                tab["levels"] = [[b] if b != "(rare)" else cnt.loc[rare, "bin"].tolist() for b in tab["bin"]]
+                n_missing = int(col.isna().sum())
+                tab = pd.concat([tab, pd.DataFrame([{"bin": "missing", "n": n_missing,
+                                                     "n_event": int(y[col.isna().to_numpy()].sum()), "levels": []}])],
+                                ignore_index=True)
+            if "missing" not in set(tab["bin"]):
+                tab = pd.concat([tab, pd.DataFrame([{"bin": "missing", "n": 0, "n_event": 0}])], ignore_index=True)
+            tab["n_nonevent"] = tab["n"] - tab["n_event"]
+            tab["event_rate"] = tab["n_event"] / tab["n"].where(tab["n"] > 0)
+            tab["woe"] = [self._woe(e, t) for e, t in zip(tab["n_event"], tab["n"], strict=True)]
+            e_sh = (tab["n_event"] + self.smoothing) / (self.total_events_ + self.smoothing)
+            n_sh = (tab["n_nonevent"] + self.smoothing) / (self.total_nonevents_ + self.smoothing)
+            tab["iv"] = np.where(tab["n"] > 0, (n_sh - e_sh) * np.log(n_sh / e_sh), 0.0)
+            self.tables_[f] = tab
+        self.iv_ = pd.Series({f: float(t["iv"].sum()) for f, t in self.tables_.items()}, name="iv").sort_values(ascending=False)
+        return self
+
+    def _check(self, X: pd.DataFrame) -> None:
+        if not hasattr(self, "tables_"):
+            raise ParameterError("WoEBinner", "fit() before transform()", "an unfitted binner")
+        unknown = [c for c in X.columns if c not in self.tables_]
+        missing = [c for c in self.features_ if c not in X.columns]
+        if unknown or missing:
+            raise DataError.single("scoring data", (unknown or missing)[0],
+                                   "the features seen at fit" if unknown else "required column is missing", len(X))
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        """WoE of each value's bin (unseen categorical levels and missing values → the missing bin's WoE)."""
+        self._check(X)
+        out = pd.DataFrame(index=X.index)
+        for f in self.features_:
+            tab, col = self.tables_[f], X[f]
+            woe_missing = float(tab.loc[tab["bin"] == "missing", "woe"].iloc[0])
+            if "lower" in tab and tab["lower"].notna().any():
+                num = tab[tab["lower"].notna()]
+                x = pd.to_numeric(col, errors="coerce").to_numpy(float)
+                idx = np.clip(np.searchsorted(num["upper"].to_numpy(), x, side="right"), 0, len(num) - 1)
+                vals = num["woe"].to_numpy()[idx]
+                for code in (self.special_codes or {}).get(f, []):
+                    lab = f"special:{code:g}" if isinstance(code, int | float) else f"special:{code}"
+                    w = tab.loc[tab["bin"] == lab, "woe"]
+                    vals = np.where(x == code, float(w.iloc[0]) if len(w) else woe_missing, vals)
+                out[f] = np.where(np.isnan(x), woe_missing, vals)
+            else:
+                m = {lv: w for lv_list, w in zip(tab["levels"], tab["woe"], strict=True) for lv in lv_list}
+                out[f] = col.astype("string").map(m).astype(float).fillna(woe_missing).to_numpy()
+        return out
+
+    def fit_transform(self, X: pd.DataFrame, y) -> pd.DataFrame:
+        return self.fit(X, y).transform(X)
