@@ -322,3 +322,37 @@ def test_segment_lifts_adjust_across_segments(cuped_frame):
     one = s[(s.segment == "high") & (s.arm == "a")].iloc[0]
     ref = ex.compare(ex.arm_moments(df[df.seg == "high"], "arm", ["y"]), "y", "control").set_index("arm").loc["a"]
     assert one["abs_lift"] == pytest.approx(ref["abs_lift"], abs=1e-9)
+
+
+def test_cuped_ratio_metric_equals_row_level_adjustment(cuped_frame):
+    """CUPED on a ratio metric: the adjusted lift and interval equal the row-level computation on the
+    linearised variable z = (y − R_arm x) / x̄_arm adjusted by θ from the pooled within-arm regression."""
+    df = cuped_frame
+    res = ex.ratio_metric(df, "arm", "y", "den", "control", covariates=["x1", "x2"]).set_index("arm")
+    parts = []
+    for g, s in df.groupby("arm"):
+        r = s.y.sum() / s.den.sum()
+        parts.append(pd.DataFrame({"arm": g, "z": (s.y - r * s.den) / s.den.mean(), "x1": s.x1, "x2": s.x2, "r": r}))
+    rows = pd.concat(parts)
+    within = rows[["z", "x1", "x2"]] - rows.groupby("arm")[["z", "x1", "x2"]].transform("mean")
+    theta = np.linalg.lstsq(within[["x1", "x2"]].to_numpy(), within["z"].to_numpy(), rcond=None)[0]
+    adj = rows["z"] - (rows[["x1", "x2"]] - rows[["x1", "x2"]].mean()).to_numpy() @ theta
+    for a in ("a", "b"):
+        ra, rc = rows.loc[rows.arm == a, "r"].iloc[0], rows.loc[rows.arm == "control", "r"].iloc[0]
+        wa = rows.loc[rows.arm == a, ["x1", "x2"]].mean().to_numpy()
+        wc = rows.loc[rows.arm == "control", ["x1", "x2"]].mean().to_numpy()
+        assert res.loc[a, "abs_lift"] == pytest.approx((ra - rc) - (wa - wc) @ theta, abs=1e-9)
+        cm = CompareMeans(DescrStatsW(adj[rows.arm == a]), DescrStatsW(adj[rows.arm == "control"]))
+        lo, hi = cm.zconfint_diff(usevar="unequal")
+        assert res.loc[a, "abs_ci_high"] - res.loc[a, "abs_ci_low"] == pytest.approx(hi - lo, rel=1e-9)
+    plain = ex.ratio_metric(df, "arm", "y", "den", "control").set_index("arm")
+    assert (res["abs_ci_high"] - res["abs_ci_low"] < plain["abs_ci_high"] - plain["abs_ci_low"]).all()
+
+
+def test_imbalance_blocks_the_decision(cuped_frame):
+    shifted = cuped_frame.assign(x1=cuped_frame.x1 + np.where(cuped_frame.arm == "a", 10.0, 0.0))
+    bal = ex.balance(shifted, "arm", ["x1"], "control")
+    m = ex.arm_moments(shifted, "arm", ["y"])
+    d = ex.decide(ex.compare(m, "y", "control"), [], ex.srm_check(shifted["arm"].value_counts()),
+                  balance_table=bal).summary.set_index("arm")
+    assert d.loc["a", "decision"] == "keep running" and "imbalance in x1" in d.loc["a", "reason"]

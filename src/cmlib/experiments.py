@@ -256,10 +256,13 @@ class Decision:
         return {f"{r.arm}.ship": float(r.decision == "ship") for r in self.summary.itertuples()}
 
 
-def decide(primary: pd.DataFrame, guardrails: Sequence[pd.DataFrame], srm: SRMResult, alpha: float = 0.05) -> Decision:
-    """Combine the primary metric (Holm across arms), guardrails and the SRM check into a decision per arm.
+def decide(primary: pd.DataFrame, guardrails: Sequence[pd.DataFrame], srm: SRMResult, alpha: float = 0.05,
+           balance_table: pd.DataFrame | None = None) -> Decision:
+    """Combine the primary metric (Holm across arms), guardrails, the SRM check and covariate balance into a
+    decision per arm.
 
-    Rules, in order: SRM fails → keep running (the readout cannot be trusted); any guardrail not shown
+    Rules, in order: SRM fails, or an arm's pre-treatment covariates are out of balance (``balance_table``
+    from :func:`balance`) → keep running (the readout cannot be trusted); any guardrail not shown
     non-inferior → do not ship; a significant positive primary lift → ship; a significant negative one →
     do not ship; otherwise → keep running (not enough evidence yet).
     """
@@ -269,9 +272,14 @@ def decide(primary: pd.DataFrame, guardrails: Sequence[pd.DataFrame], srm: SRMRe
         reasons = []
         failed = [g.loc[g["arm"] == r["arm"]].iloc[0] for g in guardrails
                   if not g.loc[g["arm"] == r["arm"], "passed"].all()]
+        unbalanced = ([] if balance_table is None else
+                      balance_table.loc[(balance_table["arm"] == r["arm"]) & ~balance_table["balanced"], "covariate"].tolist())
         if not srm.passed:
             verdict = "keep running"
             reasons.append(f"sample-ratio mismatch (p = {srm.p_value:.2g}): fix assignment before reading results")
+        elif unbalanced:
+            verdict = "keep running"
+            reasons.append(f"pre-treatment imbalance in {', '.join(map(str, unbalanced))}: check randomisation")
         elif failed:
             verdict = "do not ship"
             for f in failed:
@@ -472,27 +480,55 @@ def cuped(data: Any, arm: str, metric: str, covariates: Sequence[str], control: 
 
 
 def ratio_metric(data: Any, arm: str, numerator: str, denominator: str, control: str, alpha: float = 0.05,
-                 backend: str = "duckdb") -> pd.DataFrame:
+                 covariates: Sequence[str] = (), backend: str = "duckdb") -> pd.DataFrame:
     """Lift of a ratio metric per arm, Σnumerator / Σdenominator (e.g. spend per activated account),
     with delta-method variance: Var(R̂) ≈ (var(y) − 2R cov(y, x) + R² var(x)) / (n x̄²).
 
-    Returns :func:`compare`'s columns, with ``control_mean``/``arm_mean`` the two ratios.
+    With ``covariates`` (pre-period values per unit) the ratio is CUPED-adjusted: its linearised variable
+    z = (y − R x) / x̄ is regressed on the covariates with θ pooled within arms, R̂ − θ'(w̄_arm − w̄), and
+    the variance is that of z − θ'w — all from per-arm sums, no rows needed.
+
+    Returns :func:`compare`'s columns, with ``control_mean``/``arm_mean`` the (adjusted) ratios.
     """
+    y, x, ws = numerator, denominator, list(covariates)
     t = engine.table(data, backend)
-    t = t.filter(t[arm].notnull())
-    mm = engine.moments(t, [numerator, denominator], by=[arm], pairs=[(numerator, denominator)],
-                        backend=backend).set_index(arm)
-    if (mm[f"mean_{denominator}"] <= 0).any():
-        bad = mm.index[mm[f"mean_{denominator}"] <= 0]
-        raise DataError.single("contacts", denominator, "positive denominator total in every arm", len(bad), list(bad))
-    n = mm[f"n_{numerator}_{denominator}"]
-    my, mx = mm[f"mean_{numerator}_{denominator}"], mm[f"mean_{denominator}_{numerator}"]
+    keep = t[arm].notnull() & t[y].notnull() & t[x].notnull()
+    for w in ws:
+        keep &= t[w].notnull()
+    t = t.filter(keep)
+    pairs = [(y, x), *((y, w) for w in ws), *((x, w) for w in ws),
+             *((a, b) for i, a in enumerate(ws) for b in ws[i + 1:])]
+    mm = engine.moments(t, [y, x, *ws], by=[arm], pairs=pairs, backend=backend).set_index(arm)
+    if (mm[f"mean_{x}"] <= 0).any():
+        bad = mm.index[mm[f"mean_{x}"] <= 0]
+        raise DataError.single("contacts", x, "positive denominator total in every arm", len(bad), list(bad))
+    n = mm[f"n_{y}"]
+    my, mx = mm[f"mean_{y}"], mm[f"mean_{x}"]
     r = my / mx
     # linearised variable z = (y − R x) / x̄ has mean 0 and the ratio's delta-method variance
-    m2z = (mm[f"m2_{numerator}"] - 2 * r * mm[f"c_{numerator}_{denominator}"] + r**2 * mm[f"m2x_{numerator}_{denominator}"]) / mx**2
+    m2z = (mm[f"m2_{y}"] - 2 * r * mm[f"c_{y}_{x}"] + r**2 * mm[f"m2_{x}"]) / mx**2
     lin = pd.DataFrame({"n_r": n, "mean_r": r, "m2_r": m2z}, index=mm.index)
+    label = f"{y} per {x}"
+    if ws:
+        k = len(ws)
+        czw = pd.DataFrame({w: (mm[f"c_{y}_{w}"] - r * mm[f"c_{x}_{w}"]) / mx for w in ws})  # Σ(z−z̄)(w−w̄)
+
+        def sww(a) -> np.ndarray:
+            m = np.empty((k, k))
+            for i, wi in enumerate(ws):
+                m[i, i] = mm.loc[a, f"m2_{wi}"]
+                for j in range(i + 1, k):
+                    m[i, j] = m[j, i] = mm.loc[a, f"c_{wi}_{ws[j]}"]
+            return m
+
+        theta = np.linalg.solve(sum(sww(a) for a in mm.index), czw.sum().to_numpy())
+        wbar = np.column_stack([mm[f"mean_{w}"] for w in ws])
+        grand = (wbar * n.to_numpy()[:, None]).sum(axis=0) / n.sum()
+        lin["mean_r"] = r - (wbar - grand) @ theta
+        lin["m2_r"] = [m2z[a] - 2 * theta @ czw.loc[a].to_numpy() + theta @ sww(a) @ theta for a in mm.index]
+        label += " (CUPED)"
     out = compare(lin, "r", control, alpha)
-    out["metric"] = f"{numerator} per {denominator}"
+    out["metric"] = label
     return out
 
 

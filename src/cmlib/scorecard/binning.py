@@ -150,7 +150,8 @@ class WoEBinner:
     with ``_``. Numeric features are pre-binned at ``n_prebins`` quantiles (through :mod:`cmlib.engine`, so
     counts come from the engine), then merged by :func:`optimal_partition`; missing values and each value
     of ``special_codes[feature]`` get their own bins; categoricals are ordered by event rate, levels under
-    ``min_bin_share`` pooled into ``"(rare)"``, and unseen levels at transform map to the missing bin.
+    ``min_bin_share`` pooled into ``"(rare)"``, and unseen levels at transform map to the missing bin (WoE 0,
+    average risk, when there were no missing values at fit).
     WoE = ln(share of non-events / share of events) per bin (positive = safer), with ``smoothing``.
     """
 
@@ -227,7 +228,8 @@ class WoEBinner:
                 tab = pd.concat([tab, pd.DataFrame([{"bin": "missing", "n": 0, "n_event": 0}])], ignore_index=True)
             tab["n_nonevent"] = tab["n"] - tab["n_event"]
             tab["event_rate"] = tab["n_event"] / tab["n"].where(tab["n"] > 0)
-            tab["woe"] = [self._woe(e, t) for e, t in zip(tab["n_event"], tab["n"], strict=True)]
+            # an empty bin (no missing values at fit) is neutral: WoE 0, the population's average risk
+            tab["woe"] = [self._woe(e, t) if t > 0 else 0.0 for e, t in zip(tab["n_event"], tab["n"], strict=True)]
             e_sh = (tab["n_event"] + self.smoothing) / (self.total_events_ + self.smoothing)
             n_sh = (tab["n_nonevent"] + self.smoothing) / (self.total_nonevents_ + self.smoothing)
             tab["iv"] = np.where(tab["n"] > 0, (n_sh - e_sh) * np.log(n_sh / e_sh), 0.0)
