@@ -145,5 +145,8 @@ def test_bad_input_errors(total):
         mk.stl(total.iloc[:20])
     with pytest.raises(ParameterError, match="weights"):
         mk.attractiveness(pd.DataFrame({"size": [1, 2]}, index=["a", "b"]), {"unknown_segment_metric": 1})
+    with pytest.raises(ParameterError, match=r"'segments'.*\['platinum'\]"):
+        mk.select_segments(pd.DataFrame({"segment": ["mass", "affluent"]}), ["mass", "platinum"])
+    assert len(mk.select_segments(pd.DataFrame({"segment": ["mass", "affluent"]}), ["mass"])) == 1
     with pytest.raises(ParameterError, match="break_date"):
         mk.interrupted_time_series(total, "1999-01-01")

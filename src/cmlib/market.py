@@ -57,6 +57,19 @@ def monthly(data: pd.DataFrame | pd.Series, date: str = "month", value: str | No
     return s
 
 
+def select_segments(panel: pd.DataFrame, segments: Sequence[str], column: str = "segment") -> pd.DataFrame:
+    """Rows of the chosen segments (all rows when ``segments`` is empty); an unknown segment is an error."""
+    if not segments:
+        return panel
+    if column not in panel.columns:
+        raise DataError.single("market", column, "required column is missing (segments were requested)", len(panel))
+    known = set(panel[column].dropna().astype(str))
+    unknown = [s for s in segments if str(s) not in known]
+    if unknown:
+        raise ParameterError("segments", f"segments of the data ({', '.join(sorted(known))})", unknown)
+    return panel[panel[column].astype(str).isin([str(s) for s in segments])]
+
+
 # --- size and growth -------------------------------------------------------------------------------
 
 
