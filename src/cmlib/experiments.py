@@ -426,6 +426,17 @@ def balance(data: Any, arm: str, covariates: Sequence[str], control: str, thresh
     return pd.DataFrame(rows)
 
 
+def _comoment_matrix(mm: pd.DataFrame, arm_value, names: Sequence[str]) -> np.ndarray:
+    """Σ(w_i − w̄_i)(w_j − w̄_j) of one arm from :func:`cmlib.engine.moments` output (pairs i < j requested)."""
+    k = len(names)
+    m = np.empty((k, k))
+    for i, wi in enumerate(names):
+        m[i, i] = mm.loc[arm_value, f"m2_{wi}"]
+        for j in range(i + 1, k):
+            m[i, j] = m[j, i] = mm.loc[arm_value, f"c_{wi}_{names[j]}"]
+    return m
+
+
 def cuped(data: Any, arm: str, metric: str, covariates: Sequence[str], control: str, alpha: float = 0.05,
           backend: str = "duckdb") -> pd.DataFrame:
     """CUPED lifts: the metric adjusted by pre-period covariates, ``y − θ'(x − x̄)``, with θ from the
@@ -448,15 +459,9 @@ def cuped(data: Any, arm: str, metric: str, covariates: Sequence[str], control: 
     mm = engine.moments(t, [metric, *cov_list], by=[arm], pairs=pairs, backend=backend).set_index(arm)
     if control not in mm.index:
         raise ParameterError("control", f"one of the arms {sorted(map(str, mm.index))}", control)
-    k = len(cov_list)
 
     def sxx(a) -> np.ndarray:
-        s = np.empty((k, k))
-        for i, ci in enumerate(cov_list):
-            s[i, i] = mm.loc[a, f"m2_{ci}"]
-            for j in range(i + 1, k):
-                s[i, j] = s[j, i] = mm.loc[a, f"c_{ci}_{cov_list[j]}"]
-        return s
+        return _comoment_matrix(mm, a, cov_list)
 
     def sxy(a) -> np.ndarray:
         return np.array([mm.loc[a, f"c_{metric}_{c}"] for c in cov_list])
@@ -510,16 +515,10 @@ def ratio_metric(data: Any, arm: str, numerator: str, denominator: str, control:
     lin = pd.DataFrame({"n_r": n, "mean_r": r, "m2_r": m2z}, index=mm.index)
     label = f"{y} per {x}"
     if ws:
-        k = len(ws)
         czw = pd.DataFrame({w: (mm[f"c_{y}_{w}"] - r * mm[f"c_{x}_{w}"]) / mx for w in ws})  # Σ(z−z̄)(w−w̄)
 
         def sww(a) -> np.ndarray:
-            m = np.empty((k, k))
-            for i, wi in enumerate(ws):
-                m[i, i] = mm.loc[a, f"m2_{wi}"]
-                for j in range(i + 1, k):
-                    m[i, j] = m[j, i] = mm.loc[a, f"c_{wi}_{ws[j]}"]
-            return m
+            return _comoment_matrix(mm, a, ws)
 
         theta = np.linalg.solve(sum(sww(a) for a in mm.index), czw.sum().to_numpy())
         wbar = np.column_stack([mm[f"mean_{w}"] for w in ws])

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from cmlib._params import ParamsMixin
 from cmlib.errors import DataError, ParameterError
 
 PATTERNS = ("ascending", "descending", "auto", "peak", "valley", "none")
@@ -143,7 +144,7 @@ def _partition_iv(ev: np.ndarray, tot: np.ndarray, edges: Sequence[int], smoothi
 import pandas as pd  # noqa: E402  (kept beside the estimator that needs it)
 
 
-class WoEBinner:
+class WoEBinner(ParamsMixin):
     """Bin every feature optimally and replace values by the weight of evidence of their bin.
 
     scikit-learn conventions: ``__init__`` stores parameters, ``fit(X, y)`` returns self, fitted state ends
@@ -165,16 +166,6 @@ class WoEBinner:
         self.special_codes = special_codes
         self.smoothing = smoothing
 
-    def get_params(self, deep: bool = True) -> dict:
-        return {k: getattr(self, k) for k in ("n_prebins", "max_bins", "min_bin_share", "min_events", "monotonic",
-                                             "special_codes", "smoothing")}
-
-    def set_params(self, **params):
-        for k, v in params.items():
-            if k not in self.get_params():
-                raise ParameterError(k, f"one of {sorted(self.get_params())}", v)
-            setattr(self, k, v)
-        return self
 
     def _woe(self, e: float, t: float) -> float:
         s = self.smoothing

@@ -14,13 +14,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cmlib._params import ParamsMixin
 from cmlib.errors import ArtefactError, DataError, ParameterError
 from cmlib.scorecard.binning import WoEBinner
 
 SCHEMA_VERSION = 1
 
 
-class Scorecard:
+class Scorecard(ParamsMixin):
     """WoE binning + logistic regression + points (scikit-learn conventions: fit/transform, get_params)."""
 
     def __init__(self, pdo: float = 20.0, base_score: float = 600.0, base_odds: float = 50.0, rounding: bool = True,
@@ -36,16 +37,6 @@ class Scorecard:
         self.monotonic = monotonic
         self.special_codes = special_codes
 
-    def get_params(self, deep: bool = True) -> dict:
-        return {k: getattr(self, k) for k in ("pdo", "base_score", "base_odds", "rounding", "max_bins",
-                                             "min_bin_share", "min_events", "monotonic", "special_codes")}
-
-    def set_params(self, **params):
-        for k, v in params.items():
-            if k not in self.get_params():
-                raise ParameterError(k, f"one of {sorted(self.get_params())}", v)
-            setattr(self, k, v)
-        return self
 
     @property
     def factor(self) -> float:
