@@ -58,8 +58,7 @@ def to_html(ipynb: Path | str, html_path: Path | str, *, with_code: bool = False
     for i, c in enumerate(nb.cells):
         if c.cell_type == "code":
             tags = c.get("metadata", {}).get("tags", [])
-            hide = (not with_code and i != failed) or "injected-parameters" in tags and not with_code
-            if hide:
+            if not with_code and (i != failed or "injected-parameters" in tags):
                 c.metadata.setdefault("transient", {})["remove_source"] = True
     nb = summary_first(nb)
     exporter = HTMLExporter(template_name="lab")

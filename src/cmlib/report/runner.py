@@ -21,7 +21,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
@@ -161,7 +160,6 @@ def run(notebooks: list[str] | None = None, *, params: RunParameters | None = No
     started = dt.datetime.now()
     by_name = {s.name: s for s in specs}
     results: dict[str, NotebookResult] = {}
-    lock = threading.Lock()
     total = len(specs)
 
     def execute(spec: NotebookSpec) -> NotebookResult:
@@ -213,8 +211,7 @@ def run(notebooks: list[str] | None = None, *, params: RunParameters | None = No
             for fut in done:
                 name = running.pop(fut)
                 res = fut.result()
-                with lock:
-                    results[name] = res
+                results[name] = res  # only this (main) thread writes results
                 tail = "" if res.status == "ok" else f" — {res.error}"
                 log(f"[{len(results)}/{total}] {res.status:6s} {name} in {res.seconds:.1f} s{tail}")
 
