@@ -30,3 +30,12 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "spark" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def bank():
+    """A mid-sized simulated bank (200,000 customers, about 31,000 applications and 15,700 booked accounts):
+    enough bads (about 750) for scorecard truth checks; built once per session (about 1 s)."""
+    from cmlib.data.synthetic import simulate_bank
+
+    return simulate_bank(200_000, seed=3)

@@ -112,7 +112,7 @@ def test_woe_binner_on_german_credit_hand_checked():
     assert W.shape == X.shape and W.notna().all().all()
     unseen = X.head(2).assign(purpose="spaceship")
     assert (b.transform(unseen)["purpose"] == b.tables_["purpose"].set_index("bin").loc["missing", "woe"]).all()
-    with pytest.raises(DataError, match="features seen at fit"):
+    with pytest.raises(DataError, match="column .extra. breaks rule .a feature seen at fit"):
         b.transform(X.assign(extra=1))
     with pytest.raises(DataError, match="binary target"):
         WoEBinner().fit(X, y + 1)
@@ -120,3 +120,47 @@ def test_woe_binner_on_german_credit_hand_checked():
         WoEBinner().fit(X.assign(const=1)[["const"]], y)
     assert WoEBinner().set_params(max_bins=3).get_params()["max_bins"] == 3
     assert isinstance(W, pd.DataFrame)
+
+
+def test_rare_strong_flag_keeps_its_own_bin():
+    """3 % of rows with a bad rate of 40 % against 8 %: below the 5 % minimum share, yet kept — and a
+    scorecard on it does not lose to a plain logistic regression (it would with a strict minimum share)."""
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    from cmlib.scorecard import Scorecard
+    from cmlib.scorecard.binning import WoEBinner
+
+    rng = np.random.default_rng(7)
+    n = 20_000
+    flag = (rng.random(n) < 0.03).astype(int)
+    x = rng.integers(0, 5, n).astype(float)  # a stepped feature: binning it loses nothing, isolating the flag
+    y = (rng.random(n) < 1 / (1 + np.exp(-(-2.5 + 2.0 * flag + 0.6 * x)))).astype(int)
+    X = pd.DataFrame({"flag": flag, "x": x})
+    strict = WoEBinner(min_bin_share=0.05, rare_alpha=None).fit(X, y).tables_["flag"]
+    kept = WoEBinner(min_bin_share=0.05).fit(X, y).tables_["flag"]
+    assert strict["lower"].notna().sum() == 1 and kept["lower"].notna().sum() == 2
+    tr, te = np.arange(n) < 14_000, np.arange(n) >= 14_000
+    def auc(model):
+        return roc_auc_score(y[te], model.fit(X[tr], y[tr]).predict_proba(X[te])[:, 1])
+
+    auc_lr = auc(LogisticRegression())
+    assert auc(Scorecard(min_bin_share=0.05)) >= auc_lr - 0.005
+    assert auc(Scorecard(min_bin_share=0.05, rare_alpha=None)) < auc_lr - 0.01  # the loss the exception avoids
+    # a small bin that is not different keeps to the rule: no extra bins from noise
+    noise = pd.DataFrame({"flag": flag, "x": x})
+    y0 = (rng.random(n) < 0.1).astype(int)
+    assert WoEBinner(min_bin_share=0.05).fit(noise, y0).tables_["flag"]["lower"].notna().sum() == 1
+
+
+def test_manual_breaks_override_the_optimiser():
+    import pandas as pd
+
+    from cmlib.scorecard.binning import WoEBinner
+
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"x": rng.uniform(0, 100, 5000)})
+    y = (rng.random(5000) < 0.05 + 0.001 * X["x"]).astype(int)
+    tab = WoEBinner(user_splits={"x": [25, 50, 75]}).fit(X, y).tables_["x"]
+    assert tab["upper"].dropna().tolist() == [25.0, 50.0, 75.0, np.inf]

@@ -80,3 +80,43 @@ def test_errors(fitted, tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ArtefactError, match="cannot be read"):
         load(tmp_path / "bad.json")
+
+
+def test_bad_training_data_is_named(fitted):
+    from cmlib.errors import DataError
+
+    _, _, X, y = fitted
+    with pytest.raises(DataError, match="binary target"):
+        Scorecard().fit(X, y.replace({1: 2}))
+    with pytest.raises(DataError, match="target"):
+        Scorecard().fit(X, np.zeros(len(X), int))  # a single class cannot be modelled
+    with pytest.raises(DataError, match="column 'empty' breaks rule 'not all missing'"):
+        Scorecard().fit(X.assign(empty=np.nan), y)
+    with pytest.raises(DataError, match="column 'flat' breaks rule 'at least two distinct values'"):
+        Scorecard().fit(X.assign(flat=3), y)
+    sc = fitted[1]
+    with pytest.raises(DataError, match="column 'duration_in_month' breaks rule 'required column is missing'"):
+        sc.score(X.drop(columns="duration_in_month"))
+
+
+def test_pd_from_score_inverts_the_points_scaling(fitted):
+    sc, rounded, X, _ = fitted
+    assert np.allclose(sc.pd_from_score(sc.score(X)), sc.predict_proba(X)[:, 1], atol=1e-10)
+    card = load(rounded.to_json(metadata={"cutoff": 580}))
+    assert card.metadata == {"cutoff": 580} and card.features == rounded.features_
+    assert np.allclose(card.pd_from_score(rounded.score(X)), rounded.pd_from_score(rounded.score(X)))
+    with pytest.raises(ArtefactError, match="lacks"):
+        load({"kind": "scorecard", "schema_version": 1})
+
+
+def test_boolean_flags_score_the_same_in_sql_json_and_python():
+    rng = np.random.default_rng(2)
+    n = 3000
+    X = pd.DataFrame({"flag": rng.random(n) < 0.3, "x": rng.normal(size=n)})
+    y = (rng.random(n) < np.where(X["flag"], 0.2, 0.08)).astype(int)
+    sc = Scorecard(min_iv=0.0).fit(X, y)
+    assert "flag" in sc.features_
+    con = duckdb.connect()
+    con.register("t", X)
+    sql = con.execute(f"SELECT {sc.to_sql()} AS s FROM t").df()["s"].to_numpy()
+    assert np.array_equal(sql, sc.score(X).to_numpy()) and np.array_equal(load(sc.to_json()).score(X).to_numpy(), sql)

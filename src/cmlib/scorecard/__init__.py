@@ -1,7 +1,33 @@
-"""Scorecard development (work in progress — see the scorecard issue): optimal binning, WoE, a logistic
-scorecard with points, reason codes and JSON/SQL exports."""
+"""Scorecard development: admission rules, optimal binning and WoE, feature selection, a logistic scorecard
+with points and reason codes, JSON/SQL exports, validation and stability, cutoff strategy, reject
+inference and the fair-lending check."""
 
 from cmlib.scorecard.binning import WoEBinner, bin_iv, optimal_partition
 from cmlib.scorecard.model import LoadedScorecard, Scorecard, load
+from cmlib.scorecard.policy import AdmissionRules
+from cmlib.scorecard.selection import SelectionResult, select_features, vif
+from cmlib.scorecard.strategy import (
+                                      CutoffResult,
+                                      FairLendingResult,
+                                      RejectInferenceResult,
+                                      adverse_impact,
+                                      cutoff_table,
+                                      reject_inference,
+                                      swap_sets,
+)
+from cmlib.scorecard.validation import (
+                                      ValidationResult,
+                                      auc_ci,
+                                      calibration,
+                                      csi,
+                                      gains_table,
+                                      ks,
+                                      psi,
+                                      psi_flag,
+                                      validate,
+)
 
-__all__ = ["LoadedScorecard", "Scorecard", "WoEBinner", "bin_iv", "load", "optimal_partition"]
+__all__ = ["AdmissionRules", "CutoffResult", "FairLendingResult", "LoadedScorecard", "RejectInferenceResult",
+           "Scorecard", "SelectionResult", "ValidationResult", "WoEBinner", "adverse_impact", "auc_ci", "bin_iv",
+           "calibration", "csi", "cutoff_table", "gains_table", "ks", "load", "optimal_partition", "psi", "psi_flag",
+           "reject_inference", "select_features", "swap_sets", "validate", "vif"]

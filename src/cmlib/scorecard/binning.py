@@ -10,6 +10,7 @@ so the best partition ending in bin [i, j) extends the best valid partition endi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -28,14 +29,36 @@ def bin_iv(events: float, total: float, all_events: float, all_nonevents: float,
     return float((e - n) * np.log(e / n))
 
 
+def strong_and_significant(events: float, total: float, all_events: float, all_total: float,
+                           alpha: float | None, min_odds_ratio: float = 2.0) -> bool:
+    """Whether a small bin's event rate differs from the rest of the sample enough to keep it on its own:
+    a two-sided two-proportion z-test at level ``alpha`` *and* an odds ratio against the rest of at least
+    ``min_odds_ratio`` (or at most its inverse). ``alpha=None`` switches the exception off."""
+    if alpha is None or total <= 0 or total >= all_total:
+        return False
+    e2, t2 = all_events - events, all_total - total
+    p1, p2, p = events / total, e2 / t2, all_events / all_total
+    se = np.sqrt(p * (1 - p) * (1 / total + 1 / t2))
+    if se == 0:
+        return False
+    z = (p1 - p2) / se
+    odds = ((events + 0.5) / (total - events + 0.5)) / ((e2 + 0.5) / (t2 - e2 + 0.5))
+    return bool(math.erfc(abs(z) / math.sqrt(2)) < alpha and abs(np.log(odds)) >= np.log(min_odds_ratio))
+
+
 def optimal_partition(events: Sequence[float], totals: Sequence[float], monotonic: str = "auto", max_bins: int = 8,
                       min_bin_share: float = 0.05, min_events: int = 1, min_nonevents: int = 1,
-                      smoothing: float = 0.5) -> list[int]:
+                      smoothing: float = 0.5, rare_alpha: float | None = None,
+                      rare_min_odds_ratio: float = 2.0) -> list[int]:
     """Edges of the IV-maximising partition of ordered pre-bins: ``[0, c1, …, n]``, bin k = pre-bins
     ``edges[k]:edges[k+1]``. Event rates of consecutive bins must rise strictly (ascending), fall strictly
     (descending), rise then fall (peak) or fall then rise (valley); ``auto`` takes the better of ascending
     and descending; ``none`` imposes nothing. Raises DataError when no partition satisfies the constraints
-    (for instance too few events for the minimum per bin)."""
+    (for instance too few events for the minimum per bin).
+
+    The minimum bin share is a default, not a law: with ``rare_alpha`` set, a bin below it is still allowed
+    when its event rate differs from the rest significantly and strongly (:func:`strong_and_significant`) —
+    a rare but strong flag keeps its own bin instead of vanishing into its neighbour."""
     ev = np.asarray(events, float)
     tot = np.asarray(totals, float)
     if len(ev) != len(tot) or len(ev) == 0:
@@ -51,7 +74,8 @@ def optimal_partition(events: Sequence[float], totals: Sequence[float], monotoni
         best = None
         for pat in ("ascending", "descending"):
             try:
-                edges = optimal_partition(ev, tot, pat, max_bins, min_bin_share, min_events, min_nonevents, smoothing)
+                edges = optimal_partition(ev, tot, pat, max_bins, min_bin_share, min_events, min_nonevents, smoothing,
+                                          rare_alpha, rare_min_odds_ratio)
             except DataError:
                 continue
             iv = _partition_iv(ev, tot, edges, smoothing)
@@ -67,7 +91,9 @@ def optimal_partition(events: Sequence[float], totals: Sequence[float], monotoni
 
     def ok(i: int, j: int) -> bool:
         e, t = ce[j] - ce[i], ct[j] - ct[i]
-        return t >= min_bin_share * T - 1e-9 and e >= min_events and t - e >= min_nonevents
+        if e < min_events or t - e < min_nonevents:
+            return False
+        return t >= min_bin_share * T - 1e-9 or strong_and_significant(e, t, E, T, rare_alpha, rare_min_odds_ratio)
 
     def rate(i: int, j: int) -> float:
         return (ce[j] - ce[i]) / (ct[j] - ct[i])
@@ -153,11 +179,16 @@ class WoEBinner(ParamsMixin):
     of ``special_codes[feature]`` get their own bins; categoricals are ordered by event rate, levels under
     ``min_bin_share`` pooled into ``"(rare)"``, and unseen levels at transform map to the missing bin (WoE 0,
     average risk, when there were no missing values at fit).
+    A rare numeric bin or categorical level keeps its own bin when its event rate is significantly
+    (``rare_alpha``) and strongly (odds ratio ≥ ``rare_min_odds_ratio``) different from the rest; set
+    ``rare_alpha=None`` for a strict minimum share. ``user_splits={feature: [b1, b2, …]}`` overrides the
+    optimiser for a numeric feature (manual breaks: bins [-inf, b1), [b1, b2), …, [bk, inf)).
     WoE = ln(share of non-events / share of events) per bin (positive = safer), with ``smoothing``.
     """
 
-    def __init__(self, n_prebins: int = 20, max_bins: int = 6, min_bin_share: float = 0.05, min_events: int = 5,
-                 monotonic: str = "auto", special_codes: dict | None = None, smoothing: float = 0.5):
+    def __init__(self, n_prebins: int = 20, max_bins: int = 6, min_bin_share: float = 0.03, min_events: int = 5,
+                 monotonic: str = "auto", special_codes: dict | None = None, smoothing: float = 0.5,
+                 rare_alpha: float | None = 0.001, rare_min_odds_ratio: float = 2.0, user_splits: dict | None = None):
         self.n_prebins = n_prebins
         self.max_bins = max_bins
         self.min_bin_share = min_bin_share
@@ -165,37 +196,77 @@ class WoEBinner(ParamsMixin):
         self.monotonic = monotonic
         self.special_codes = special_codes
         self.smoothing = smoothing
-
+        self.rare_alpha = rare_alpha
+        self.rare_min_odds_ratio = rare_min_odds_ratio
+        self.user_splits = user_splits
 
     def _woe(self, e: float, t: float) -> float:
         s = self.smoothing
         return float(np.log(((t - e + s) / (self.total_nonevents_ + s)) / ((e + s) / (self.total_events_ + s))))
 
-    def fit(self, X: pd.DataFrame, y) -> WoEBinner:
+    def fit(self, X, y) -> WoEBinner:
+        """Fit on a pandas frame ``X`` with labels ``y`` (1 = event), or on any engine source (an Ibis table,
+        a Parquet file or folder) with ``y`` the name of its 0/1 target column — then every count is an
+        engine aggregate and the rows never reach Python."""
         from cmlib import engine
         from cmlib.data.schemas import check_binary
 
-        y = check_binary(pd.DataFrame({"target": np.asarray(y)}), "target", "training data")
-        if len(X) != len(y):
-            raise ParameterError("y", f"{len(X)} labels", len(y))
-        self.total_events_ = float(y.sum())
-        self.total_nonevents_ = float(len(y) - y.sum())
+        if isinstance(X, pd.DataFrame):
+            y = check_binary(pd.DataFrame({"target": np.asarray(y)}), "target", "training data")
+            if len(X) != len(y):
+                raise ParameterError("y", f"{len(X)} labels", len(y))
+            target, features = "_target", list(X.columns)
+            # a flag is a 0/1 number: bins [-inf, 1) and [1, inf), scored the same way in SQL
+            flags = {f: X[f].astype(float) for f in features if pd.api.types.is_bool_dtype(X[f])}
+            t = engine.table(X.assign(**flags, _target=y.to_numpy()))  # one conversion for all features
+        else:
+            if not isinstance(y, str):
+                raise ParameterError("y", "the target column's name when X is a table or path", type(y).__name__)
+            t = engine.table(X)
+            target, features = y, [c for c in t.columns if c != y]
+        table_name = "training data"
+        if target not in t.columns:
+            raise DataError.single(table_name, target, "target column present", -1)
+        tv = t[target]
+        prof = engine.execute(t.aggregate(
+            n=t.count(), n_event=tv.cast("float64").sum(), n_null_target=tv.isnull().sum().cast("int64"),
+            n_bad_target=(~tv.cast("float64").isin([0.0, 1.0])).sum().cast("int64"),
+            **{f"c{i}": t[f].count() for i, f in enumerate(features)},
+            **{f"u{i}": t[f].nunique() for i, f in enumerate(features)}))
+        r0 = prof.iloc[0]
+        n, n_event = int(r0["n"]), float(r0["n_event"] or 0)
+        if int(r0["n_null_target"] or 0):
+            raise DataError.single(table_name, target, "binary target has no missing values", int(r0["n_null_target"]))
+        if int(r0["n_bad_target"] or 0):
+            raise DataError.single(table_name, target, "binary target in {0, 1}", int(r0["n_bad_target"]))
+        if n_event in (0, n):
+            raise DataError.single(table_name, target, "both classes present", n)
+        self.total_events_ = n_event
+        self.total_nonevents_ = float(n - n_event)
         self.tables_: dict[str, pd.DataFrame] = {}
-        self.features_ = list(X.columns)
-        data = X.assign(_target=y.to_numpy())
-        for f in self.features_:
-            col = X[f]
-            if col.isna().all():
-                raise DataError.single("training data", f, "not all missing", len(col))
-            if col.nunique(dropna=True) < 2:
-                raise DataError.single("training data", f, "at least two distinct values", len(col))
+        self.features_ = features
+        schema = t.schema()
+        for i, f in enumerate(features):
+            if int(r0[f"c{i}"]) == 0:
+                raise DataError.single(table_name, f, "not all missing", n)
+            if int(r0[f"u{i}"]) < 2:
+                raise DataError.single(table_name, f, "at least two distinct values", n)
             specials = list((self.special_codes or {}).get(f, []))
-            if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
-                edges = engine.quantile_edges(data, f, self.n_prebins, special_values=specials)
-                pre = engine.bin_counts(data, f, "_target", edges=edges, special_values=specials)
+            if schema[f].is_numeric() or schema[f].is_boolean():
+                manual = (self.user_splits or {}).get(f)
+                if manual is not None:
+                    edges = sorted(float(b) for b in manual)
+                elif int(r0[f"u{i}"]) <= self.n_prebins + len(specials):  # few values (flags, counts): one per value
+                    vals = engine.bin_counts(t, f, target)["bin"]
+                    distinct = np.unique([float(v) for v in vals if v != "missing" and float(v) not in specials])
+                    edges = distinct[1:].tolist()
+                else:
+                    edges = engine.quantile_edges(t, f, self.n_prebins, special_values=specials)
+                pre = engine.bin_counts(t, f, target, edges=edges, special_values=specials)
                 main = pre[pre["bin_index"] >= 0].reset_index(drop=True)
-                cut = optimal_partition(main["n_event"], main["n"], self.monotonic, self.max_bins, self.min_bin_share,
-                                        self.min_events, 1, self.smoothing)
+                cut = (list(range(len(main) + 1)) if manual is not None else
+                       optimal_partition(main["n_event"], main["n"], self.monotonic, self.max_bins, self.min_bin_share,
+                                         self.min_events, 1, self.smoothing, self.rare_alpha, self.rare_min_odds_ratio))
                 rows = []
                 for a, b in zip(cut[:-1], cut[1:], strict=True):
                     g = main.iloc[a:b]
@@ -205,15 +276,18 @@ class WoEBinner(ParamsMixin):
                     rows.append({"bin": r.bin, "lower": np.nan, "upper": np.nan, "n": r.n, "n_event": r.n_event})
                 tab = pd.DataFrame(rows)
             else:
-                cnt = engine.bin_counts(data.assign(**{f: col.astype("string")}), f, "_target")
+                cnt = engine.bin_counts(t.mutate(**{f: t[f].cast("string")}), f, target)
+                miss = cnt[cnt["bin"] == "missing"]
                 cnt = cnt[cnt["bin"] != "missing"]
-                rare = cnt["n"] < self.min_bin_share * len(X)
+                rare = (cnt["n"] < self.min_bin_share * n) & ~np.array(
+                    [(e >= self.min_events) and strong_and_significant(e, m, n_event, n, self.rare_alpha,
+                                                                       self.rare_min_odds_ratio)
+                     for e, m in zip(cnt["n_event"], cnt["n"], strict=True)], dtype=bool)
                 pooled = pd.DataFrame([{"bin": "(rare)", "n": cnt.loc[rare, "n"].sum(), "n_event": cnt.loc[rare, "n_event"].sum()}]) if rare.any() else cnt.head(0)
                 tab = pd.concat([cnt.loc[~rare, ["bin", "n", "n_event"]], pooled], ignore_index=True)
                 tab["levels"] = [[b] if b != "(rare)" else cnt.loc[rare, "bin"].tolist() for b in tab["bin"]]
-                n_missing = int(col.isna().sum())
-                tab = pd.concat([tab, pd.DataFrame([{"bin": "missing", "n": n_missing,
-                                                     "n_event": int(y[col.isna().to_numpy()].sum()), "levels": []}])],
+                tab = pd.concat([tab, pd.DataFrame([{"bin": "missing", "n": int(miss["n"].sum()),
+                                                     "n_event": int(miss["n_event"].sum()), "levels": []}])],
                                 ignore_index=True)
             if "missing" not in set(tab["bin"]):
                 tab = pd.concat([tab, pd.DataFrame([{"bin": "missing", "n": 0, "n_event": 0}])], ignore_index=True)
@@ -228,20 +302,23 @@ class WoEBinner(ParamsMixin):
         self.iv_ = pd.Series({f: float(t["iv"].sum()) for f, t in self.tables_.items()}, name="iv").sort_values(ascending=False)
         return self
 
-    def _check(self, X: pd.DataFrame) -> None:
+    def _check(self, X: pd.DataFrame, features: list[str]) -> None:
         if not hasattr(self, "tables_"):
             raise ParameterError("WoEBinner", "fit() before transform()", "an unfitted binner")
         unknown = [c for c in X.columns if c not in self.tables_]
-        missing = [c for c in self.features_ if c not in X.columns]
-        if unknown or missing:
-            raise DataError.single("scoring data", (unknown or missing)[0],
-                                   "the features seen at fit" if unknown else "required column is missing", len(X))
+        if unknown:
+            raise DataError.single("scoring data", unknown[0], "a feature seen at fit", len(X))
+        missing = [c for c in features if c not in X.columns]
+        if missing:
+            raise DataError.single("scoring data", missing[0], "required column is missing", len(X))
 
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        """WoE of each value's bin (unseen categorical levels and missing values → the missing bin's WoE)."""
-        self._check(X)
+    def transform(self, X: pd.DataFrame, features: list[str] | None = None) -> pd.DataFrame:
+        """WoE of each value's bin (unseen categorical levels and missing values → the missing bin's WoE).
+        ``features``: only these (default: every fitted feature); a column not seen at fit is an error."""
+        features = self.features_ if features is None else list(features)
+        self._check(X, features)
         out = pd.DataFrame(index=X.index)
-        for f in self.features_:
+        for f in features:
             tab, col = self.tables_[f], X[f]
             woe_missing = float(tab.loc[tab["bin"] == "missing", "woe"].iloc[0])
             if "lower" in tab and tab["lower"].notna().any():

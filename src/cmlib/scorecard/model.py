@@ -17,6 +17,7 @@ import pandas as pd
 from cmlib._params import ParamsMixin
 from cmlib.errors import ArtefactError, DataError, ParameterError
 from cmlib.scorecard.binning import WoEBinner
+from cmlib.scorecard.selection import select_features
 
 SCHEMA_VERSION = 1
 
@@ -25,8 +26,10 @@ class Scorecard(ParamsMixin):
     """WoE binning + logistic regression + points (scikit-learn conventions: fit/transform, get_params)."""
 
     def __init__(self, pdo: float = 20.0, base_score: float = 600.0, base_odds: float = 50.0, rounding: bool = True,
-                 max_bins: int = 6, min_bin_share: float = 0.05, min_events: int = 5, monotonic: str = "auto",
-                 special_codes: dict | None = None):
+                 max_bins: int = 6, min_bin_share: float = 0.03, min_events: int = 5, monotonic: str = "auto",
+                 special_codes: dict | None = None, rare_alpha: float | None = 0.001, user_splits: dict | None = None,
+                 min_iv: float = 0.02, max_corr: float | None = 0.7, max_vif: float | None = 10.0,
+                 stepwise: bool = False):
         self.pdo = pdo
         self.base_score = base_score
         self.base_odds = base_odds
@@ -36,7 +39,12 @@ class Scorecard(ParamsMixin):
         self.min_events = min_events
         self.monotonic = monotonic
         self.special_codes = special_codes
-
+        self.rare_alpha = rare_alpha
+        self.user_splits = user_splits
+        self.min_iv = min_iv
+        self.max_corr = max_corr
+        self.max_vif = max_vif
+        self.stepwise = stepwise
 
     @property
     def factor(self) -> float:
@@ -52,16 +60,21 @@ class Scorecard(ParamsMixin):
         if self.pdo <= 0 or self.base_odds <= 0:
             raise ParameterError("pdo/base_odds", "positive numbers", (self.pdo, self.base_odds))
         self.binner_ = WoEBinner(max_bins=self.max_bins, min_bin_share=self.min_bin_share, min_events=self.min_events,
-                                 monotonic=self.monotonic, special_codes=self.special_codes).fit(X, y)
+                                 monotonic=self.monotonic, special_codes=self.special_codes,
+                                 rare_alpha=self.rare_alpha, user_splits=self.user_splits).fit(X, y)
         W = self.binner_.transform(X)
+        self.selection_ = select_features(W, y, self.binner_.iv_, self.min_iv, self.max_corr, self.max_vif,
+                                          self.stepwise)
+        self.features_ = self.selection_.selected
+        W = W[self.features_]
         fit = sm.Logit(np.asarray(y, float), sm.add_constant(W, has_constant="add")).fit(disp=0)
         ci = fit.conf_int()
         self.coefficients_ = pd.DataFrame({"coef": fit.params, "se": fit.bse, "ci_low": ci[0], "ci_high": ci[1],
                                            "p_value": fit.pvalues})
         b0 = fit.params["const"]
-        k = len(self.binner_.features_)
+        k = len(self.features_)
         self.points_ = {}
-        for f in self.binner_.features_:
+        for f in self.features_:
             tab = self.binner_.tables_[f].copy()
             # logit(bad) = b0 + Σ β_f·woe_f, WoE = ln(good share / bad share): β_f is negative for a useful feature
             pts = self.offset / k - self.factor * (fit.params[f] * tab["woe"] + b0 / k)
@@ -73,10 +86,17 @@ class Scorecard(ParamsMixin):
         if not hasattr(self, "points_"):
             raise ParameterError("Scorecard", "fit() first", "an unfitted scorecard")
 
+    def woe(self, X: pd.DataFrame) -> pd.DataFrame:
+        """WoE of the scorecard's features (other columns of ``X``, such as ids, are ignored)."""
+        self._check_fitted()
+        missing = [f for f in self.features_ if f not in X.columns]
+        if missing:
+            raise DataError.single("scoring data", missing[0], "required column is missing", len(X))
+        return self.binner_.transform(X[self.features_], self.features_)
+
     def points(self, X: pd.DataFrame) -> pd.DataFrame:
         """Points of each applicant's bin per feature (rows × features)."""
-        self._check_fitted()
-        W = self.binner_.transform(X)
+        W = self.woe(X)
         out = pd.DataFrame(index=X.index)
         for f, tab in self.points_.items():
             lookup = dict(zip(np.round(tab["woe"].to_numpy(), 12), tab["points"].to_numpy(), strict=False))
@@ -90,10 +110,9 @@ class Scorecard(ParamsMixin):
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """P(bad), P(good)… in scikit-learn's column order: [:, 1] is the probability of the event (bad)."""
-        self._check_fitted()
-        W = self.binner_.transform(X)
+        W = self.woe(X)
         c = self.coefficients_["coef"]
-        logit = c["const"] + W[self.binner_.features_].to_numpy() @ c[self.binner_.features_].to_numpy()
+        logit = c["const"] + W[self.features_].to_numpy() @ c[self.features_].to_numpy()
         p = 1 / (1 + np.exp(-logit))
         return np.column_stack([1 - p, p])
 
@@ -109,7 +128,12 @@ class Scorecard(ParamsMixin):
 
     # --- exports ------------------------------------------------------------------------------
 
-    def to_dict(self) -> dict:
+    def pd_from_score(self, score) -> np.ndarray:
+        """Probability of bad implied by a score under the points scaling (odds doubling every PDO)."""
+        return pd_from_score(score, self.pdo, self.base_score, self.base_odds)
+
+    def to_dict(self, metadata: dict | None = None) -> dict:
+        """The fitted card as plain data; ``metadata`` (cutoff, economics, validation…) travels with it."""
         self._check_fitted()
         feats = []
         for f, tab in self.points_.items():
@@ -123,10 +147,10 @@ class Scorecard(ParamsMixin):
                 bins.append(b)
             feats.append({"feature": f, "special_codes": list((self.special_codes or {}).get(f, [])), "bins": bins})
         return {"schema_version": SCHEMA_VERSION, "kind": "scorecard", "params": self.get_params(),
-                "coefficients": self.coefficients_["coef"].to_dict(), "features": feats}
+                "coefficients": self.coefficients_["coef"].to_dict(), "features": feats, "metadata": metadata or {}}
 
-    def to_json(self, path: str | Path | None = None) -> str:
-        text = json.dumps(self.to_dict(), indent=2, default=float)
+    def to_json(self, path: str | Path | None = None, metadata: dict | None = None) -> str:
+        text = json.dumps(self.to_dict(metadata), indent=2, default=float)
         if path is not None:
             Path(path).write_text(text)
         return text
@@ -144,8 +168,8 @@ class Scorecard(ParamsMixin):
                 whens.append(f"WHEN {col} = {code!r} THEN {pts!r}")
             numeric = [b for b in feat["bins"] if "upper" in b]
             if numeric:
-                for b in numeric[:-1]:
-                    whens.append(f"WHEN {col} < {b['upper']!r} THEN {b['points']!r}")
+                for b in numeric[:-1]:  # cast: a boolean flag compares as 0/1, as in score()
+                    whens.append(f"WHEN CAST({col} AS DOUBLE) < {b['upper']!r} THEN {b['points']!r}")
                 whens.append(f"ELSE {numeric[-1]['points']!r}")
             else:
                 for b in feat["bins"]:
@@ -175,14 +199,30 @@ def load(source: str | Path | dict) -> LoadedScorecard:
     if doc.get("kind") != "scorecard" or doc.get("schema_version") != SCHEMA_VERSION:
         raise ArtefactError(f"expected a scorecard of schema {SCHEMA_VERSION}, got kind {doc.get('kind')!r} "
                             f"schema {doc.get('schema_version')!r}")
+    missing = [k for k in ("params", "features") if k not in doc]
+    if missing:
+        raise ArtefactError(f"scorecard JSON lacks {', '.join(missing)}")
     return LoadedScorecard(doc)
 
 
+def pd_from_score(score, pdo: float, base_score: float, base_odds: float) -> np.ndarray:
+    """P(bad) at a score: good:bad odds = base_odds · 2^((score − base_score) / pdo)."""
+    odds = base_odds * np.power(2.0, (np.asarray(score, float) - base_score) / pdo)
+    return 1 / (1 + odds)
+
+
 class LoadedScorecard:
-    """A scorecard rebuilt from JSON: ``score(X)`` only (no training state)."""
+    """A scorecard rebuilt from JSON: ``score(X)``, ``pd_from_score`` and the ``metadata`` written with it
+    (no training state)."""
 
     def __init__(self, doc: dict):
         self.doc = doc
+        self.metadata = doc.get("metadata", {})
+        self.features = [f["feature"] for f in doc["features"]]
+
+    def pd_from_score(self, score) -> np.ndarray:
+        p = self.doc["params"]
+        return pd_from_score(score, p["pdo"], p["base_score"], p["base_odds"])
 
     def score(self, X: pd.DataFrame) -> pd.Series:
         total = np.zeros(len(X))

@@ -1,0 +1,45 @@
+"""Scoring sources (cmlib/scorecard/sources.py): every named source and a user path give the same shape;
+protected attributes never become candidate features; bad input is named."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from cmlib.errors import DataError, ParameterError
+from cmlib.scorecard.sources import scoring_data, split_sample
+
+
+@pytest.mark.parametrize("name,target", [("german", "bad"), ("credit_data", "bad"), ("lending_club", "bad"),
+                                         ("hmda", "denied")])
+def test_public_sources(name, target):
+    s = scoring_data(name)
+    assert s.target == target and target not in s.features and s.features
+    assert not {"afam", "protected_group"} & set(s.features)
+    dev, hold, how = split_sample(s, 0.3)
+    assert how == "random" and len(hold) == pytest.approx(0.3 * len(s.frame), abs=1)
+    assert hold[target].mean() == pytest.approx(s.frame[target].mean(), abs=0.01)  # stratified
+
+
+def test_synthetic_source_is_out_of_time_and_policy_filtered():
+    s = scoring_data("synthetic", n_customers=20_000)
+    assert s.protected == "protected_group" and "protected_group" not in s.features and "region" not in s.features
+    assert s.frame["booked"].all() and s.frame["bad_12m"].notna().all()
+    assert s.applicants["policy_decline"].notna().any()
+    dev, hold, how = split_sample(s, 0.25)
+    assert how == "time" and dev["application_date"].max() <= hold["application_date"].min()
+
+
+def test_user_path_and_errors(tmp_path):
+    df = pd.DataFrame({"x": range(20), "y": [0, 1] * 10, "customer_id": range(20)})
+    df.to_csv(tmp_path / "mine.csv", index=False)
+    s = scoring_data(str(tmp_path / "mine.csv"), target="y")
+    assert s.name == "user" and s.features == ["x"]
+    with pytest.raises(DataError, match="column 'outcome' breaks rule 'target column present"):
+        scoring_data(str(tmp_path / "mine.csv"), target="outcome")
+    with pytest.raises(ParameterError, match="features"):
+        scoring_data("german", features=["no_such_column"])
+    with pytest.raises(ParameterError, match="split"):
+        split_sample(s, 0.3, "time")
+    with pytest.raises(ParameterError, match="holdout_share"):
+        split_sample(s, 1.5)
