@@ -1,7 +1,9 @@
 """``python -m benchmarks``: every benchmark in one run; results in benchmarks/results/*.json."""
 
-from benchmarks import data, experiments, survival
+from benchmarks import data, experiments, optimize, scorecard, survival
 
 data.main([])
 experiments.main([])
 survival.main([])
+scorecard.main([])
+optimize.main([])

@@ -3,6 +3,7 @@ run through the real runner with params/smoke.yaml. New notebooks are covered au
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -35,6 +36,17 @@ def test_hygiene(path):
     assert spec.parameters, "parameters cell declares nothing"
     for p in spec.parameters.values():
         assert p.help, f"parameter {p.name} has no one-line comment"
+    # md()/bullets() only display as a cell's last top-level expression: anywhere else (inside an if, or
+    # before other statements) the interpretation would silently vanish from the report
+    for c in code:
+        if "parameters" in c.metadata.get("tags", []):
+            continue
+        tree = ast.parse(c.source)
+        last = tree.body[-1] if tree.body else None
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and node is not last
+                    and getattr(node.value.func, "id", None) in ("md", "bullets")):
+                raise AssertionError(f"cell {c.get('id')} line {node.lineno}: wrap md()/bullets() in display()")
     # thin notebooks: no long function bodies defined inline (DESIGN.md §5)
     for c in code:
         for block in c.source.split("\ndef ")[1:]:

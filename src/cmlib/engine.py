@@ -194,19 +194,115 @@ def moments(data: Any, columns: Sequence[str], by: Sequence[str] = (), pairs: Se
 def quantile_edges(data: Any, feature: str, n_bins: int = 20, special_values: Sequence[float] = (),
                    backend: str = "duckdb") -> list[float]:
     """Interior cut points at ``n_bins`` quantiles of a numeric feature (special values and NULL excluded)."""
+    return quantile_edges_many(data, {feature: special_values}, n_bins, backend)[feature]
+
+
+def quantile_edges_many(data: Any, features: dict[str, Sequence[float]], n_bins: int = 20,
+                        backend: str = "duckdb") -> dict[str, list[float]]:
+    """:func:`quantile_edges` of several features (feature → its special values) in one query."""
     if n_bins < 2:
         raise ParameterError("n_bins", "an integer ≥ 2", n_bins)
     t = table(data, backend)
-    _columns_exist(t, [feature])
-    x = t[feature].cast("float64")
-    keep = x.notnull()
-    if special_values:
-        keep &= ~x.isin([float(v) for v in special_values])
+    _columns_exist(t, list(features))
     qs = [i / n_bins for i in range(1, n_bins)]
-    f = t.filter(keep)
-    row = execute(f.aggregate(**{f"q{i}": f[feature].cast("float64").quantile(q) for i, q in enumerate(qs)}), backend)
-    vals = sorted({float(v) for v in row.iloc[0].tolist() if pd.notna(v)})
-    return vals
+    aggs = {}
+    for k, (f, specials) in enumerate(features.items()):
+        x = t[f].cast("float64")
+        if specials:  # a special code is not a value: NULL it out of the quantiles
+            x = ibis.ifelse(x.isin([float(v) for v in specials]), ibis.null("float64"), x)
+        aggs[f"f{k}"] = x.quantile(qs)  # one multi-quantile aggregate per feature: one sort, not one per q
+    if not aggs:
+        return {}
+    row = execute(t.aggregate(**aggs), backend).iloc[0]
+    return {f: sorted({float(v) for v in (row[f"f{k}"] if row[f"f{k}"] is not None else []) if pd.notna(v)})
+            for k, f in enumerate(features)}
+
+
+def distinct_values_many(data: Any, features: Sequence[str], backend: str = "duckdb") -> dict[str, list[float]]:
+    """Sorted distinct non-NULL values of several numeric features, in one query (for features with few
+    values, such as flags and counts, where every value can be its own pre-bin)."""
+    if not features:
+        return {}
+    t = table(data, backend)
+    _columns_exist(t, list(features))
+    cols = {f"v{k}": t[f].cast("float64") for k, f in enumerate(features)}
+    long = t.select(**cols).pivot_longer(list(cols), names_to="_f", values_to="_v")
+    res = execute(long.filter(long._v.notnull()).select("_f", "_v").distinct().order_by(["_f", "_v"]), backend)
+    return {f: res.loc[res["_f"] == f"v{k}", "_v"].astype(float).tolist() for k, f in enumerate(features)}
+
+
+def _bin_index(x: ir.NumericValue, edges: Sequence[float], special_values: Sequence[float]) -> ir.IntegerValue:
+    branches = [(x.isnull(), -1)]
+    branches += [(x == float(v), -2 - k) for k, v in enumerate(special_values)]
+    branches += [(x < v, i) for i, v in enumerate(edges)]
+    return ibis.cases(*branches, else_=len(edges))
+
+
+def _interval_labels(res: pd.DataFrame, edges: Sequence[float], special_values: Sequence[float], at: int = 0) -> pd.DataFrame:
+    lower, upper = [-np.inf, *edges], [*edges, np.inf]
+
+    def label(i: int) -> tuple[str, float, float]:
+        if i == -1:
+            return "missing", np.nan, np.nan
+        if i <= -2:
+            v = special_values[-2 - i]
+            return f"special:{v:g}" if isinstance(v, float | int) else f"special:{v}", np.nan, np.nan
+        return f"[{lower[i]:g}, {upper[i]:g})", lower[i], upper[i]
+
+    labs = [label(int(i)) for i in res["bin_index"]]
+    res.insert(at, "bin", [lab[0] for lab in labs])
+    res["lower"] = [lab[1] for lab in labs]
+    res["upper"] = [lab[2] for lab in labs]
+    return res
+
+
+def _check_edges(edges: Sequence[float]) -> list[float]:
+    e = [float(v) for v in edges]
+    if any(b <= a for a, b in zip(e, e[1:], strict=False)):
+        raise ParameterError("edges", "strictly increasing cut points", list(edges))
+    return e
+
+
+def bin_counts_many(data: Any, target: str, numeric: dict[str, tuple[Sequence[float], Sequence[float]]],
+                    categorical: Sequence[str] = (), backend: str = "duckdb") -> dict[str, pd.DataFrame]:
+    """:func:`bin_counts` of many features in (at most) two queries — one over the bin indices of every
+    numeric feature (feature → (edges, special values)), one over every categorical feature's values —
+    by unpivoting to (feature, bin) pairs. Same columns per feature as :func:`bin_counts`."""
+    t = table(data, backend)
+    _columns_exist(t, [target, *numeric, *categorical])
+    t = t.filter(t[target].notnull())
+    y = t[target].cast("int64")
+    out: dict[str, pd.DataFrame] = {}
+    if numeric:
+        specs = {f: (_check_edges(e), list(sp)) for f, (e, sp) in numeric.items()}
+        cols = {f"b{k}": _bin_index(t[f].cast("float64"), *specs[f]) for k, f in enumerate(specs)}
+        long = t.select(_y=y, **cols).pivot_longer(list(cols), names_to="_f", values_to="_bin")
+        res = execute(long.group_by(["_f", "_bin"]).aggregate(n=long.count().cast("int64"),
+                                                              n_event=long._y.sum().fill_null(0).cast("int64"))
+                      .order_by(["_f", "_bin"]), backend)
+        for k, f in enumerate(specs):
+            r = res[res["_f"] == f"b{k}"].drop(columns="_f").rename(columns={"_bin": "bin_index"}).reset_index(drop=True)
+            out[f] = _interval_labels(r, *specs[f])
+    if categorical:
+        missing = "\x00missing"  # NULL survives the unpivot as a sentinel, mapped back below
+        cols = {f"c{k}": t[f].cast("string").fill_null(missing) for k, f in enumerate(categorical)}
+        long = t.select(_y=y, **cols).pivot_longer(list(cols), names_to="_f", values_to="_v")
+        res = execute(long.group_by(["_f", "_v"]).aggregate(n=long.count().cast("int64"),
+                                                            n_event=long._y.sum().fill_null(0).cast("int64"))
+                      .order_by(["_f", "_v"]), backend)
+        for k, f in enumerate(categorical):
+            r = res[res["_f"] == f"c{k}"].drop(columns="_f").rename(columns={"_v": "bin"}).reset_index(drop=True)
+            r["bin_index"] = np.where(r["bin"] == missing, -1, 0)
+            r["bin"] = r["bin"].astype(object).where(r["bin"] != missing, "missing")
+            r["lower"] = np.nan
+            r["upper"] = np.nan
+            out[f] = r
+    for f, r in out.items():
+        r["n_nonevent"] = r["n"] - r["n_event"]
+        if f in numeric:
+            r = r.sort_values("bin_index", kind="stable")
+        out[f] = r[["bin", "bin_index", "lower", "upper", "n", "n_event", "n_nonevent"]].reset_index(drop=True)
+    return out
 
 
 def bin_counts(data: Any, feature: str, target: str, edges: Sequence[float] | None = None,
@@ -224,14 +320,8 @@ def bin_counts(data: Any, feature: str, target: str, edges: Sequence[float] | No
     t = t.filter(t[target].notnull())
     y = t[target].cast("int64")
     if edges is not None:
-        e = [float(v) for v in edges]
-        if any(b <= a for a, b in zip(e, e[1:], strict=False)):
-            raise ParameterError("edges", "strictly increasing cut points", list(edges))
-        x = t[feature].cast("float64")
-        branches = [(x.isnull(), -1)]
-        branches += [(x == float(v), -2 - k) for k, v in enumerate(special_values)]
-        branches += [(x < v, i) for i, v in enumerate(e)]
-        idx = ibis.cases(*branches, else_=len(e))
+        e = _check_edges(edges)
+        idx = _bin_index(t[feature].cast("float64"), e, special_values)
     else:
         if special_values:
             raise ParameterError("special_values", "only with numeric edges", list(special_values))
@@ -241,22 +331,8 @@ def bin_counts(data: Any, feature: str, target: str, edges: Sequence[float] | No
         expr = (g.group_by([*by, "_bin"]).aggregate(n=g.count().cast("int64"),
                                                       n_event=g._y.sum().fill_null(0).cast("int64"))
                 .order_by([*by, "_bin"]))
-        res = execute(expr, backend).rename(columns={"_bin": "bin_index"})
-        lower = [-np.inf, *e]
-        upper = [*e, np.inf]
-
-        def label(i: int) -> tuple[str, float, float]:
-            if i == -1:
-                return "missing", np.nan, np.nan
-            if i <= -2:
-                v = special_values[-2 - i]
-                return f"special:{v:g}" if isinstance(v, float | int) else f"special:{v}", np.nan, np.nan
-            return f"[{lower[i]:g}, {upper[i]:g})", lower[i], upper[i]
-
-        labs = [label(int(i)) for i in res["bin_index"]]
-        res.insert(len(by), "bin", [lab[0] for lab in labs])
-        res["lower"] = [lab[1] for lab in labs]
-        res["upper"] = [lab[2] for lab in labs]
+        res = _interval_labels(execute(expr, backend).rename(columns={"_bin": "bin_index"}), e, special_values,
+                               at=len(by))
     else:
         g = t.mutate(_v=t[feature], _y=y)
         expr = (g.group_by([*by, "_v"]).aggregate(n=g.count().cast("int64"),

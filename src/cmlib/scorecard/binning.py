@@ -246,25 +246,29 @@ class WoEBinner(ParamsMixin):
         self.tables_: dict[str, pd.DataFrame] = {}
         self.features_ = features
         schema = t.schema()
+        numeric, categorical = [], []
         for i, f in enumerate(features):
             if int(r0[f"c{i}"]) == 0:
                 raise DataError.single(table_name, f, "not all missing", n)
             if int(r0[f"u{i}"]) < 2:
                 raise DataError.single(table_name, f, "at least two distinct values", n)
-            specials = list((self.special_codes or {}).get(f, []))
-            if schema[f].is_numeric() or schema[f].is_boolean():
-                manual = (self.user_splits or {}).get(f)
-                if manual is not None:
-                    edges = sorted(float(b) for b in manual)
-                elif int(r0[f"u{i}"]) <= self.n_prebins + len(specials):  # few values (flags, counts): one per value
-                    vals = engine.bin_counts(t, f, target)["bin"]
-                    distinct = np.unique([float(v) for v in vals if v != "missing" and float(v) not in specials])
-                    edges = distinct[1:].tolist()
-                else:
-                    edges = engine.quantile_edges(t, f, self.n_prebins, special_values=specials)
-                pre = engine.bin_counts(t, f, target, edges=edges, special_values=specials)
+            (numeric if schema[f].is_numeric() or schema[f].is_boolean() else categorical).append(f)
+        specials = {f: list((self.special_codes or {}).get(f, [])) for f in numeric}
+        manual = {f: sorted(float(b) for b in self.user_splits[f]) for f in numeric if f in (self.user_splits or {})}
+        # few values (flags, counts): one pre-bin per value; else quantile pre-bins — a handful of queries in all
+        few = [f for i, f in enumerate(features) if f in numeric and f not in manual
+               and int(r0[f"u{i}"]) <= self.n_prebins + len(specials[f])]
+        edges = dict(manual)
+        for f, vals in engine.distinct_values_many(t, few).items():
+            edges[f] = [v for v in vals if v not in specials[f]][1:]
+        edges.update(engine.quantile_edges_many(t, {f: specials[f] for f in numeric if f not in edges}, self.n_prebins))
+        counts = engine.bin_counts_many(t.mutate(**{f: t[f].cast("string") for f in categorical}), target,
+                                        {f: (edges[f], specials[f]) for f in numeric}, categorical)
+        for f in features:
+            if f in numeric:
+                pre = counts[f]
                 main = pre[pre["bin_index"] >= 0].reset_index(drop=True)
-                cut = (list(range(len(main) + 1)) if manual is not None else
+                cut = (list(range(len(main) + 1)) if f in manual else
                        optimal_partition(main["n_event"], main["n"], self.monotonic, self.max_bins, self.min_bin_share,
                                          self.min_events, 1, self.smoothing, self.rare_alpha, self.rare_min_odds_ratio))
                 rows = []
@@ -276,7 +280,7 @@ class WoEBinner(ParamsMixin):
                     rows.append({"bin": r.bin, "lower": np.nan, "upper": np.nan, "n": r.n, "n_event": r.n_event})
                 tab = pd.DataFrame(rows)
             else:
-                cnt = engine.bin_counts(t.mutate(**{f: t[f].cast("string")}), f, target)
+                cnt = counts[f]
                 miss = cnt[cnt["bin"] == "missing"]
                 cnt = cnt[cnt["bin"] != "missing"]
                 rare = (cnt["n"] < self.min_bin_share * n) & ~np.array(
