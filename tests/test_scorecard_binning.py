@@ -164,3 +164,22 @@ def test_manual_breaks_override_the_optimiser():
     y = (rng.random(5000) < 0.05 + 0.001 * X["x"]).astype(int)
     tab = WoEBinner(user_splits={"x": [25, 50, 75]}).fit(X, y).tables_["x"]
     assert tab["upper"].dropna().tolist() == [25.0, 50.0, 75.0, np.inf]
+
+
+def test_feature_gini_equals_scikit_learn_on_the_woe():
+    from sklearn.metrics import roc_auc_score
+
+    from cmlib.data.public import load_public
+    from cmlib.scorecard.binning import WoEBinner
+
+    g = load_public("german").frame
+    y = g.pop("bad")
+    b = WoEBinner().fit(g, y)
+    W = b.transform(g)
+    for f in ["duration_in_month", "purpose", "credit_amount"]:
+        assert b.gini_[f] == pytest.approx(2 * roc_auc_score(1 - y, W[f]) - 1, abs=1e-12)
+    # categoricals respect max_bins: levels are merged in event-rate order
+    purpose = b.tables_["purpose"]
+    assert g["purpose"].nunique() == 10 and (purpose["bin"] != "missing").sum() <= b.max_bins
+    rates = purpose.loc[purpose["bin"] != "missing", "event_rate"].to_numpy()
+    assert (np.diff(rates) > 0).all()

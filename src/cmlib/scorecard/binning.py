@@ -165,6 +165,18 @@ def _partition_iv(ev: np.ndarray, tot: np.ndarray, edges: Sequence[int], smoothi
     return sum(bin_iv(ev[a:b].sum(), tot[a:b].sum(), E, T - E, smoothing) for a, b in zip(edges[:-1], edges[1:], strict=True))
 
 
+def _binned_gini(tab: pd.DataFrame) -> float:
+    """Gini (2·AUC − 1) of a feature's WoE as a score for good vs bad, ties within a bin counted half."""
+    t = tab[tab["n"] > 0].sort_values("woe", kind="stable")
+    good, bad = t["n_nonevent"].to_numpy(float), t["n_event"].to_numpy(float)
+    G, B = good.sum(), bad.sum()
+    if G == 0 or B == 0:
+        return 0.0
+    bad_before = np.concatenate([[0.0], np.cumsum(bad)[:-1]])
+    auc = float(np.sum(good / G * (bad_before + 0.5 * bad) / B))
+    return 2 * auc - 1
+
+
 # --- a scikit-learn style binner ------------------------------------------------------------------
 
 import pandas as pd  # noqa: E402  (kept beside the estimator that needs it)
@@ -232,7 +244,11 @@ class WoEBinner(ParamsMixin):
             n=t.count(), n_event=tv.cast("float64").sum(), n_null_target=tv.isnull().sum().cast("int64"),
             n_bad_target=(~tv.cast("float64").isin([0.0, 1.0])).sum().cast("int64"),
             **{f"c{i}": t[f].count() for i, f in enumerate(features)},
-            **{f"u{i}": t[f].nunique() for i, f in enumerate(features)}))
+            # exact COUNT DISTINCT of every column costs more than the binning itself on big tables: a
+            # constant is min == max, and the few-values decision only needs an approximate count
+            **{f"lo{i}": t[f].min() for i, f in enumerate(features)},
+            **{f"hi{i}": t[f].max() for i, f in enumerate(features)},
+            **{f"u{i}": t[f].approx_nunique() for i, f in enumerate(features)}))
         r0 = prof.iloc[0]
         n, n_event = int(r0["n"]), float(r0["n_event"] or 0)
         if int(r0["n_null_target"] or 0):
@@ -250,7 +266,7 @@ class WoEBinner(ParamsMixin):
         for i, f in enumerate(features):
             if int(r0[f"c{i}"]) == 0:
                 raise DataError.single(table_name, f, "not all missing", n)
-            if int(r0[f"u{i}"]) < 2:
+            if r0[f"lo{i}"] == r0[f"hi{i}"]:
                 raise DataError.single(table_name, f, "at least two distinct values", n)
             (numeric if schema[f].is_numeric() or schema[f].is_boolean() else categorical).append(f)
         specials = {f: list((self.special_codes or {}).get(f, [])) for f in numeric}
@@ -260,7 +276,9 @@ class WoEBinner(ParamsMixin):
                and int(r0[f"u{i}"]) <= self.n_prebins + len(specials[f])]
         edges = dict(manual)
         for f, vals in engine.distinct_values_many(t, few).items():
-            edges[f] = [v for v in vals if v not in specials[f]][1:]
+            vals = [v for v in vals if v not in specials[f]]
+            if len(vals) <= self.n_prebins:  # the approximate count can be a little off: check exactly
+                edges[f] = vals[1:]
         edges.update(engine.quantile_edges_many(t, {f: specials[f] for f in numeric if f not in edges}, self.n_prebins))
         counts = engine.bin_counts_many(t.mutate(**{f: t[f].cast("string") for f in categorical}), target,
                                         {f: (edges[f], specials[f]) for f in numeric}, categorical)
@@ -290,6 +308,7 @@ class WoEBinner(ParamsMixin):
                 pooled = pd.DataFrame([{"bin": "(rare)", "n": cnt.loc[rare, "n"].sum(), "n_event": cnt.loc[rare, "n_event"].sum()}]) if rare.any() else cnt.head(0)
                 tab = pd.concat([cnt.loc[~rare, ["bin", "n", "n_event"]], pooled], ignore_index=True)
                 tab["levels"] = [[b] if b != "(rare)" else cnt.loc[rare, "bin"].tolist() for b in tab["bin"]]
+                tab = self._merge_levels(tab, n_event, n)
                 tab = pd.concat([tab, pd.DataFrame([{"bin": "missing", "n": int(miss["n"].sum()),
                                                      "n_event": int(miss["n_event"].sum()), "levels": []}])],
                                 ignore_index=True)
@@ -304,7 +323,27 @@ class WoEBinner(ParamsMixin):
             tab["iv"] = np.where(tab["n"] > 0, (n_sh - e_sh) * np.log(n_sh / e_sh), 0.0)
             self.tables_[f] = tab
         self.iv_ = pd.Series({f: float(t["iv"].sum()) for f, t in self.tables_.items()}, name="iv").sort_values(ascending=False)
+        self.gini_ = pd.Series({f: _binned_gini(t) for f, t in self.tables_.items()}, name="gini").reindex(self.iv_.index)
         return self
+
+    def _merge_levels(self, tab: pd.DataFrame, n_event: float, n: float) -> pd.DataFrame:
+        """Order a categorical's level groups by event rate and merge neighbours optimally (the same exact
+        DP as numeric pre-bins, ascending), so ``max_bins`` and ``min_events`` hold for categoricals too.
+        When the constraints cannot be met the groups stay as they are."""
+        tab = tab.assign(_rate=tab["n_event"] / tab["n"]).sort_values("_rate", kind="stable").reset_index(drop=True)
+        if len(tab) <= 1:
+            return tab.drop(columns="_rate")
+        try:
+            cut = optimal_partition(tab["n_event"], tab["n"], "ascending", self.max_bins, 0.0, self.min_events, 1,
+                                    self.smoothing)
+        except DataError:
+            return tab.drop(columns="_rate")
+        rows = []
+        for a, b in zip(cut[:-1], cut[1:], strict=True):
+            g = tab.iloc[a:b]
+            rows.append({"bin": ", ".join(g["bin"]) if b - a > 1 else g["bin"].iloc[0], "n": g["n"].sum(),
+                         "n_event": g["n_event"].sum(), "levels": [lv for lvs in g["levels"] for lv in lvs]})
+        return pd.DataFrame(rows)
 
     def _check(self, X: pd.DataFrame, features: list[str]) -> None:
         if not hasattr(self, "tables_"):

@@ -65,6 +65,7 @@ class Scorecard(ParamsMixin):
         W = self.binner_.transform(X)
         self.selection_ = select_features(W, y, self.binner_.iv_, self.min_iv, self.max_corr, self.max_vif,
                                           self.stepwise)
+        self.selection_.summary.insert(2, "gini", self.selection_.summary["feature"].map(self.binner_.gini_))
         self.features_ = self.selection_.selected
         W = W[self.features_]
         fit = sm.Logit(np.asarray(y, float), sm.add_constant(W, has_constant="add")).fit(disp=0)
