@@ -183,3 +183,21 @@ def test_feature_gini_equals_scikit_learn_on_the_woe():
     assert g["purpose"].nunique() == 10 and (purpose["bin"] != "missing").sum() <= b.max_bins
     rates = purpose.loc[purpose["bin"] != "missing", "event_rate"].to_numpy()
     assert (np.diff(rates) > 0).all()
+
+
+def test_binner_fits_from_a_parquet_file_like_from_pandas(tmp_path):
+    """The engine path: counts computed by DuckDB over a Parquet file, rows never loaded into pandas."""
+    import pandas as pd
+
+    from cmlib.data.public import load_public
+    from cmlib.scorecard.binning import WoEBinner
+
+    g = load_public("credit_data").frame
+    g.to_parquet(tmp_path / "credit.parquet")
+    y = g.pop("bad")
+    a = WoEBinner().fit(g, y)
+    b = WoEBinner().fit(str(tmp_path / "credit.parquet"), "bad")
+    assert b.features_ == a.features_
+    for f in a.features_:
+        pd.testing.assert_frame_equal(a.tables_[f].drop(columns=["levels"], errors="ignore"),
+                                      b.tables_[f].drop(columns=["levels"], errors="ignore"), check_dtype=False)
