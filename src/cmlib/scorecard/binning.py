@@ -376,7 +376,10 @@ class WoEBinner(ParamsMixin):
                 out[f] = np.where(np.isnan(x), woe_missing, vals)
             else:
                 m = {lv: w for lv_list, w in zip(tab["levels"], tab["woe"], strict=True) for lv in lv_list}
-                out[f] = col.astype("string").map(m).astype(float).fillna(woe_missing).to_numpy()
+                # map each distinct level once (category codes), not every row's string
+                cat = col.astype("string").astype("category")
+                lut = np.array([m.get(str(c), woe_missing) for c in cat.cat.categories] + [woe_missing], dtype=float)
+                out[f] = lut[cat.cat.codes.to_numpy()]  # code −1 (missing) picks the last entry
         return out
 
     def fit_transform(self, X: pd.DataFrame, y) -> pd.DataFrame:

@@ -23,7 +23,15 @@ SCHEMA_VERSION = 1
 
 
 class Scorecard(ParamsMixin):
-    """WoE binning + logistic regression + points (scikit-learn conventions: fit/transform, get_params)."""
+    """WoE binning + feature selection + logistic regression + points (scikit-learn conventions: ``fit``
+    returns self, fitted state ends with ``_``, ``get_params``/``set_params``).
+
+    Points: ``pdo`` points double the good:bad odds, ``base_score`` at ``base_odds``, rounded per bin with
+    ``rounding``. Binning (see :class:`WoEBinner`): ``max_bins``, ``min_bin_share`` (a default — rare bins
+    significant at ``rare_alpha`` keep their own bin), ``min_events``, ``monotonic``, ``special_codes``,
+    ``user_splits``. Selection (see :func:`select_features`): ``min_iv``, ``max_corr``, ``max_vif``,
+    ``stepwise``. Fitted: ``binner_``, ``selection_``, ``features_``, ``coefficients_`` (coef, SE, CI,
+    p-value), ``points_`` (each feature's bin table with points)."""
 
     def __init__(self, pdo: float = 20.0, base_score: float = 600.0, base_odds: float = 50.0, rounding: bool = True,
                  max_bins: int = 6, min_bin_share: float = 0.03, min_events: int = 5, monotonic: str = "auto",

@@ -46,7 +46,8 @@ def select_features(W: pd.DataFrame, y, iv: pd.Series, min_iv: float = 0.02, max
     iv = iv.reindex(W.columns).fillna(0.0).sort_values(ascending=False, kind="stable")
     reason = dict.fromkeys(iv.index, "")
     for f in iv.index:
-        if W[f].nunique() <= 1:
+        w = W[f].to_numpy()
+        if w.min() == w.max():  # one WoE value: a single bin (cheaper than counting distinct values)
             reason[f] = "single bin"
         elif iv[f] < min_iv:
             reason[f] = f"IV {iv[f]:.3f} < {min_iv:g}"
