@@ -248,7 +248,9 @@ def allocate_budget(curves: dict[str, ResponseCurve], budget: float, lower: dict
         v = vpb[k] * p["top"] * hill(np.asarray(x, float) / (1 - p["decay"]), p["half_saturation"], p["shape"])
         return v - (x if net_of_spend else 0.0)
 
-    step = budget / grid if budget > 0 else 1.0
+    step = budget / grid
+    if step <= 0:  # a zero (or denormal, underflowing) budget: no grid steps, the minimums only
+        step = 1.0
     units = np.arange(grid + 1)
     # V[b] = best value of the channels so far using exactly b steps above their minimums (−inf: infeasible)
     free = budget - lo.sum()
