@@ -263,6 +263,18 @@ def _check_edges(edges: Sequence[float]) -> list[float]:
     return e
 
 
+def _unpivoted_counts(t: ir.Table, y: ir.IntegerValue, values: dict[str, ir.Value],
+                      backend: str) -> dict[str, pd.DataFrame]:
+    """Rows and events per value of each expression (feature → expression), in one query: the columns are
+    unpivoted to (feature, value) pairs and grouped. Per feature a frame with ``_v``, ``n``, ``n_event``."""
+    cols = {f"c{k}": v for k, v in enumerate(values.values())}
+    long = t.select(_y=y, **cols).pivot_longer(list(cols), names_to="_f", values_to="_v")
+    res = execute(long.group_by(["_f", "_v"]).aggregate(n=long.count().cast("int64"),
+                                                        n_event=long._y.sum().fill_null(0).cast("int64"))
+                  .order_by(["_f", "_v"]), backend)
+    return {f: res[res["_f"] == f"c{k}"].drop(columns="_f").reset_index(drop=True) for k, f in enumerate(values)}
+
+
 def bin_counts_many(data: Any, target: str, numeric: dict[str, tuple[Sequence[float], Sequence[float]]],
                     categorical: Sequence[str] = (), backend: str = "duckdb") -> dict[str, pd.DataFrame]:
     """:func:`bin_counts` of many features in (at most) two queries — one over the bin indices of every
@@ -275,23 +287,14 @@ def bin_counts_many(data: Any, target: str, numeric: dict[str, tuple[Sequence[fl
     out: dict[str, pd.DataFrame] = {}
     if numeric:
         specs = {f: (_check_edges(e), list(sp)) for f, (e, sp) in numeric.items()}
-        cols = {f"b{k}": _bin_index(t[f].cast("float64"), *specs[f]) for k, f in enumerate(specs)}
-        long = t.select(_y=y, **cols).pivot_longer(list(cols), names_to="_f", values_to="_bin")
-        res = execute(long.group_by(["_f", "_bin"]).aggregate(n=long.count().cast("int64"),
-                                                              n_event=long._y.sum().fill_null(0).cast("int64"))
-                      .order_by(["_f", "_bin"]), backend)
-        for k, f in enumerate(specs):
-            r = res[res["_f"] == f"b{k}"].drop(columns="_f").rename(columns={"_bin": "bin_index"}).reset_index(drop=True)
-            out[f] = _interval_labels(r, *specs[f])
+        counts = _unpivoted_counts(t, y, {f: _bin_index(t[f].cast("float64"), *specs[f]) for f in specs}, backend)
+        for f, r in counts.items():
+            out[f] = _interval_labels(r.rename(columns={"_v": "bin_index"}), *specs[f])
     if categorical:
         missing = "\x00missing"  # NULL survives the unpivot as a sentinel, mapped back below
-        cols = {f"c{k}": t[f].cast("string").fill_null(missing) for k, f in enumerate(categorical)}
-        long = t.select(_y=y, **cols).pivot_longer(list(cols), names_to="_f", values_to="_v")
-        res = execute(long.group_by(["_f", "_v"]).aggregate(n=long.count().cast("int64"),
-                                                            n_event=long._y.sum().fill_null(0).cast("int64"))
-                      .order_by(["_f", "_v"]), backend)
-        for k, f in enumerate(categorical):
-            r = res[res["_f"] == f"c{k}"].drop(columns="_f").rename(columns={"_v": "bin"}).reset_index(drop=True)
+        counts = _unpivoted_counts(t, y, {f: t[f].cast("string").fill_null(missing) for f in categorical}, backend)
+        for f, r in counts.items():
+            r = r.rename(columns={"_v": "bin"})
             r["bin_index"] = np.where(r["bin"] == missing, -1, 0)
             r["bin"] = r["bin"].astype(object).where(r["bin"] != missing, "missing")
             r["lower"] = np.nan

@@ -78,7 +78,7 @@ def channel_economics(funnel: pd.DataFrame, expected_bad_rate: pd.Series | float
 
 
 def adstock(spend, decay: float) -> np.ndarray:
-    """Geometric adstock a_t = x_t + decay · a_{t−1} (same definition as the simulator)."""
+    """Geometric adstock a_t = x_t + decay · a_{t−1}, a_0 = x_0 (the simulator generates with this function)."""
     from scipy.signal import lfilter
 
     return lfilter([1.0], [1.0, -decay], np.asarray(spend, float))
@@ -96,6 +96,11 @@ def hill(x, half_saturation: float, shape: float) -> np.ndarray:
 PARAMS = ("base", "top", "decay", "half_saturation", "shape")
 
 
+def incremental_bookings(p: dict, weekly_spend) -> np.ndarray:
+    """Steady-state weekly bookings above base at a constant weekly spend: top · Hill(spend / (1 − decay))."""
+    return p["top"] * hill(np.asarray(weekly_spend, float) / (1 - p["decay"]), p["half_saturation"], p["shape"])
+
+
 @dataclass
 class ResponseCurve:
     """A fitted channel curve: ``params`` (estimates), ``summary`` (estimate, SE, CI per parameter) and the
@@ -110,8 +115,7 @@ class ResponseCurve:
     def steady_bookings(self, weekly_spend, params: dict | None = None) -> np.ndarray:
         """Expected weekly bookings at a constant weekly spend (steady-state adstock)."""
         p = params or self.params
-        return p["base"] + p["top"] * hill(np.asarray(weekly_spend, float) / (1 - p["decay"]),
-                                           p["half_saturation"], p["shape"])
+        return p["base"] + incremental_bookings(p, weekly_spend)
 
     def band(self, weekly_spend, level: float = 0.9, n_draws: int = 400, random_state: int = 0) -> pd.DataFrame:
         """Incremental steady-state bookings (above base) with a band from parameter draws (normal on the
@@ -244,9 +248,7 @@ def allocate_budget(curves: dict[str, ResponseCurve], budget: float, lower: dict
     pars = [(params or {}).get(c, curves[c].params) for c in chans]
 
     def value_c(k, x):
-        p = pars[k]
-        v = vpb[k] * p["top"] * hill(np.asarray(x, float) / (1 - p["decay"]), p["half_saturation"], p["shape"])
-        return v - (x if net_of_spend else 0.0)
+        return vpb[k] * incremental_bookings(pars[k], x) - (x if net_of_spend else 0.0)
 
     step = budget / grid
     if step <= 0:  # a zero (or denormal, underflowing) budget: no grid steps, the minimums only
@@ -292,8 +294,7 @@ def allocate_budget(curves: dict[str, ResponseCurve], budget: float, lower: dict
     eps = max(budget, 1.0) * 1e-4
     vals = np.array([value_c(k, x[k]) for k in range(len(chans))])
     marg = np.array([(value_c(k, x[k] + eps) - vals[k]) / eps for k in range(len(chans))])
-    book = np.array([pars[k]["top"] * hill(x[k] / (1 - pars[k]["decay"]), pars[k]["half_saturation"], pars[k]["shape"])
-                     for k in range(len(chans))])
+    book = np.array([float(incremental_bookings(pars[k], x[k])) for k in range(len(chans))])
     summ = pd.DataFrame({"channel": chans, "weekly_spend": x, "share": x / max(x.sum(), 1e-12),
                          "incremental_bookings": book, "value": vals, "marginal_value_per_unit": marg,
                          "at_lower": np.isclose(x, lo), "at_upper": np.isclose(x, hi)})
@@ -320,7 +321,7 @@ def evaluate_allocation(curves: dict[str, ResponseCurve], spend: dict, value_per
     for c, x in spend.items():
         p = (params or {}).get(c, curves[c].params)
         v = value_per_booking.get(c, 0.0) if isinstance(value_per_booking, dict) else value_per_booking
-        total += v * p["top"] * float(hill(x / (1 - p["decay"]), p["half_saturation"], p["shape"]))
+        total += v * float(incremental_bookings(p, x))
     return total
 
 
@@ -358,7 +359,7 @@ class TwoModelUplift(ParamsMixin):
         from sklearn.base import clone
 
         t, y = _check_uplift(X, treatment, y)
-        est = self.estimator if self.estimator is not None else _default_classifier()
+        est = self.estimator if self.estimator is not None else response_model()
         self.treated_ = clone(est).fit(X[t], y[t])
         self.control_ = clone(est).fit(X[~t], y[~t])
         return self
@@ -381,7 +382,7 @@ class XLearnerUplift(ParamsMixin):
         from sklearn.base import clone
 
         t, y = _check_uplift(X, treatment, y)
-        est = self.estimator if self.estimator is not None else _default_classifier()
+        est = self.estimator if self.estimator is not None else response_model()
         reg = self.regressor if self.regressor is not None else _default_regressor()
         m1 = clone(est).fit(X[t], y[t])
         m0 = clone(est).fit(X[~t], y[~t])
@@ -400,14 +401,10 @@ class XLearnerUplift(ParamsMixin):
 
 
 def response_model():
-    """The default response classifier (also what a business-as-usual response model would be): median
-    imputation, standardisation, logistic regression."""
-    return _default_classifier()
-
-
-def _default_classifier():
-    # a logistic model (median-imputed, standardised): uplift of a response rate is mostly a shift in
-    # log-odds, which this captures with little variance; pass a boosting model for non-linear effects
+    """The default response classifier of the uplift models (also what a business-as-usual response model
+    would be): median imputation, standardisation, logistic regression. Uplift of a response rate is
+    mostly a shift in log-odds, which this captures with little variance; pass a boosting model for
+    non-linear effects."""
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline

@@ -36,6 +36,9 @@ import pandas as pd
 
 from cmlib.errors import ParameterError
 
+# the response-curve primitives are the model's own (cmlib.optimize fits them): one definition for both
+from cmlib.optimize import adstock, hill  # noqa: F401  (also re-exported: syn.adstock, syn.hill)
+
 BLOCK = 50_000
 SCHEMA_VERSION = 1
 
@@ -651,22 +654,6 @@ def _channel_params(rng: np.random.Generator) -> dict[str, dict[str, float]]:
                    "max_bookings": float(np.round(rng.uniform(50, 400), 1)),
                    "base_bookings": float(np.round(rng.uniform(5, 30), 1))}
     return out
-
-
-def adstock(spend: np.ndarray, decay: float) -> np.ndarray:
-    """Geometric adstock: a_t = x_t + decay · a_{t-1} (a_0 = x_0)."""
-    out = np.empty(len(spend), dtype=float)
-    acc = 0.0
-    for i, x in enumerate(spend):
-        acc = x + decay * acc
-        out[i] = acc
-    return out
-
-
-def hill(x: np.ndarray, half_saturation: float, shape: float) -> np.ndarray:
-    """Hill saturation in [0, 1): x^S / (x^S + K^S)."""
-    x = np.maximum(np.asarray(x, dtype=float), 0.0)
-    return x**shape / (x**shape + half_saturation**shape)
 
 
 def _channel_spend(rng: np.random.Generator, cal: Calendar, params: dict) -> pd.DataFrame:
