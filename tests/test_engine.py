@@ -78,6 +78,40 @@ def test_bin_counts_numeric_special_missing(world, backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_frames_are_counted_in_numpy_like_the_engine(world, backend):
+    """The binning aggregates count an in-memory frame in numpy; an engine table of the same rows gives
+    the same profile, cut points, distinct values and bin counts."""
+    a = world.applications.dropna(subset=["bad_12m"]).reset_index(drop=True)
+    a = a.assign(bad=a["bad_12m"].astype(int), util=a["utilisation"].where(a.index % 11 > 0),
+                 score=a["bureau_score"].astype("float32"), n_inq=pd.array(a.index % 4, dtype="Int64"),
+                 flag=a.index % 3 == 0, housing=a["housing"].astype("category"),
+                 region=a["region"].astype("string").where(a.index % 13 > 0))
+    a.loc[a.index[:5], "n_inq"] = pd.NA
+    a.loc[a.index[5:9], "score"] = syn.THIN_FILE
+    a.loc[a.index[9:12], "score"] = syn.NO_FILE
+    df = a[["bad", "util", "score", "n_inq", "flag", "housing", "region"]]
+    t = engine.table(df, backend)
+    num = ["util", "score", "n_inq", "flag"]
+    p_frame = engine.column_profile(df, num + ["housing", "region"])
+    p_engine = engine.column_profile(t, num + ["housing", "region"], backend=backend)
+    pd.testing.assert_frame_equal(p_frame.drop(columns="n_distinct"), p_engine.drop(columns="n_distinct"), check_dtype=False)
+    assert p_frame.loc[["n_inq", "flag", "housing"], "n_distinct"].tolist() == [4, 2, a["housing"].nunique()]
+    specials = {"util": [], "score": [float(syn.NO_FILE), float(syn.THIN_FILE)], "n_inq": [], "flag": []}
+    q_frame, q_engine = engine.quantile_edges_many(df, specials, 10), engine.quantile_edges_many(t, specials, 10, backend)
+    assert q_frame.keys() == q_engine.keys()
+    for f in q_frame:
+        assert q_frame[f] == pytest.approx(q_engine[f], rel=1e-12, abs=1e-12)
+    assert engine.distinct_values_many(df, ["n_inq", "flag"]) == engine.distinct_values_many(t, ["n_inq", "flag"], backend)
+    spec = {f: (q_engine[f], specials[f]) for f in num}
+    c_frame = engine.bin_counts_many(df, "bad", spec, ["housing", "region"])
+    c_engine = engine.bin_counts_many(t, "bad", spec, ["housing", "region"], backend)
+    for f in [*num, "housing", "region"]:
+        pd.testing.assert_frame_equal(c_frame[f], c_engine[f], check_dtype=False)
+    assert c_frame["score"]["bin"].str.startswith("special:").sum() == 2
+    assert c_frame["region"]["bin"].iloc[0] == "missing"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_survival_counts_match_lifelines_table(world, backend):
     from lifelines import KaplanMeierFitter
 

@@ -223,64 +223,59 @@ class WoEBinner(ParamsMixin):
         from cmlib import engine
         from cmlib.data.schemas import check_binary
 
+        table_name = "training data"
         if isinstance(X, pd.DataFrame):
-            y = check_binary(pd.DataFrame({"target": np.asarray(y)}), "target", "training data")
+            y = check_binary(pd.DataFrame({"target": np.asarray(y)}), "target", table_name)
             if len(X) != len(y):
                 raise ParameterError("y", f"{len(X)} labels", len(y))
             target, features = "_target", list(X.columns)
             # a flag is a 0/1 number: bins [-inf, 1) and [1, inf), scored the same way in SQL
             flags = {f: X[f].astype(float) for f in features if pd.api.types.is_bool_dtype(X[f])}
-            t = engine.table(X.assign(**flags, _target=y.to_numpy()))  # one conversion for all features
+            t = X.assign(**flags, _target=y.to_numpy())  # stays in memory: the engine counts frames in numpy
+            n, n_event = len(y), float(y.sum())  # check_binary has checked the values and both classes
         else:
             if not isinstance(y, str):
                 raise ParameterError("y", "the target column's name when X is a table or path", type(y).__name__)
             t = engine.table(X)
             target, features = y, [c for c in t.columns if c != y]
-        table_name = "training data"
-        if target not in t.columns:
-            raise DataError.single(table_name, target, "target column present", -1)
-        tv = t[target]
-        prof = engine.execute(t.aggregate(
-            n=t.count(), n_event=tv.cast("float64").sum(), n_null_target=tv.isnull().sum().cast("int64"),
-            n_bad_target=(~tv.cast("float64").isin([0.0, 1.0])).sum().cast("int64"),
-            **{f"c{i}": t[f].count() for i, f in enumerate(features)},
-            # exact COUNT DISTINCT of every column costs more than the binning itself on big tables: a
-            # constant is min == max, and the few-values decision only needs an approximate count
-            **{f"lo{i}": t[f].min() for i, f in enumerate(features)},
-            **{f"hi{i}": t[f].max() for i, f in enumerate(features)},
-            **{f"u{i}": t[f].approx_nunique() for i, f in enumerate(features)}))
-        r0 = prof.iloc[0]
-        n, n_event = int(r0["n"]), float(r0["n_event"] or 0)
-        if int(r0["n_null_target"] or 0):
-            raise DataError.single(table_name, target, "binary target has no missing values", int(r0["n_null_target"]))
-        if int(r0["n_bad_target"] or 0):
-            raise DataError.single(table_name, target, "binary target in {0, 1}", int(r0["n_bad_target"]))
-        if n_event in (0, n):
-            raise DataError.single(table_name, target, "both classes present", n)
+            if target not in t.columns:
+                raise DataError.single(table_name, target, "target column present", -1)
+            tv = t[target]
+            r0 = engine.execute(t.aggregate(
+                n=t.count(), n_event=tv.cast("float64").sum(), n_null_target=tv.isnull().sum().cast("int64"),
+                n_bad_target=(~tv.cast("float64").isin([0.0, 1.0])).sum().cast("int64"))).iloc[0]
+            n, n_event = int(r0["n"]), float(r0["n_event"] or 0)
+            if int(r0["n_null_target"] or 0):
+                raise DataError.single(table_name, target, "binary target has no missing values", int(r0["n_null_target"]))
+            if int(r0["n_bad_target"] or 0):
+                raise DataError.single(table_name, target, "binary target in {0, 1}", int(r0["n_bad_target"]))
+            if n_event in (0, n):
+                raise DataError.single(table_name, target, "both classes present", n)
+        prof = engine.column_profile(t, features)
         self.total_events_ = n_event
         self.total_nonevents_ = float(n - n_event)
         self.tables_: dict[str, pd.DataFrame] = {}
         self.features_ = features
-        schema = t.schema()
         numeric, categorical = [], []
-        for i, f in enumerate(features):
-            if int(r0[f"c{i}"]) == 0:
+        for f, p in prof.iterrows():
+            if p["n_values"] == 0:
                 raise DataError.single(table_name, f, "not all missing", n)
-            if r0[f"lo{i}"] == r0[f"hi{i}"]:
+            if p["min"] == p["max"]:
                 raise DataError.single(table_name, f, "at least two distinct values", n)
-            (numeric if schema[f].is_numeric() or schema[f].is_boolean() else categorical).append(f)
+            (numeric if p["numeric"] else categorical).append(f)
         specials = {f: list((self.special_codes or {}).get(f, [])) for f in numeric}
         manual = {f: sorted(float(b) for b in self.user_splits[f]) for f in numeric if f in (self.user_splits or {})}
         # few values (flags, counts): one pre-bin per value; else quantile pre-bins — a handful of queries in all
-        few = [f for i, f in enumerate(features) if f in numeric and f not in manual
-               and int(r0[f"u{i}"]) <= self.n_prebins + len(specials[f])]
+        few = [f for f in numeric if f not in manual and prof.loc[f, "n_distinct"] <= self.n_prebins + len(specials[f])]
         edges = dict(manual)
         for f, vals in engine.distinct_values_many(t, few).items():
             vals = [v for v in vals if v not in specials[f]]
             if len(vals) <= self.n_prebins:  # the approximate count can be a little off: check exactly
                 edges[f] = vals[1:]
         edges.update(engine.quantile_edges_many(t, {f: specials[f] for f in numeric if f not in edges}, self.n_prebins))
-        counts = engine.bin_counts_many(t.mutate(**{f: t[f].cast("string") for f in categorical}), target,
+        if categorical and not isinstance(t, pd.DataFrame):
+            t = t.mutate(**{f: t[f].cast("string") for f in categorical})
+        counts = engine.bin_counts_many(t, target,
                                         {f: (edges[f], specials[f]) for f in numeric}, categorical)
         for f in features:
             if f in numeric:
@@ -358,29 +353,39 @@ class WoEBinner(ParamsMixin):
     def transform(self, X: pd.DataFrame, features: list[str] | None = None) -> pd.DataFrame:
         """WoE of each value's bin (unseen categorical levels and missing values → the missing bin's WoE).
         ``features``: only these (default: every fitted feature); a column not seen at fit is an error."""
+        from cmlib import engine
+
         features = self.features_ if features is None else list(features)
         self._check(X, features)
-        out = pd.DataFrame(index=X.index)
-        for f in features:
+        # one float block filled column by column (setting frame columns one by one copies each of them),
+        # the columns in threads: each writes its own column
+        out = np.empty((len(X), len(features)), dtype=float, order="F")
+
+        def one(j: int) -> None:
+            f = features[j]
             tab, col = self.tables_[f], X[f]
             woe_missing = float(tab.loc[tab["bin"] == "missing", "woe"].iloc[0])
             if "lower" in tab and tab["lower"].notna().any():
                 num = tab[tab["lower"].notna()]
-                x = pd.to_numeric(col, errors="coerce").to_numpy(float)
-                idx = np.clip(np.searchsorted(num["upper"].to_numpy(), x, side="right"), 0, len(num) - 1)
+                x = pd.to_numeric(col, errors="coerce").to_numpy(float, na_value=np.nan)
+                idx = np.zeros(len(x), dtype=np.intp)
+                for u in num["upper"].to_numpy()[:-1]:  # bin = number of upper bounds ≤ x (few passes, no search)
+                    idx += x >= u
                 vals = num["woe"].to_numpy()[idx]
                 for code in (self.special_codes or {}).get(f, []):
                     lab = f"special:{code:g}" if isinstance(code, int | float) else f"special:{code}"
                     w = tab.loc[tab["bin"] == lab, "woe"]
                     vals = np.where(x == code, float(w.iloc[0]) if len(w) else woe_missing, vals)
-                out[f] = np.where(np.isnan(x), woe_missing, vals)
+                out[:, j] = np.where(np.isnan(x), woe_missing, vals)
             else:
                 m = {lv: w for lv_list, w in zip(tab["levels"], tab["woe"], strict=True) for lv in lv_list}
-                # map each distinct level once (category codes), not every row's string
-                cat = col.astype("string").astype("category")
-                lut = np.array([m.get(str(c), woe_missing) for c in cat.cat.categories] + [woe_missing], dtype=float)
-                out[f] = lut[cat.cat.codes.to_numpy()]  # code −1 (missing) picks the last entry
-        return out
+                # map each distinct level once (codes), not every row's string; levels compare as text
+                codes, levels = pd.factorize(col.astype("string"))
+                lut = np.array([m.get(str(c), woe_missing) for c in levels] + [woe_missing], dtype=float)
+                out[:, j] = lut[codes]  # code −1 (missing) picks the last entry
+
+        engine.in_threads(one, range(len(features)))
+        return pd.DataFrame(out, index=X.index, columns=features, copy=False)
 
     def fit_transform(self, X: pd.DataFrame, y) -> pd.DataFrame:
         return self.fit(X, y).transform(X)

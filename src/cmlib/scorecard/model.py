@@ -76,7 +76,8 @@ class Scorecard(ParamsMixin):
         self.selection_.summary.insert(2, "gini", self.selection_.summary["feature"].map(self.binner_.gini_))
         self.features_ = self.selection_.selected
         W = W[self.features_]
-        fit = sm.Logit(np.asarray(y, float), sm.add_constant(W, has_constant="add")).fit(disp=0)
+        # no rank check (an SVD of the whole design): selection has already dropped collinear WoE columns
+        fit = sm.Logit(np.asarray(y, float), sm.add_constant(W, has_constant="add"), check_rank=False).fit(disp=0)
         ci = fit.conf_int()
         self.coefficients_ = pd.DataFrame({"coef": fit.params, "se": fit.bse, "ci_low": ci[0], "ci_high": ci[1],
                                            "p_value": fit.pvalues})

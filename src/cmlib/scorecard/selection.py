@@ -53,7 +53,7 @@ def select_features(W: pd.DataFrame, y, iv: pd.Series, min_iv: float = 0.02, max
             reason[f] = f"IV {iv[f]:.3f} < {min_iv:g}"
     keep = [f for f in iv.index if not reason[f]]
     if max_corr is not None and len(keep) > 1:
-        corr = W[keep].corr().abs()
+        corr = pd.DataFrame(np.abs(np.corrcoef(W[keep].to_numpy(float), rowvar=False)), index=keep, columns=keep)
         kept: list[str] = []
         for f in keep:  # IV order: a feature goes when a stronger kept one is too correlated with it
             partner = next((g for g in kept if corr.loc[f, g] > max_corr), None)
