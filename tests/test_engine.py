@@ -117,16 +117,21 @@ def test_survival_counts_match_lifelines_table(world, backend):
 
     a = world.applications.assign(d=world.applications["age"] % 17 + 1,
                                   e=world.applications["booked"].astype(int))
-    got = engine.survival_counts(a, "d", "e", backend=backend)
+    a["s"] = (a["d"] - 3).clip(lower=0)
+    a = a[["d", "e", "s"]]
     kmf = KaplanMeierFitter().fit(a["d"], a["e"])
     tab = kmf.event_table.loc[kmf.event_table.index > 0]
-    assert got["at_risk"].tolist() == tab["at_risk"].astype(int).tolist()
-    assert got["n_event"].tolist() == tab["observed"].astype(int).tolist()
-    # left truncation: at risk when entry < t <= exit
-    a["s"] = (a["d"] - 3).clip(lower=0)
-    got = engine.survival_counts(a, "d", "e", entry="s", backend=backend)
-    for _, r in got.iterrows():
-        assert r["at_risk"] == ((a["s"] < r["time"]) & (a["d"] >= r["time"])).sum()
+    # the frame itself (counted in numpy), the same rows as an engine table, and non-integer times (sorted)
+    for data, shift in ((a, 0.0), (engine.table(a, backend), 0.0), (a.assign(d=a["d"] + 0.5, s=a["s"] + 0.5), 0.5)):
+        got = engine.survival_counts(data, "d", "e", backend=backend)
+        assert got["time"].tolist() == (tab.index.to_numpy() + shift).tolist()
+        assert got["at_risk"].tolist() == tab["at_risk"].astype(int).tolist()
+        assert got["n_event"].tolist() == tab["observed"].astype(int).tolist()
+        # left truncation: at risk when entry < t <= exit
+        got = engine.survival_counts(data, "d", "e", entry="s", backend=backend)
+        for _, r in got.iterrows():
+            t = r["time"] - shift
+            assert r["at_risk"] == ((a["s"] < t) & (a["d"] >= t)).sum()
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
