@@ -112,6 +112,29 @@ def test_frames_are_counted_in_numpy_like_the_engine(world, backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_group_counts_of_a_frame_equal_the_engine(backend):
+    """Counted in numpy (whole-number keys as they are, others factorised, NULL a key of its own) or by the
+    engine's GROUP BY: the same combinations and counts."""
+    rng = np.random.default_rng(2)
+    n = 3000
+    df = pd.DataFrame({"small": rng.integers(-100, 101, n).astype(np.int8), "flag": rng.random(n) < 0.3,
+                       "grade": pd.Series(rng.choice(["a", "b", None], n), dtype="string"),
+                       "x": np.where(rng.random(n) < 0.1, np.nan, rng.integers(0, 3, n).astype(float)),
+                       "cnt": pd.array(np.where(rng.random(n) < 0.05, None, rng.integers(0, 4, n)), dtype="Int64"),
+                       "ev": rng.random(n) < 0.2})
+    df["ev_float"] = np.where(rng.random(n) < 0.05, np.nan, df["ev"].astype(float))
+    for keys, event in ((["small", "flag"], "ev"), (["grade", "x", "cnt"], "ev_float"), (["flag"], None)):
+        got = engine.group_counts(df, keys, event)
+        ref = engine.group_counts(engine.table(df, backend), keys, event, backend)
+        want = df.groupby(keys, dropna=False).size()
+        assert len(got) == len(ref) == len(want) and got["n"].sum() == n
+        cols = ["n"] + (["n_event"] if event else [])
+        a = got.astype({k: "string" for k in keys}).sort_values(keys).reset_index(drop=True)[cols]
+        b = ref.astype({k: "string" for k in keys}).sort_values(keys).reset_index(drop=True)[cols]
+        pd.testing.assert_frame_equal(a, b, check_dtype=False)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_survival_counts_match_lifelines_table(world, backend):
     from lifelines import KaplanMeierFitter
 
@@ -122,7 +145,9 @@ def test_survival_counts_match_lifelines_table(world, backend):
     kmf = KaplanMeierFitter().fit(a["d"], a["e"])
     tab = kmf.event_table.loc[kmf.event_table.index > 0]
     # the frame itself (counted in numpy), the same rows as an engine table, and non-integer times (sorted)
-    for data, shift in ((a, 0.0), (engine.table(a, backend), 0.0), (a.assign(d=a["d"] + 0.5, s=a["s"] + 0.5), 0.5)):
+    variants = [(a, 0.0), (engine.table(a, backend), 0.0), (a.astype({"d": float, "e": bool, "s": float}), 0.0),
+                (a.assign(d=a["d"] + 0.5, s=a["s"] + 0.5), 0.5)]
+    for data, shift in variants:
         got = engine.survival_counts(data, "d", "e", backend=backend)
         assert got["time"].tolist() == (tab.index.to_numpy() + shift).tolist()
         assert got["at_risk"].tolist() == tab["at_risk"].astype(int).tolist()

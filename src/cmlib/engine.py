@@ -508,21 +508,6 @@ def bin_counts(data: Any, feature: str, target: str, edges: Sequence[float] | No
 # --- survival -------------------------------------------------------------------------------------
 
 
-def _tally(x: np.ndarray, w: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Sorted distinct values of ``x`` with their counts and the sums of ``w`` (rounded to integers) —
-    by a counting sort when ``x`` holds whole numbers in a modest range (months on book), else by sorting."""
-    lo, hi = float(x.min()), float(x.max())
-    if hi - lo < 10 * len(x) + 10_000 and np.array_equal(x, np.floor(x)):
-        k = (x - lo).astype(np.int64)
-        n = np.bincount(k)
-        at = np.flatnonzero(n)
-        s = None if w is None else np.rint(np.bincount(k, weights=w)[at]).astype(np.int64)
-        return at + lo, n[at].astype(np.int64), s
-    u, inv = np.unique(x, return_inverse=True)
-    s = None if w is None else np.rint(np.bincount(inv, weights=w)).astype(np.int64)
-    return u, np.bincount(inv).astype(np.int64), s
-
-
 def survival_counts(data: Any, duration: str, event: str, by: Sequence[str] = (), entry: str | None = None,
                     backend: str = "duckdb") -> pd.DataFrame:
     """Events and at-risk counts per distinct time (and group) — the input of Kaplan–Meier, Nelson–Aalen
@@ -535,51 +520,165 @@ def survival_counts(data: Any, duration: str, event: str, by: Sequence[str] = ()
     """
     cols = [duration, event, *by] + ([entry] if entry else [])
     local = (isinstance(data, pd.DataFrame) and not by and all(c in data.columns for c in cols)
-             and not data[cols].isna().any().any())
+             and not any(data[c].dtype.kind not in "iub" and data[c].isna().any() for c in cols))
     if local:  # an in-memory frame without groups or NULLs: a counting sort in numpy
-        _columns_exist(_Cols(data), cols)
-        times, n_exit, n_event = _tally(_as_float(data[duration]), _as_float(data[event]))
-        ex = pd.DataFrame({"time": times, "n_exit": n_exit, "n_event": n_event})
-        if entry:
-            times, n_entry, _ = _tally(_as_float(data[entry]))
-            ent = pd.DataFrame({"time": times, "n_entry": n_entry})
-    else:
-        t = table(data, backend)
-        _columns_exist(t, cols)
-        ev = t[event].cast("int64")
-        exits = (t.mutate(_t=t[duration].cast("float64"), _e=ev)
-                 .group_by([*by, "_t"]).aggregate(n_exit=ibis._.count().cast("int64"),
-                                                  n_event=ibis._._e.sum().fill_null(0).cast("int64"))
-                 .order_by([*by, "_t"]))
-        ex = execute_numeric(exits, backend).rename(columns={"_t": "time"})
-        if entry:
-            ent = execute_numeric(t.mutate(_t=t[entry].cast("float64")).group_by([*by, "_t"])
-                                  .aggregate(n_entry=ibis._.count().cast("int64")).order_by([*by, "_t"]), backend)
-            ent = ent.rename(columns={"_t": "time"})
-    ex["n_censored"] = ex["n_exit"] - ex["n_event"]
-    if not entry:
-        ent = None
+        times, n_exit, n_event = _tally(_numeric(data[duration]), _numeric(data[event]))
+        ent = _tally(_numeric(data[entry]))[:2] if entry else None
+        return _risk_table(times, n_exit, n_event, ent)
+    t = table(data, backend)
+    _columns_exist(t, cols)
+    ev = t[event].cast("int64")
+    exits = (t.mutate(_t=t[duration].cast("float64"), _e=ev)
+             .group_by([*by, "_t"]).aggregate(n_exit=ibis._.count().cast("int64"),
+                                              n_event=ibis._._e.sum().fill_null(0).cast("int64"))
+             .order_by([*by, "_t"]))
+    ex = execute_numeric(exits, backend).rename(columns={"_t": "time"})
+    ent = None
+    if entry:
+        ent = execute_numeric(t.mutate(_t=t[entry].cast("float64")).group_by([*by, "_t"])
+                              .aggregate(n_entry=ibis._.count().cast("int64")).order_by([*by, "_t"]), backend)
+        ent = ent.rename(columns={"_t": "time"})
     groups = [((), ex)] if not by else list(ex.groupby(list(by), sort=True))
     out = []
     for key, g in groups:
-        g = g.sort_values("time").reset_index(drop=True)
+        g = g.sort_values("time")
+        e = None
         if ent is not None:
             e = ent if not by else ent.merge(pd.DataFrame([key] if isinstance(key, tuple) else [[key]],
                                                           columns=list(by)), on=list(by))
-            times = g["time"].to_numpy()
-            entries = e["time"].to_numpy()
-            n_ent = e["n_entry"].to_numpy()
-            # at risk at t: entered before t, not yet exited before t
-            entered_before = np.array([n_ent[entries < tt].sum() for tt in times])
-            exited_before = np.concatenate([[0], np.cumsum(g["n_exit"].to_numpy())[:-1]])
-            g["n_entry"] = [int(n_ent[entries == tt].sum()) for tt in times]
-            g["at_risk"] = entered_before - exited_before
+            e = (e["time"].to_numpy(), e["n_entry"].to_numpy())
+        r = _risk_table(g["time"].to_numpy(), g["n_exit"].to_numpy(), g["n_event"].to_numpy(), e)
+        for k, col in enumerate(by):
+            r.insert(k, col, key[k] if isinstance(key, tuple) else key)
+        out.append(r)
+    return out[0] if len(out) == 1 else pd.concat(out, ignore_index=True)
+
+
+def group_counts(data: Any, keys: Sequence[str], event: str | None = None, backend: str = "duckdb") -> pd.DataFrame:
+    """Rows (``n``) and, with ``event``, the sum of that 0/1 column (``n_event``) per distinct combination of
+    ``keys`` (NULL is a key value of its own); only combinations that occur, in no particular order.
+
+    An in-memory frame is counted in numpy: whole-number keys with a small range are used as they are,
+    other keys are factorised, and the combinations counted by one ``bincount`` — the same counts as the
+    engine's GROUP BY (tested), without handing the rows to DuckDB."""
+    keys = list(keys)
+    cols = keys + ([event] if event else [])
+    if isinstance(data, pd.DataFrame) and all(c in data.columns for c in cols):
+        res = _group_counts_frame(data, keys, event)
+        if res is not None:
+            return res
+    t = table(data, backend)
+    _columns_exist(t, cols)
+    aggs = {"n": ibis._.count().cast("int64")}
+    if event:
+        aggs["n_event"] = t[event].cast("int64").sum().fill_null(0).cast("int64")
+    return execute_numeric(t.group_by(keys).aggregate(**aggs), backend)
+
+
+def _group_counts_frame(df: pd.DataFrame, keys: list[str], event: str | None) -> pd.DataFrame | None:
+    codes, values, size = [], [], 1
+    for c in keys:
+        x = df[c].to_numpy()
+        if x.dtype.kind in "iub" and len(x):
+            x = x.astype(np.int64) if x.dtype.kind == "b" else x
+            lo, hi = int(x.min()), int(x.max())
+            if hi - lo < 1_000_000:
+                # x − lo stays in x's range when lo ≥ 0; a negative lo could overflow a narrow type
+                codes.append(x - lo if lo >= 0 else np.subtract(x, lo, dtype=np.int32))
+                values.append(pd.Series(np.arange(lo, hi + 1)).astype(df[c].dtype))
+                size *= hi - lo + 1
+                continue
+        code, uniq = pd.factorize(df[c], sort=True, use_na_sentinel=False)
+        codes.append(code)
+        values.append(pd.Series(uniq))
+        size *= max(len(uniq), 1)
+    if size > 50_000_000:  # too many combinations for a dense count: let the engine group them
+        return None
+    w = None
+    if event:
+        w = df[event].to_numpy()
+        if w.dtype.kind not in "iub":
+            w = _as_float(df[event])
+            w = np.where(np.isnan(w), 0.0, w)
+    pairs = w is not None and w.dtype.kind in "iub" and w.min() >= 0 and w.max() <= 1
+    # one integer key per combination (mixed radix), times 2 plus the event when the event is 0/1: a
+    # single bincount then gives rows and events; int32 when it fits halves the memory traffic
+    key = np.zeros(len(df), dtype=np.int32 if 2 * size < 2**31 else np.int64)
+    for code, v in zip(codes, values, strict=True):
+        key *= len(v)
+        key += code
+    if pairs:
+        key *= 2
+        key += w
+        both = np.bincount(key, minlength=2 * size)
+        n, n_ev = both[0::2] + both[1::2], both[1::2]
+    else:
+        n = np.bincount(key, minlength=size)
+        n_ev = None if w is None else np.bincount(key, weights=w, minlength=size)
+    at = np.flatnonzero(n)
+    out, rest = {}, at.copy()
+    for c, v in zip(reversed(keys), reversed(values), strict=True):  # decode the mixed-radix key
+        out[c] = v.iloc[rest % len(v)].to_numpy()
+        rest //= len(v)
+    res = pd.DataFrame({c: out[c] for c in keys})
+    res["n"] = n[at].astype(np.int64)
+    if event:
+        res["n_event"] = np.rint(n_ev[at]).astype(np.int64)
+    return res
+
+
+def _numeric(col: pd.Series) -> np.ndarray:
+    """A column without NULLs as a numpy array: integers stay integers (no float copy)."""
+    x = col.to_numpy()
+    return x if x.dtype.kind in "iub" else _as_float(col)
+
+
+def _tally(x: np.ndarray, w: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Sorted distinct values of ``x`` (as float) with their counts and the sums of ``w`` (rounded to
+    integers) — by a counting sort when ``x`` holds whole numbers in a modest range (months on book), else
+    by sorting."""
+    lo, hi = x.min(), x.max()
+    if x.dtype.kind == "b":
+        x, lo, hi = x.astype(np.int8), int(lo), int(hi)
+    if hi - lo < 10 * len(x) + 10_000 and (x.dtype.kind in "iu" or np.array_equal(x, np.floor(x))):
+        if x.dtype.kind in "iu" and lo >= 0:
+            lo, k = 0, x  # whole non-negative times count from 0: no shifted copy
         else:
-            g["n_entry"] = 0
-            g["at_risk"] = g["n_exit"][::-1].cumsum()[::-1].to_numpy()
-        out.append(g)
-    res = out[0] if len(out) == 1 else pd.concat(out, ignore_index=True)
-    return res[[*by, "time", "n_event", "n_censored", "n_entry", "at_risk"]]
+            k = x - lo if x.dtype.kind in "iu" else (x - lo).astype(np.int64)
+        if w is not None and w.dtype.kind in "iub" and w.min() >= 0 and w.max() <= 1:
+            # a 0/1 event: one bincount over (time, event) pairs instead of a weighted one (a float copy)
+            pairs = np.multiply(k, 2, dtype=np.int64)
+            pairs += w
+            both = np.bincount(pairs, minlength=2 * (int(hi - lo) + 1))
+            n, s = both[0::2] + both[1::2], both[1::2]
+            at = np.flatnonzero(n)
+            return (at + lo).astype(float), n[at].astype(np.int64), s[at].astype(np.int64)
+        n = np.bincount(k)
+        at = np.flatnonzero(n)
+        s = None if w is None else np.rint(np.bincount(k, weights=w)[at]).astype(np.int64)
+        return (at + lo).astype(float), n[at].astype(np.int64), s
+    u, inv = np.unique(x, return_inverse=True)
+    s = None if w is None else np.rint(np.bincount(inv, weights=w)).astype(np.int64)
+    return u.astype(float), np.bincount(inv).astype(np.int64), s
+
+
+def _risk_table(times: np.ndarray, n_exit: np.ndarray, n_event: np.ndarray,
+                entries: tuple[np.ndarray, np.ndarray] | None) -> pd.DataFrame:
+    """The :func:`survival_counts` table of one group from exits per sorted time and, with left
+    truncation, entries per sorted entry time: at risk at t = entered before t − exited before t."""
+    n_exit = np.asarray(n_exit, dtype=np.int64)
+    n_event = np.asarray(n_event, dtype=np.int64)
+    if entries is None:
+        n_entry = np.zeros(len(times), dtype=np.int64)
+        at_risk = np.cumsum(n_exit[::-1])[::-1]
+    else:
+        e_t, e_n = np.asarray(entries[0], dtype=float), np.asarray(entries[1], dtype=np.int64)
+        cum = np.concatenate([[0], np.cumsum(e_n)])
+        left, right = np.searchsorted(e_t, times, "left"), np.searchsorted(e_t, times, "right")
+        n_entry = cum[right] - cum[left]
+        at_risk = cum[left] - (np.cumsum(n_exit) - n_exit)
+    return pd.DataFrame({"time": np.asarray(times, dtype=float), "n_event": n_event,
+                         "n_censored": n_exit - n_event, "n_entry": n_entry, "at_risk": at_risk})
 
 
 # --- vintages and roll rates ----------------------------------------------------------------------

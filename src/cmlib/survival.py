@@ -347,15 +347,13 @@ def person_period_counts(data: Any, duration: str, event: str, cells: Sequence[s
     Durations are whole months (1, 2, …). At risk in month t: entered before t (``entry`` < t, default 0)
     and not exited before t. Columns: ``time``, the cell columns, ``n_event``, ``at_risk`` (rows with
     nobody at risk are left out)."""
-    t = engine.table(data, backend)
+    t = data if isinstance(data, pd.DataFrame) else engine.table(data, backend)
     cells = list(cells)
     cols = [duration, event, *cells] + ([entry] if entry else [])
     missing = [c for c in cols if c not in t.columns]
     if missing:
         raise DataError.single("durations", missing[0], "required column is missing", -1)
-    ex = engine.execute_numeric(t.group_by([*cells, duration]).aggregate(
-        n_exit=ibis._.count().cast("int64"), n_event=t[event].cast("int64").sum().cast("int64")), backend)
-    ex = ex.rename(columns={duration: "time"})
+    ex = engine.group_counts(t, [*cells, duration], event, backend).rename(columns={duration: "time", "n": "n_exit"})
     if (ex["time"] <= 0).any():
         raise DataError.single("durations", duration, "durations > 0", int(ex.loc[ex["time"] <= 0, "n_exit"].sum()))
     tmax = int(ex["time"].max())
@@ -367,7 +365,7 @@ def person_period_counts(data: Any, duration: str, event: str, cells: Sequence[s
     events = np.bincount(flat, weights=ex["n_event"].to_numpy(float), minlength=len(keys) * tmax).reshape(len(keys), tmax)
     exited_before = np.cumsum(exits, axis=1) - exits
     if entry:
-        en = engine.execute_numeric(t.group_by([*cells, entry]).aggregate(n=ibis._.count().cast("int64")), backend)
+        en = engine.group_counts(t, [*cells, entry], backend=backend)
         en = en.merge(keys.assign(_cell=np.arange(len(keys))), on=cells)
         entered = np.zeros((len(keys), tmax + 1))
         np.add.at(entered, (en["_cell"].to_numpy(), np.clip(en[entry].to_numpy(int), 0, tmax)), en["n"].to_numpy())
