@@ -198,8 +198,12 @@ def test_account_value_reads_artefacts_or_says_it_falls_back(tmp_path):
     want = np.where(g["segment"] == "young", 200 - pd_bad * 1000 * 0.5, 300 - pd_bad * 2000 * 0.5)
     assert np.allclose(v.npv(g), want)
     assert (v.eligible(g) == (sc.score(g) >= 560).to_numpy()).all()
+    a = v.assess(g)  # one scoring for all four columns
+    assert np.allclose(a["npv"], want) and np.allclose(a["pd_bad"], pd_bad) and (a["score"] == sc.score(g)).all()
+    assert (a["eligible"] == (sc.score(g) >= 560)).all() and a.index.equals(g.index)
     fb = op.account_value(None, tmp_path / "missing.json", bad_rate=0.1)
     assert len(fb.notes) == 2 and "not found" in fb.notes[0] and fb.eligible(g).all()
     assert np.allclose(fb.npv(g), 300 - 0.1 * 1500)
+    assert fb.assess(g)["score"].isna().all() and fb.assess(g)["eligible"].all()
     with pytest.raises(ArtefactError, match="not found"):
         op.account_value(None, None, required=True)

@@ -570,16 +570,35 @@ class AccountValue:
     fallback: dict
     notes: list
 
-    def pd_bad(self, customers: pd.DataFrame) -> np.ndarray:
-        if self.scorecard is None:
+    def _score(self, customers: pd.DataFrame) -> np.ndarray | None:
+        return None if self.scorecard is None else self.scorecard.score(customers).to_numpy(float)
+
+    def _pd_bad(self, customers: pd.DataFrame, score: np.ndarray | None) -> np.ndarray:
+        if score is None:
             return np.full(len(customers), float(self.fallback["bad_rate"]))
-        return self.scorecard.pd_from_score(self.scorecard.score(customers))
+        return np.asarray(self.scorecard.pd_from_score(score), float)
+
+    def _eligible(self, customers: pd.DataFrame, score: np.ndarray | None) -> np.ndarray:
+        if score is None or "cutoff" not in self.scorecard.metadata:
+            return np.ones(len(customers), bool)
+        return score >= float(self.scorecard.metadata["cutoff"])
+
+    def pd_bad(self, customers: pd.DataFrame) -> np.ndarray:
+        """12-month probability of bad from the scorecard (the fallback bad rate without one)."""
+        return self._pd_bad(customers, self._score(customers))
 
     def eligible(self, customers: pd.DataFrame) -> np.ndarray:
         """Passes the scorecard's cutoff (everyone when there is no scorecard)."""
-        if self.scorecard is None or "cutoff" not in self.scorecard.metadata:
-            return np.ones(len(customers), bool)
-        return self.scorecard.score(customers).to_numpy() >= float(self.scorecard.metadata["cutoff"])
+        return self._eligible(customers, self._score(customers))
+
+    def assess(self, customers: pd.DataFrame, segment: str = "segment") -> pd.DataFrame:
+        """Per customer, scoring once: ``score`` (NaN without a scorecard), ``pd_bad``, ``npv`` (as
+        :meth:`npv`) and ``eligible`` (as :meth:`eligible`); index of ``customers``."""
+        score = self._score(customers)
+        pd_bad = self._pd_bad(customers, score)
+        return pd.DataFrame({"score": np.full(len(customers), np.nan) if score is None else score, "pd_bad": pd_bad,
+                             "npv": self.margin(customers, segment) - pd_bad * self.loss_if_bad(customers, segment),
+                             "eligible": self._eligible(customers, score)}, index=customers.index)
 
     def _segment_values(self, customers: pd.DataFrame, column: str, fallback: str, segment: str) -> np.ndarray:
         if self.clv is not None and segment in customers:
@@ -598,7 +617,7 @@ class AccountValue:
 
     def npv(self, customers: pd.DataFrame, segment: str = "segment") -> np.ndarray:
         """Expected NPV of booking each customer: margin − PD × loss if bad."""
-        return self.margin(customers, segment) - self.pd_bad(customers) * self.loss_if_bad(customers, segment)
+        return self.assess(customers, segment)["npv"].to_numpy()
 
 
 def account_value(scorecard_path=None, clv_path=None, required: bool = False, bad_rate: float = 0.05,
