@@ -39,11 +39,11 @@ def make(n: int, path: Path, seed: int = 0) -> None:
     df.to_parquet(path, row_group_size=131_072)
 
 
-# Each child times its method three times on the same data: the first call (cold: query compilation,
-# first Parquet read, lazy imports) and the best of the three (the method's own cost), for both sides.
+# Each child times its method five times on the same data: the first call (cold: query compilation,
+# first Parquet read, lazy imports) and the best of the five (the method's own cost), for both sides.
 TIMED = """
 import time, json
-def timed(fn, repeat=3):
+def timed(fn, repeat=5):
     times, out = [], None
     for _ in range(repeat):
         t0 = time.perf_counter(); out = fn(); times.append(time.perf_counter() - t0)
@@ -144,7 +144,7 @@ def main(argv=None) -> None:
                             "frame_first_call_ratio": out["cox_lifelines"]["first_s"] / out["discrete_frame"]["first_s"],
                             "max_abs_log_hr_diff": hr_diff, "true_log_hr": BETA.tolist(),
                             "cox_hr": out["cox_lifelines"]["hr"], "discrete_hr": out["discrete_engine"]["hr"]},
-           "note": "s = best of 3 calls in one process, first_s = the first call; times exclude process start, imports and the "
+           "note": "s = best of 5 calls in one process, first_s = the first call; times exclude process start, imports and the "
                    "DuckDB connection; the engine reads Parquet itself on every call (file in row groups of 131,072 rows), "
                    "lifelines and the frame variants get a pandas frame already loaded",
            "goals": {"ratio": 10}}
