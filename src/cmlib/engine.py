@@ -107,18 +107,11 @@ def table(data: Any, backend: str = "duckdb", name: str | None = None) -> ir.Tab
     raise ParameterError("data", "a DataFrame, Arrow table, Parquet path or Ibis table", type(data).__name__)
 
 
-def _columns_exist(t: ir.Table, cols: Sequence[str], what: str = "input") -> None:
+def _columns_exist(t: ir.Table | pd.DataFrame, cols: Sequence[str], what: str = "input") -> None:
     missing = [c for c in cols if c not in t.columns]
     if missing:
         raise DataError(what, [{"column": c, "rule": "required column is missing", "n_rows": -1} for c in missing],
                         message=f"missing column(s) {', '.join(repr(c) for c in missing)}")
-
-
-class _Cols:
-    """The ``columns`` of a pandas frame in the shape :func:`_columns_exist` reads."""
-
-    def __init__(self, df: pd.DataFrame):
-        self.columns = list(df.columns)
 
 
 def in_threads(fn: Callable, items: Sequence) -> list:
@@ -238,7 +231,7 @@ def column_profile(data: Any, features: Sequence[str], backend: str = "duckdb") 
     :func:`distinct_values_many`. Exact COUNT DISTINCT of every column would cost more than a binning."""
     features = list(features)
     if isinstance(data, pd.DataFrame):
-        _columns_exist(_Cols(data), features)
+        _columns_exist(data, features)
 
         def one(f):
             col = data[f]
@@ -288,7 +281,7 @@ def quantile_edges_many(data: Any, features: dict[str, Sequence[float]], n_bins:
         raise ParameterError("n_bins", "an integer ≥ 2", n_bins)
     qs = [i / n_bins for i in range(1, n_bins)]
     if isinstance(data, pd.DataFrame):
-        _columns_exist(_Cols(data), list(features))
+        _columns_exist(data, list(features))
 
         def edges(item):
             f, specials = item
@@ -319,7 +312,7 @@ def distinct_values_many(data: Any, features: Sequence[str], backend: str = "duc
     if not features:
         return {}
     if isinstance(data, pd.DataFrame):
-        _columns_exist(_Cols(data), list(features))
+        _columns_exist(data, list(features))
 
         def values(f):
             x = _as_float(data[f])
@@ -423,7 +416,7 @@ def _bin_counts_frame(df: pd.DataFrame, target: str, numeric: dict[str, tuple[Se
                       categorical: Sequence[str]) -> dict[str, pd.DataFrame]:
     """:func:`bin_counts_many` of an in-memory frame, counted in numpy: the same bins (NULL first, then
     special values, then right-open intervals), the same rows (only non-empty bins) and the same order."""
-    _columns_exist(_Cols(df), [target, *numeric, *categorical])
+    _columns_exist(df, [target, *numeric, *categorical])
     yv = _as_float(df[target])
     keep = ~np.isnan(yv)
     y = yv[keep]
@@ -516,28 +509,14 @@ def survival_counts(data: Any, duration: str, event: str, by: Sequence[str] = ()
     ``duration`` is the exit time, ``event`` 1 for the event and 0 for censoring. With ``entry`` (left
     truncation, an account observed from a later month) a subject is at risk at time t when
     ``entry < t ≤ duration``. Columns: ``time``, ``n_event``, ``n_censored``, ``n_entry``, ``at_risk``.
-    An in-memory frame (no ``by``, no NULLs) is counted in numpy, with the same result.
+    An in-memory frame is counted in numpy (:func:`group_counts`), with the same result.
     """
-    cols = [duration, event, *by] + ([entry] if entry else [])
-    local = (isinstance(data, pd.DataFrame) and not by and all(c in data.columns for c in cols)
-             and not any(data[c].dtype.kind not in "iub" and data[c].isna().any() for c in cols))
-    if local:  # an in-memory frame without groups or NULLs: a counting sort in numpy
-        times, n_exit, n_event = _tally(_numeric(data[duration]), _numeric(data[event]))
-        ent = _tally(_numeric(data[entry]))[:2] if entry else None
-        return _risk_table(times, n_exit, n_event, ent)
-    t = table(data, backend)
-    _columns_exist(t, cols)
-    ev = t[event].cast("int64")
-    exits = (t.mutate(_t=t[duration].cast("float64"), _e=ev)
-             .group_by([*by, "_t"]).aggregate(n_exit=ibis._.count().cast("int64"),
-                                              n_event=ibis._._e.sum().fill_null(0).cast("int64"))
-             .order_by([*by, "_t"]))
-    ex = execute_numeric(exits, backend).rename(columns={"_t": "time"})
+    # rows and events per exit time, entries per entry time: GROUP BY on the engine, a count in numpy for a frame
+    ex = group_counts(data, [*by, duration], event, backend).rename(columns={duration: "time", "n": "n_exit"})
     ent = None
     if entry:
-        ent = execute_numeric(t.mutate(_t=t[entry].cast("float64")).group_by([*by, "_t"])
-                              .aggregate(n_entry=ibis._.count().cast("int64")).order_by([*by, "_t"]), backend)
-        ent = ent.rename(columns={"_t": "time"})
+        ent = (group_counts(data, [*by, entry], backend=backend).rename(columns={entry: "time", "n": "n_entry"})
+               .sort_values([*by, "time"]))
     groups = [((), ex)] if not by else list(ex.groupby(list(by), sort=True))
     out = []
     for key, g in groups:
@@ -563,7 +542,8 @@ def group_counts(data: Any, keys: Sequence[str], event: str | None = None, backe
     engine's GROUP BY (tested), without handing the rows to DuckDB."""
     keys = list(keys)
     cols = keys + ([event] if event else [])
-    if isinstance(data, pd.DataFrame) and all(c in data.columns for c in cols):
+    if isinstance(data, pd.DataFrame):
+        _columns_exist(data, cols)
         res = _group_counts_frame(data, keys, event)
         if res is not None:
             return res
@@ -580,17 +560,19 @@ def _group_counts_frame(df: pd.DataFrame, keys: list[str], event: str | None) ->
     for c in keys:
         x = df[c].to_numpy()
         if x.dtype.kind in "iub" and len(x):
-            x = x.astype(np.int64) if x.dtype.kind == "b" else x
+            x = x.view(np.int8) if x.dtype.kind == "b" else x
             lo, hi = int(x.min()), int(x.max())
+            if 0 <= lo and hi < 1_000_000:
+                lo = 0  # small non-negative whole numbers (months on book, flags) are their own codes: no copy
             if hi - lo < 1_000_000:
                 # x − lo stays in x's range when lo ≥ 0; a negative lo could overflow a narrow type
-                codes.append(x - lo if lo >= 0 else np.subtract(x, lo, dtype=np.int32))
-                values.append(pd.Series(np.arange(lo, hi + 1)).astype(df[c].dtype))
+                codes.append(x if lo == 0 else x - lo if lo > 0 else np.subtract(x, lo, dtype=np.int32))
+                values.append(np.arange(lo, hi + 1).astype(df[c].to_numpy().dtype))
                 size *= hi - lo + 1
                 continue
         code, uniq = pd.factorize(df[c], sort=True, use_na_sentinel=False)
         codes.append(code)
-        values.append(pd.Series(uniq))
+        values.append(uniq)
         size *= max(len(uniq), 1)
     if size > 50_000_000:  # too many combinations for a dense count: let the engine group them
         return None
@@ -602,13 +584,14 @@ def _group_counts_frame(df: pd.DataFrame, keys: list[str], event: str | None) ->
             w = np.where(np.isnan(w), 0.0, w)
     pairs = w is not None and w.dtype.kind in "iub" and w.min() >= 0 and w.max() <= 1
     # one integer key per combination (mixed radix), times 2 plus the event when the event is 0/1: a
-    # single bincount then gives rows and events; int32 when it fits halves the memory traffic
-    key = np.zeros(len(df), dtype=np.int32 if 2 * size < 2**31 else np.int64)
-    for code, v in zip(codes, values, strict=True):
-        key *= len(v)
+    # single bincount then gives rows and events (intp, the type bincount counts in: no hidden copy)
+    radix = [len(v) for v in values] + ([2] if pairs else [])
+    key = np.multiply(codes[0], radix[1] if len(radix) > 1 else 1, dtype=np.intp)
+    for i, code in enumerate(codes[1:], start=1):
         key += code
+        if i + 1 < len(radix):
+            key *= radix[i + 1]
     if pairs:
-        key *= 2
         key += w
         both = np.bincount(key, minlength=2 * size)
         n, n_ev = both[0::2] + both[1::2], both[1::2]
@@ -618,48 +601,10 @@ def _group_counts_frame(df: pd.DataFrame, keys: list[str], event: str | None) ->
     at = np.flatnonzero(n)
     out, rest = {}, at.copy()
     for c, v in zip(reversed(keys), reversed(values), strict=True):  # decode the mixed-radix key
-        out[c] = v.iloc[rest % len(v)].to_numpy()
+        out[c] = v.take(rest % len(v))  # an array or an Index: both take positions
         rest //= len(v)
-    res = pd.DataFrame({c: out[c] for c in keys})
-    res["n"] = n[at].astype(np.int64)
-    if event:
-        res["n_event"] = np.rint(n_ev[at]).astype(np.int64)
-    return res
-
-
-def _numeric(col: pd.Series) -> np.ndarray:
-    """A column without NULLs as a numpy array: integers stay integers (no float copy)."""
-    x = col.to_numpy()
-    return x if x.dtype.kind in "iub" else _as_float(col)
-
-
-def _tally(x: np.ndarray, w: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Sorted distinct values of ``x`` (as float) with their counts and the sums of ``w`` (rounded to
-    integers) — by a counting sort when ``x`` holds whole numbers in a modest range (months on book), else
-    by sorting."""
-    lo, hi = x.min(), x.max()
-    if x.dtype.kind == "b":
-        x, lo, hi = x.astype(np.int8), int(lo), int(hi)
-    if hi - lo < 10 * len(x) + 10_000 and (x.dtype.kind in "iu" or np.array_equal(x, np.floor(x))):
-        if x.dtype.kind in "iu" and lo >= 0:
-            lo, k = 0, x  # whole non-negative times count from 0: no shifted copy
-        else:
-            k = x - lo if x.dtype.kind in "iu" else (x - lo).astype(np.int64)
-        if w is not None and w.dtype.kind in "iub" and w.min() >= 0 and w.max() <= 1:
-            # a 0/1 event: one bincount over (time, event) pairs instead of a weighted one (a float copy)
-            pairs = np.multiply(k, 2, dtype=np.int64)
-            pairs += w
-            both = np.bincount(pairs, minlength=2 * (int(hi - lo) + 1))
-            n, s = both[0::2] + both[1::2], both[1::2]
-            at = np.flatnonzero(n)
-            return (at + lo).astype(float), n[at].astype(np.int64), s[at].astype(np.int64)
-        n = np.bincount(k)
-        at = np.flatnonzero(n)
-        s = None if w is None else np.rint(np.bincount(k, weights=w)[at]).astype(np.int64)
-        return (at + lo).astype(float), n[at].astype(np.int64), s
-    u, inv = np.unique(x, return_inverse=True)
-    s = None if w is None else np.rint(np.bincount(inv, weights=w)).astype(np.int64)
-    return u.astype(float), np.bincount(inv).astype(np.int64), s
+    counts = {"n": n[at].astype(np.int64)} | ({"n_event": np.rint(n_ev[at]).astype(np.int64)} if event else {})
+    return pd.DataFrame({c: out[c] for c in keys} | counts)
 
 
 def _risk_table(times: np.ndarray, n_exit: np.ndarray, n_event: np.ndarray,

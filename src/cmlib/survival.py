@@ -360,15 +360,18 @@ def person_period_counts(data: Any, duration: str, event: str, cells: Sequence[s
     # one row per cell × month on a dense grid; the cumulative sums over months give the at-risk counts
     grp = ex.groupby(cells, sort=True, dropna=False)
     k, keys = grp.ngroup().to_numpy(), grp.size().index.to_frame(index=False)
-    flat = k * tmax + ex["time"].to_numpy(int) - 1
-    exits = np.bincount(flat, weights=ex["n_exit"].to_numpy(float), minlength=len(keys) * tmax).reshape(len(keys), tmax)
-    events = np.bincount(flat, weights=ex["n_event"].to_numpy(float), minlength=len(keys) * tmax).reshape(len(keys), tmax)
+
+    def grid(cell: np.ndarray, col: np.ndarray, weights: pd.Series, width: int) -> np.ndarray:
+        return np.bincount(cell * width + col, weights=weights.to_numpy(float),
+                           minlength=len(keys) * width).reshape(len(keys), width)
+
+    ti = ex["time"].to_numpy(int) - 1
+    exits, events = grid(k, ti, ex["n_exit"], tmax), grid(k, ti, ex["n_event"], tmax)
     exited_before = np.cumsum(exits, axis=1) - exits
     if entry:
         en = engine.group_counts(t, [*cells, entry], backend=backend)
         en = en.merge(keys.assign(_cell=np.arange(len(keys))), on=cells)
-        entered = np.zeros((len(keys), tmax + 1))
-        np.add.at(entered, (en["_cell"].to_numpy(), np.clip(en[entry].to_numpy(int), 0, tmax)), en["n"].to_numpy())
+        entered = grid(en["_cell"].to_numpy(), np.clip(en[entry].to_numpy(int), 0, tmax), en["n"], tmax + 1)
         entered_before = np.cumsum(entered, axis=1)[:, :tmax]  # entry ≤ t − 1, i.e. entry < t
         at_risk = entered_before - exited_before
     else:

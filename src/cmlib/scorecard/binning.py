@@ -273,10 +273,8 @@ class WoEBinner(ParamsMixin):
             if len(vals) <= self.n_prebins:  # the approximate count can be a little off: check exactly
                 edges[f] = vals[1:]
         edges.update(engine.quantile_edges_many(t, {f: specials[f] for f in numeric if f not in edges}, self.n_prebins))
-        if categorical and not isinstance(t, pd.DataFrame):
-            t = t.mutate(**{f: t[f].cast("string") for f in categorical})
-        counts = engine.bin_counts_many(t, target,
-                                        {f: (edges[f], specials[f]) for f in numeric}, categorical)
+        # categoricals are counted as text by bin_counts_many on either path
+        counts = engine.bin_counts_many(t, target, {f: (edges[f], specials[f]) for f in numeric}, categorical)
         for f in features:
             if f in numeric:
                 pre = counts[f]
