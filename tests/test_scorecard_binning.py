@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cmlib.errors import DataError, ParameterError
-from cmlib.scorecard.binning import _partition_iv, bin_iv, optimal_partition
+from cmlib.scorecard.binning import WoEBinner, _partition_iv, bin_iv, optimal_partition
 
 
 def _valid(ev, tot, edges, pattern, max_bins, share, min_e, min_ne):
@@ -94,7 +94,6 @@ def test_woe_binner_on_german_credit_hand_checked():
     import pandas as pd
 
     from cmlib.data.public import load_public
-    from cmlib.scorecard.binning import WoEBinner
 
     g = load_public("german").frame
     X, y = g[["duration_in_month", "credit_amount", "age_in_years", "purpose", "status_of_existing_checking_account"]], g["bad"]
@@ -130,7 +129,6 @@ def test_rare_strong_flag_keeps_its_own_bin():
     from sklearn.metrics import roc_auc_score
 
     from cmlib.scorecard import Scorecard
-    from cmlib.scorecard.binning import WoEBinner
 
     rng = np.random.default_rng(7)
     n = 20_000
@@ -146,8 +144,8 @@ def test_rare_strong_flag_keeps_its_own_bin():
         return roc_auc_score(y[te], model.fit(X[tr], y[tr]).predict_proba(X[te])[:, 1])
 
     auc_lr = auc(LogisticRegression())
-    assert auc(Scorecard(min_bin_share=0.05)) >= auc_lr - 0.005
-    assert auc(Scorecard(min_bin_share=0.05, rare_alpha=None)) < auc_lr - 0.01  # the loss the exception avoids
+    assert auc(Scorecard(WoEBinner(min_bin_share=0.05))) >= auc_lr - 0.005
+    assert auc(Scorecard(WoEBinner(min_bin_share=0.05, rare_alpha=None))) < auc_lr - 0.01  # the loss the exception avoids
     # a small bin that is not different keeps to the rule: no extra bins from noise
     noise = pd.DataFrame({"flag": flag, "x": x})
     y0 = (rng.random(n) < 0.1).astype(int)
@@ -157,7 +155,6 @@ def test_rare_strong_flag_keeps_its_own_bin():
 def test_manual_breaks_override_the_optimiser():
     import pandas as pd
 
-    from cmlib.scorecard.binning import WoEBinner
 
     rng = np.random.default_rng(1)
     X = pd.DataFrame({"x": rng.uniform(0, 100, 5000)})
@@ -170,7 +167,6 @@ def test_feature_gini_equals_scikit_learn_on_the_woe():
     from sklearn.metrics import roc_auc_score
 
     from cmlib.data.public import load_public
-    from cmlib.scorecard.binning import WoEBinner
 
     g = load_public("german").frame
     y = g.pop("bad")
@@ -190,7 +186,6 @@ def test_binner_fits_from_a_parquet_file_like_from_pandas(tmp_path):
     import pandas as pd
 
     from cmlib.data.public import load_public
-    from cmlib.scorecard.binning import WoEBinner
 
     g = load_public("credit_data").frame
     g.to_parquet(tmp_path / "credit.parquet")

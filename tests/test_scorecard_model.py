@@ -10,7 +10,7 @@ import pytest
 import statsmodels.api as sm
 
 from cmlib.data.public import load_public
-from cmlib.errors import ArtefactError, ParameterError
+from cmlib.errors import ArtefactError, NotFittedError
 from cmlib.scorecard import Scorecard, load
 
 FEATURES = ["status_of_existing_checking_account", "duration_in_month", "credit_history", "purpose", "credit_amount",
@@ -73,12 +73,12 @@ def test_reason_codes_name_the_costliest_features(fitted):
 
 
 def test_errors(fitted, tmp_path):
-    with pytest.raises(ParameterError, match="fit"):
+    with pytest.raises(NotFittedError, match="fit"):
         Scorecard().score(pd.DataFrame({"a": [1]}))
     with pytest.raises(ArtefactError, match="schema"):
         load({"kind": "scorecard", "schema_version": 99})
     (tmp_path / "bad.json").write_text("{not json")
-    with pytest.raises(ArtefactError, match="cannot be read"):
+    with pytest.raises(ArtefactError, match="not valid JSON"):
         load(tmp_path / "bad.json")
 
 

@@ -16,7 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from cmlib.data.public import load_public
-from cmlib.scorecard import Scorecard
+from cmlib.scorecard import Scorecard, WoEBinner
 
 # target hold-out AUC (the floor; the best public peer results are 0.806, 0.8525, 0.739)
 FLOOR = {"german": 0.801, "credit_data": 0.848, "lending_club": 0.734}
@@ -57,7 +57,7 @@ def test_signs_and_ranking_match_the_simulated_truth(bank):
     apps = bank.applications
     book = apps[apps["booked"]]
     feats = list(TRUTH_COLUMN.values()) + ["employment_type", "housing"]
-    sc = Scorecard(special_codes={"bureau_score": [9999, 9998]}).fit(book[feats], book["bad_12m"])
+    sc = Scorecard(WoEBinner(special_codes={"bureau_score": [9999, 9998]})).fit(book[feats], book["bad_12m"])
     beta = bank.truth["scorecard"]["coefficients_log_hazard"]
     for key, col in TRUTH_COLUMN.items():
         tab = sc.binner_.tables_[col].dropna(subset=["lower"])

@@ -11,6 +11,7 @@ from cmlib.errors import DataError, ParameterError
 from cmlib.scorecard import (
     AdmissionRules,
     Scorecard,
+    WoEBinner,
     adverse_impact,
     cutoff_table,
     reject_inference,
@@ -55,7 +56,7 @@ def test_reject_inference_reduces_the_bias_of_the_through_the_door_bad_rate(bank
     acc, rej = passed[passed["booked"]], passed[passed["decision"] == "declined"]
     feats = ["age", "income", "employment_type", "employment_years", "housing", "dti", "bureau_score",
              "inquiries_6m", "utilisation"]
-    sc = Scorecard(special_codes={"bureau_score": [9999, 9998]}).fit(acc[feats], acc["bad_12m"])
+    sc = Scorecard(WoEBinner(special_codes={"bureau_score": [9999, 9998]})).fit(acc[feats], acc["bad_12m"])
     res = reject_inference(sc.score(acc), acc["bad_12m"], sc.score(rej), sc.predict_proba(rej)[:, 1], method=method)
     true_ttd = pd.concat([acc, rej])["bad_12m_true"].mean()
     naive_bias = abs(res.accepted_bad_rate - true_ttd)

@@ -32,6 +32,7 @@ import pandas as pd
 import pyarrow as pa
 
 from cmlib.errors import DataError, ParameterError
+from cmlib.vocab import special_label
 
 _DUCKDB = None
 
@@ -344,7 +345,7 @@ def _interval_labels(res: pd.DataFrame, edges: Sequence[float], special_values: 
             return "missing", np.nan, np.nan
         if i <= -2:
             v = special_values[-2 - i]
-            return f"special:{v:g}" if isinstance(v, float | int) else f"special:{v}", np.nan, np.nan
+            return special_label(v), np.nan, np.nan
         return f"[{lower[i]:g}, {upper[i]:g})", lower[i], upper[i]
 
     labs = [label(int(i)) for i in res["bin_index"]]

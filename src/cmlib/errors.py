@@ -41,16 +41,23 @@ class DataError(CmlibError, ValueError):
             for f in self.failures:
                 ex = f.get("examples")
                 ex_txt = f"; e.g. {', '.join(repr(e) for e in ex)}" if ex else ""
-                parts.append(f"column '{f['column']}' breaks rule '{f['rule']}' in {f['n_rows']} row(s){ex_txt}")
+                n = f.get("n_rows")
+                # a count the caller could not know (a table it never materialised) is left out, never negative
+                where = f" in {n} row(s)" if n is not None and n >= 0 else ""
+                parts.append(f"column '{f['column']}' breaks rule '{f['rule']}'{where}{ex_txt}")
             message = "; ".join(parts) or "invalid"
         super().__init__(f"table '{table}': {message}")
 
     @classmethod
-    def single(cls, table: str, column: str, rule: str, n_rows: int, examples: Iterable | None = None):
-        """One failing rule: the common case."""
-        return cls(table, [{"column": column, "rule": rule, "n_rows": int(n_rows),
+    def single(cls, table: str, column: str, rule: str, n_rows: int | None, examples: Iterable | None = None):
+        """One failing rule: the common case (``n_rows=None`` when the count is unknown)."""
+        return cls(table, [{"column": column, "rule": rule, "n_rows": None if n_rows is None else int(n_rows),
                             "examples": list(examples or [])[:5]}])
 
 
 class ArtefactError(CmlibError):
     """An artefact another notebook wrote is missing, of another schema version, or malformed."""
+
+
+class NotFittedError(CmlibError, ValueError, AttributeError):
+    """An estimator was used before ``fit`` (the same bases as scikit-learn's ``NotFittedError``)."""

@@ -23,6 +23,7 @@ from scipy import stats
 from scipy.special import ndtr, ndtri
 
 from cmlib import engine
+from cmlib.base import Result
 from cmlib.errors import DataError, ParameterError
 
 
@@ -122,8 +123,8 @@ def holm(p: Sequence[float]) -> np.ndarray:
     return adj
 
 
-@dataclass
-class SRMResult:
+@dataclass(repr=False)
+class SRMResult(Result):
     """Sample-ratio mismatch check: observed vs expected allocation, chi-square p-value."""
 
     summary: pd.DataFrame
@@ -159,8 +160,8 @@ def srm_check(counts: pd.Series, expected_shares: dict | None = None, threshold:
     return SRMResult(s, float(p), threshold)
 
 
-@dataclass
-class FunnelResult:
+@dataclass(repr=False)
+class FunnelResult(Result):
     """Lift at every funnel stage, per contacted customer and conditional on the previous stage."""
 
     summary: pd.DataFrame
@@ -246,8 +247,8 @@ def non_inferiority(m: pd.DataFrame, metric: str, control: str, margin: float, a
               "passed"]]
 
 
-@dataclass
-class Decision:
+@dataclass(repr=False)
+class Decision(Result):
     """Per arm: ship, do not ship or keep running, with the reasons."""
 
     summary: pd.DataFrame
@@ -356,8 +357,8 @@ def power_means(sd: float, lift_abs: float, n_control: float, ratio: float = 1.0
     return float(stats.norm.sf(z - d) + stats.norm.cdf(-z - d))
 
 
-@dataclass
-class Design:
+@dataclass(repr=False)
+class Design(Result):
     """A planned test: sample size per arm, total, duration and the inputs that produced them."""
 
     summary: pd.DataFrame

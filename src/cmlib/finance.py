@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cmlib.base import Result
 from cmlib.errors import ParameterError
 
 
@@ -42,8 +43,8 @@ def account_npv(margin_per_month: float, lifetime_months: float, expected_loss: 
     return float(pv - expected_loss * (1 + r) ** -lm - acquisition_cost)
 
 
-@dataclass
-class CampaignPnL:
+@dataclass(repr=False)
+class CampaignPnL(Result):
     """A campaign's P&L: ``summary`` (one row per line item) and the headline figures."""
 
     summary: pd.DataFrame

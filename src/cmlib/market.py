@@ -16,6 +16,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
+from cmlib.base import Result
 from cmlib.errors import DataError, ParameterError
 
 # --- input -----------------------------------------------------------------------------------------
@@ -80,8 +81,8 @@ def cagr(first: float, last: float, years: float) -> float:
     return (last / first) ** (1 / years) - 1
 
 
-@dataclass
-class GrowthResult:
+@dataclass(repr=False)
+class GrowthResult(Result):
     """Month-on-month and year-on-year growth per month, and headline figures."""
 
     table: pd.DataFrame
@@ -158,8 +159,8 @@ def _fit_forecast_raw(y: pd.Series, model: str, horizon: int, alpha: float) -> p
     raise ParameterError("model", f"one of {MODELS}", model)
 
 
-@dataclass
-class ForecastResult:
+@dataclass(repr=False)
+class ForecastResult(Result):
     """The chosen model's forecast (levels, with intervals) and the rolling-origin backtest behind the choice."""
 
     forecast: pd.DataFrame
@@ -232,8 +233,8 @@ def forecast(series: pd.Series, horizon: int = 12, alpha: float = 0.05, n_origin
 # --- segments --------------------------------------------------------------------------------------
 
 
-@dataclass
-class AttractivenessResult:
+@dataclass(repr=False)
+class AttractivenessResult(Result):
     """Segments ranked by a weighted sum of standardised metrics."""
 
     summary: pd.DataFrame
@@ -305,8 +306,8 @@ def segment_metrics(market: pd.DataFrame, customers: pd.DataFrame, contacts: pd.
 # --- competitors -----------------------------------------------------------------------------------
 
 
-@dataclass
-class PriceEffectResult:
+@dataclass(repr=False)
+class PriceEffectResult(Result):
     """Effect of the price gap on own share: OLS of logit(share) with HAC standard errors."""
 
     summary: pd.DataFrame
@@ -383,8 +384,8 @@ def price_alerts(df: pd.DataFrame, competitor_prices: Sequence[str], threshold_p
 # --- structural change -----------------------------------------------------------------------------
 
 
-@dataclass
-class ITSResult:
+@dataclass(repr=False)
+class ITSResult(Result):
     """Interrupted time series at a known date: level and slope change of the log series with CIs."""
 
     summary: pd.DataFrame
@@ -478,8 +479,8 @@ def seasonal_profile(series: pd.Series) -> pd.Series:
     return pd.Series(prof.reindex(series.index.month).to_numpy(), index=series.index)
 
 
-@dataclass
-class BreakResult:
+@dataclass(repr=False)
+class BreakResult(Result):
     """Change points found at unknown dates, with the evidence for them."""
 
     summary: pd.DataFrame

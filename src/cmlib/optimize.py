@@ -22,8 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cmlib._params import ParamsMixin
-from cmlib.errors import DataError, ParameterError
+from cmlib import engine
+from cmlib.base import BaseEstimator, Result, check_is_fitted
+from cmlib.curves import CURVE_PARAMS, adstock, hill, incremental_bookings  # noqa: F401  (re-exported)
+from cmlib.errors import ArtefactError, DataError, ParameterError
+from cmlib.scorecard import load
+from cmlib.survival import read_clv_artefact
 
 # --- channel economics ------------------------------------------------------------------------------
 
@@ -32,7 +36,6 @@ def channel_funnel(contacts, campaigns: pd.DataFrame, backend: str = "duckdb") -
     """Per channel: spend (cost per contact × contacts + each campaign's fixed cost), contacts, responses,
     approvals and bookings — counted by :mod:`cmlib.engine` per campaign, so ``contacts`` may be a table
     of any size."""
-    from cmlib import engine
 
     counts = engine.funnel_counts(contacts, ["responded", "approved", "booked"], by=["campaign_id"], backend=backend)
     m = counts.merge(campaigns[["campaign_id", "channel", "cost_per_contact", "fixed_cost"]], on="campaign_id",
@@ -77,32 +80,11 @@ def channel_economics(funnel: pd.DataFrame, expected_bad_rate: pd.Series | float
 # --- response curves --------------------------------------------------------------------------------
 
 
-def adstock(spend, decay: float) -> np.ndarray:
-    """Geometric adstock a_t = x_t + decay · a_{t−1}, a_0 = x_0 (the simulator generates with this function)."""
-    from scipy.signal import lfilter
-
-    return lfilter([1.0], [1.0, -decay], np.asarray(spend, float))
+PARAMS = CURVE_PARAMS
 
 
-def hill(x, half_saturation: float, shape: float) -> np.ndarray:
-    """x^S / (x^S + K^S), in [0, 1)."""
-    from scipy.special import expit
-
-    x = np.maximum(np.asarray(x, float), 0.0)
-    with np.errstate(divide="ignore"):  # log(0) = -inf gives exactly 0 (no spend, no response)
-        return expit(shape * (np.log(x) - np.log(half_saturation)))
-
-
-PARAMS = ("base", "top", "decay", "half_saturation", "shape")
-
-
-def incremental_bookings(p: dict, weekly_spend) -> np.ndarray:
-    """Steady-state weekly bookings above base at a constant weekly spend: top · Hill(spend / (1 − decay))."""
-    return p["top"] * hill(np.asarray(weekly_spend, float) / (1 - p["decay"]), p["half_saturation"], p["shape"])
-
-
-@dataclass
-class ResponseCurve:
+@dataclass(repr=False)
+class ResponseCurve(Result):
     """A fitted channel curve: ``params`` (estimates), ``summary`` (estimate, SE, CI per parameter) and the
     parameter covariance on the fitting scale for bands."""
 
@@ -206,8 +188,8 @@ def fit_channel_curves(weekly: pd.DataFrame, channel: str = "channel", spend: st
 # --- budget allocation ------------------------------------------------------------------------------
 
 
-@dataclass
-class Allocation:
+@dataclass(repr=False)
+class Allocation(Result):
     """``summary`` per channel: spend, expected incremental bookings and value, marginal value of the next
     unit of money; ``total_value`` and ``total_spend``."""
 
@@ -349,7 +331,7 @@ def check_randomised(X: pd.DataFrame, treatment, max_smd: float = 0.1) -> pd.Dat
     return tab
 
 
-class TwoModelUplift(ParamsMixin):
+class TwoModelUplift(BaseEstimator):
     """Uplift = P(y | x, treated) − P(y | x, control), one classifier per group (T-learner)."""
 
     def __init__(self, estimator=None):
@@ -365,12 +347,11 @@ class TwoModelUplift(ParamsMixin):
         return self
 
     def predict(self, X) -> np.ndarray:
-        if not hasattr(self, "treated_"):
-            raise ParameterError("TwoModelUplift", "fit() first", "an unfitted model")
+        check_is_fitted(self, "treated_")
         return self.treated_.predict_proba(X)[:, 1] - self.control_.predict_proba(X)[:, 1]
 
 
-class XLearnerUplift(ParamsMixin):
+class XLearnerUplift(BaseEstimator):
     """X-learner (Künzel et al. 2019): outcome models per group, imputed individual effects regressed on X
     in each group, combined with the treated share as propensity (constant under randomisation)."""
 
@@ -394,8 +375,7 @@ class XLearnerUplift(ParamsMixin):
         return self
 
     def predict(self, X) -> np.ndarray:
-        if not hasattr(self, "tau1_"):
-            raise ParameterError("XLearnerUplift", "fit() first", "an unfitted model")
+        check_is_fitted(self, "tau1_")
         g = self.propensity_
         return g * self.tau0_.predict(X) + (1 - g) * self.tau1_.predict(X)
 
@@ -474,15 +454,20 @@ def auuc_from_effect(effect, score) -> float:
 # --- whom to contact --------------------------------------------------------------------------------
 
 
-@dataclass
-class TargetSelection:
-    """``selected``: one row per chosen (customer, channel) contact; ``summary``: counts and expected value."""
+@dataclass(repr=False)
+class TargetSelection(Result):
+    """``selected``: one row per chosen (customer, channel) contact; ``totals``: counts and expected value
+    (``summary`` shows them as a table, ``to_dict`` records them)."""
 
     selected: pd.DataFrame
-    summary: dict
+    totals: dict
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return pd.DataFrame({"metric": list(self.totals), "value": list(self.totals.values())})
 
     def to_dict(self) -> dict:
-        return self.summary
+        return dict(self.totals)
 
 
 def select_targets(candidates: pd.DataFrame, budget: float, max_contacts_per_customer: int = 1,
@@ -519,7 +504,7 @@ def select_targets(candidates: pd.DataFrame, budget: float, max_contacts_per_cus
     return TargetSelection(chosen, summ)
 
 
-class InteractionUplift(ParamsMixin):
+class InteractionUplift(BaseEstimator):
     """S-learner with treatment interactions (Lo 2002): one classifier on [X, t, t·X]; uplift =
     P(y | x, t=1) − P(y | x, t=0). The baseline is learnt from treated and control together, so with a
     logistic model it needs far fewer responses than two separate models; ``C`` is the inverse L2 strength."""
@@ -544,8 +529,7 @@ class InteractionUplift(ParamsMixin):
         return self
 
     def predict(self, X) -> np.ndarray:
-        if not hasattr(self, "model_"):
-            raise ParameterError("InteractionUplift", "fit() first", "an unfitted model")
+        check_is_fitted(self, "model_")
         n = len(X)
         return (self.model_.predict_proba(self._design(X, np.ones(n)))[:, 1]
                 - self.model_.predict_proba(self._design(X, np.zeros(n)))[:, 1])
@@ -625,9 +609,6 @@ def account_value(scorecard_path=None, clv_path=None, required: bool = False, ba
     """Read the scorecard and CLV artefacts (paths, or None when a run has none). ``required=True`` turns a
     missing or incompatible artefact into an ArtefactError; otherwise the stated fallbacks are used and
     ``notes`` says so (the report must show it)."""
-    from cmlib.errors import ArtefactError
-    from cmlib.scorecard import load
-    from cmlib.survival import read_clv_artefact
 
     notes = []
     card = clv = None

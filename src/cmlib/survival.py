@@ -23,6 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from cmlib import engine
+from cmlib.base import Result
 from cmlib.errors import ArtefactError, DataError, ParameterError
 
 CAUSES = ("default", "closure", "prepayment")
@@ -117,8 +118,8 @@ def rmst(kmf, horizon: float, alpha: float = 0.05) -> tuple[float, float, float,
     return float(total), se, float(total - z * se), float(total + z * se)
 
 
-@dataclass
-class CurvesResult:
+@dataclass(repr=False)
+class CurvesResult(Result):
     """Kaplan–Meier and Nelson–Aalen per group, with medians, RMST and a log-rank test."""
 
     summary: pd.DataFrame
@@ -191,8 +192,8 @@ def km_from_counts(counts: pd.DataFrame) -> pd.DataFrame:
 # --- models ----------------------------------------------------------------------------------------
 
 
-@dataclass
-class CoxResult:
+@dataclass(repr=False)
+class CoxResult(Result):
     """Cox proportional hazards: hazard-ratio table, proportional-hazards test with advice, concordance."""
 
     summary: pd.DataFrame
@@ -257,8 +258,8 @@ def cox_time_varying(long: pd.DataFrame, covariates: Sequence[str], alpha: float
     return pd.DataFrame({"hazard_ratio": s["exp(coef)"], "hr_ci_low": s[lo], "hr_ci_high": s[hi], "p_value": s["p"]})
 
 
-@dataclass
-class ParametricResult:
+@dataclass(repr=False)
+class ParametricResult(Result):
     """AFT models compared by AIC; the best one extrapolates survival past the observed horizon."""
 
     summary: pd.DataFrame
@@ -385,8 +386,8 @@ def person_period_counts(data: Any, duration: str, event: str, cells: Sequence[s
     return out
 
 
-@dataclass
-class DiscreteHazardResult:
+@dataclass(repr=False)
+class DiscreteHazardResult(Result):
     """Discrete-time proportional-hazards (cloglog) model fitted on aggregated person-period cells.
 
     ``summary``: one row per cell effect (``coef`` = log hazard ratio against the column's first level,
@@ -591,8 +592,8 @@ def read_clv_artefact(path: str | Path) -> tuple[pd.DataFrame, dict]:
 # --- early warning and retention -------------------------------------------------------------------
 
 
-@dataclass
-class EarlyWarningResult:
+@dataclass(repr=False)
+class EarlyWarningResult(Result):
     """Next-month probability of rolling to 60+ DPD for every performing account, and how well the same
     model, trained a month earlier, ranked last month's accounts."""
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cmlib import engine
 from cmlib.data import schemas
 from cmlib.errors import DataError, ParameterError
 
@@ -71,7 +72,6 @@ def load(source: str | Path, table: str | None = None, *, validate: bool = True,
             sel = ", ".join(f'"{c}"' for c in columns) if columns else "*"
             df = con.execute(f'SELECT {sel} FROM "{name}"').df()
     else:
-        from cmlib import engine
 
         df = engine.spark().table(str(where)).to_pandas()
     df = _parse_dates(df, table)
@@ -85,7 +85,6 @@ def load(source: str | Path, table: str | None = None, *, validate: bool = True,
 
 def open_table(source: str | Path, table: str | None = None, backend: str = "duckdb"):
     """A lazy Ibis table over ``source`` (Parquet file/folder, CSV, DuckDB file table or spark:<table>)."""
-    from cmlib import engine
 
     kind, where = _resolve(source, table)
     if kind == "spark":

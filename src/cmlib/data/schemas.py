@@ -18,8 +18,9 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from cmlib.data import synthetic as syn
+from cmlib import vocab as syn
 from cmlib.errors import DataError
+from cmlib.validation import check_binary, require_columns  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)
@@ -200,26 +201,3 @@ def validate(df: pd.DataFrame, table: str) -> pd.DataFrame:
     except SchemaErrors as err:
         raise DataError(table, _failures(err, df)) from None
     return df
-
-
-def require_columns(df: pd.DataFrame, columns, table: str) -> None:
-    """Raise DataError when any of ``columns`` is missing from ``df``."""
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise DataError(table, [{"column": c, "rule": "required column is missing", "n_rows": len(df)}
-                                for c in missing])
-
-
-def check_binary(df: pd.DataFrame, column: str, table: str, allow_missing: bool = False) -> pd.Series:
-    """Return ``df[column]`` as int 0/1 or raise DataError (non-binary values, missing values, one class)."""
-    require_columns(df, [column], table)
-    s = df[column]
-    if not allow_missing and s.isna().any():
-        raise DataError.single(table, column, "binary target has no missing values", s.isna().sum())
-    v = s.dropna()
-    bad = ~v.isin([0, 1, True, False])
-    if bad.any():
-        raise DataError.single(table, column, "binary target in {0, 1}", bad.sum(), v[bad].unique()[:3].tolist())
-    if v.nunique() < 2:
-        raise DataError.single(table, column, "both classes present", len(v), v.unique()[:1].tolist())
-    return s.astype("float64") if allow_missing else s.astype("int64")

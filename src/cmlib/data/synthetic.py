@@ -34,33 +34,33 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+# the response-curve primitives are the model's own (cmlib.optimize fits the same ones)
+from cmlib.curves import adstock, hill  # noqa: F401  (also re-exported: syn.adstock, syn.hill)
 from cmlib.errors import ParameterError
-
-# the response-curve primitives are the model's own (cmlib.optimize fits them): one definition for both
-from cmlib.optimize import adstock, hill  # noqa: F401  (also re-exported: syn.adstock, syn.hill)
+from cmlib.vocab import (  # noqa: F401  (re-exported: the bank's categories as the simulator knew them)
+    ARMS,
+    CHANNEL_PERMISSION,
+    CHANNELS,
+    EMPLOYMENT,
+    HOUSING,
+    NO_FILE,
+    REGIONS,
+    SEGMENTS,
+    STATES,
+    THIN_FILE,
+)
 
 BLOCK = 50_000
 SCHEMA_VERSION = 1
 
-CHANNELS = ["branch", "telemarketing", "direct_mail", "email", "sms", "paid_social", "search", "partners"]
-#: cost per contact (portfolio currency), base response rate and the permission a contact needs
+#: cost per contact (portfolio currency) and base response rate
 CHANNEL_COST = {"branch": 25.0, "telemarketing": 6.0, "direct_mail": 1.2, "email": 0.02, "sms": 0.05,
                 "paid_social": 0.8, "search": 2.5, "partners": 40.0}
 CHANNEL_RESPONSE = {"branch": 0.08, "telemarketing": 0.04, "direct_mail": 0.03, "email": 0.012, "sms": 0.015,
                     "paid_social": 0.008, "search": 0.035, "partners": 0.06}
-CHANNEL_PERMISSION = {"branch": None, "telemarketing": "perm_phone", "direct_mail": "perm_mail",
-                      "email": "perm_email", "sms": "perm_sms", "paid_social": "perm_email", "search": None,
-                      "partners": None}
 #: monthly contact probability of an eligible customer in business-as-usual waves
 CHANNEL_REACH = {"branch": 0.004, "telemarketing": 0.006, "direct_mail": 0.012, "email": 0.03, "sms": 0.01,
                  "paid_social": 0.01, "search": 0.004, "partners": 0.003}
-REGIONS = ["capital", "north", "south", "east", "west", "central", "coast", "rural"]
-SEGMENTS = ["student", "young_professional", "mass", "affluent", "senior"]
-EMPLOYMENT = ["salaried", "self_employed", "retired", "student", "unemployed"]
-HOUSING = ["own", "mortgage", "rent", "other"]
-ARMS = ["control", "lower_apr", "cashback", "no_fee_high_limit"]
-STATES = ["current", "dpd30", "dpd60", "dpd90", "charged_off", "closed", "prepaid"]
-NO_FILE, THIN_FILE = 9999, 9998
 ADMISSION_RULES = [  # in the order the bank applies them (the decline waterfall)
     {"rule": "min_age", "column": "age", "decline_if": "age < 21"},
     {"rule": "min_income", "column": "income", "decline_if": "income < 12000"},

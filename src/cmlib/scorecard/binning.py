@@ -15,8 +15,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cmlib._params import ParamsMixin
+from cmlib import engine
+from cmlib.base import BaseEstimator, check_is_fitted
 from cmlib.errors import DataError, ParameterError
+from cmlib.validation import check_binary, require_columns
+from cmlib.vocab import special_label
 
 PATTERNS = ("ascending", "descending", "auto", "peak", "valley", "none")
 
@@ -182,7 +185,7 @@ def _binned_gini(tab: pd.DataFrame) -> float:
 import pandas as pd  # noqa: E402  (kept beside the estimator that needs it)
 
 
-class WoEBinner(ParamsMixin):
+class WoEBinner(BaseEstimator):
     """Bin every feature optimally and replace values by the weight of evidence of their bin.
 
     scikit-learn conventions: ``__init__`` stores parameters, ``fit(X, y)`` returns self, fitted state ends
@@ -220,8 +223,6 @@ class WoEBinner(ParamsMixin):
         """Fit on a pandas frame ``X`` with labels ``y`` (1 = event), or on any engine source (an Ibis table,
         a Parquet file or folder) with ``y`` the name of its 0/1 target column — then every count is an
         engine aggregate and the rows never reach Python."""
-        from cmlib import engine
-        from cmlib.data.schemas import check_binary
 
         table_name = "training data"
         if isinstance(X, pd.DataFrame):
@@ -339,20 +340,16 @@ class WoEBinner(ParamsMixin):
         return pd.DataFrame(rows)
 
     def _check(self, X: pd.DataFrame, features: list[str]) -> None:
-        if not hasattr(self, "tables_"):
-            raise ParameterError("WoEBinner", "fit() before transform()", "an unfitted binner")
         unknown = [c for c in X.columns if c not in self.tables_]
         if unknown:
-            raise DataError.single("scoring data", unknown[0], "a feature seen at fit", len(X))
-        missing = [c for c in features if c not in X.columns]
-        if missing:
-            raise DataError.single("scoring data", missing[0], "required column is missing", len(X))
+            raise DataError("scoring data", [{"column": c, "rule": "a feature seen at fit", "n_rows": len(X)}
+                                             for c in unknown])
+        require_columns(X, features, "scoring data")
 
     def transform(self, X: pd.DataFrame, features: list[str] | None = None) -> pd.DataFrame:
         """WoE of each value's bin (unseen categorical levels and missing values → the missing bin's WoE).
         ``features``: only these (default: every fitted feature); a column not seen at fit is an error."""
-        from cmlib import engine
-
+        check_is_fitted(self, "tables_")
         features = self.features_ if features is None else list(features)
         self._check(X, features)
         # one float block filled column by column (setting frame columns one by one copies each of them),
@@ -371,7 +368,7 @@ class WoEBinner(ParamsMixin):
                     idx += x >= u
                 vals = num["woe"].to_numpy()[idx]
                 for code in (self.special_codes or {}).get(f, []):
-                    lab = f"special:{code:g}" if isinstance(code, int | float) else f"special:{code}"
+                    lab = special_label(code)
                     w = tab.loc[tab["bin"] == lab, "woe"]
                     vals = np.where(x == code, float(w.iloc[0]) if len(w) else woe_missing, vals)
                 out[:, j] = np.where(np.isnan(x), woe_missing, vals)

@@ -14,41 +14,37 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cmlib._params import ParamsMixin
-from cmlib.errors import ArtefactError, DataError, ParameterError
+from cmlib.artefacts import artefact_document, read_artefact
+from cmlib.base import BaseEstimator, check_is_fitted
+from cmlib.errors import ParameterError
 from cmlib.scorecard.binning import WoEBinner
 from cmlib.scorecard.selection import select_features
+from cmlib.validation import require_columns
+from cmlib.vocab import special_label
 
 SCHEMA_VERSION = 1
 
 
-class Scorecard(ParamsMixin):
+class Scorecard(BaseEstimator):
     """WoE binning + feature selection + logistic regression + points (scikit-learn conventions: ``fit``
-    returns self, fitted state ends with ``_``, ``get_params``/``set_params``).
+    returns self, fitted state ends with ``_``, nested ``get_params``/``set_params`` such as
+    ``binner__max_bins``).
 
     Points: ``pdo`` points double the good:bad odds, ``base_score`` at ``base_odds``, rounded per bin with
-    ``rounding``. Binning (see :class:`WoEBinner`): ``max_bins``, ``min_bin_share`` (a default — rare bins
-    significant at ``rare_alpha`` keep their own bin), ``min_events``, ``monotonic``, ``special_codes``,
-    ``user_splits``. Selection (see :func:`select_features`): ``min_iv``, ``max_corr``, ``max_vif``,
-    ``stepwise``. Fitted: ``binner_``, ``selection_``, ``features_``, ``coefficients_`` (coef, SE, CI,
-    p-value), ``points_`` (each feature's bin table with points)."""
+    ``rounding``. Binning: ``binner``, a :class:`WoEBinner` (default ``WoEBinner()``; cloned at fit, so the
+    one passed in stays unfitted). Selection (see :func:`select_features`): ``min_iv``, ``max_corr``,
+    ``max_vif``, ``stepwise``. Fitted: ``binner_``, ``selection_``, ``features_``, ``coefficients_`` (coef,
+    SE, CI, p-value), ``points_`` (each feature's bin table with points). ``to_artefact``/``to_json``
+    serialise the fitted card; ``to_sql`` scores a table in SQL with the same points."""
 
-    def __init__(self, pdo: float = 20.0, base_score: float = 600.0, base_odds: float = 50.0, rounding: bool = True,
-                 max_bins: int = 6, min_bin_share: float = 0.03, min_events: int = 5, monotonic: str = "auto",
-                 special_codes: dict | None = None, rare_alpha: float | None = 0.001, user_splits: dict | None = None,
-                 min_iv: float = 0.02, max_corr: float | None = 0.7, max_vif: float | None = 10.0,
-                 stepwise: bool = False):
+    def __init__(self, binner: WoEBinner | None = None, pdo: float = 20.0, base_score: float = 600.0,
+                 base_odds: float = 50.0, rounding: bool = True, min_iv: float = 0.02, max_corr: float | None = 0.7,
+                 max_vif: float | None = 10.0, stepwise: bool = False):
+        self.binner = binner
         self.pdo = pdo
         self.base_score = base_score
         self.base_odds = base_odds
         self.rounding = rounding
-        self.max_bins = max_bins
-        self.min_bin_share = min_bin_share
-        self.min_events = min_events
-        self.monotonic = monotonic
-        self.special_codes = special_codes
-        self.rare_alpha = rare_alpha
-        self.user_splits = user_splits
         self.min_iv = min_iv
         self.max_corr = max_corr
         self.max_vif = max_vif
@@ -67,9 +63,8 @@ class Scorecard(ParamsMixin):
 
         if self.pdo <= 0 or self.base_odds <= 0:
             raise ParameterError("pdo/base_odds", "positive numbers", (self.pdo, self.base_odds))
-        self.binner_ = WoEBinner(max_bins=self.max_bins, min_bin_share=self.min_bin_share, min_events=self.min_events,
-                                 monotonic=self.monotonic, special_codes=self.special_codes,
-                                 rare_alpha=self.rare_alpha, user_splits=self.user_splits).fit(X, y)
+        binner = self.binner if self.binner is not None else WoEBinner()
+        self.binner_ = WoEBinner(**binner.get_params(deep=False)).fit(X, y)
         W = self.binner_.transform(X)
         self.selection_ = select_features(W, y, self.binner_.iv_, self.min_iv, self.max_corr, self.max_vif,
                                           self.stepwise)
@@ -93,26 +88,19 @@ class Scorecard(ParamsMixin):
         return self
 
     def _check_fitted(self):
-        if not hasattr(self, "points_"):
-            raise ParameterError("Scorecard", "fit() first", "an unfitted scorecard")
+        check_is_fitted(self, "points_")
 
     def woe(self, X: pd.DataFrame) -> pd.DataFrame:
         """WoE of the scorecard's features (other columns of ``X``, such as ids, are ignored)."""
         self._check_fitted()
-        missing = [f for f in self.features_ if f not in X.columns]
-        if missing:
-            raise DataError.single("scoring data", missing[0], "required column is missing", len(X))
+        require_columns(X, self.features_, "scoring data")
         return self.binner_.transform(X[self.features_], self.features_)
 
     def points(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Points of each applicant's bin per feature (rows × features)."""
-        W = self.woe(X)
-        out = pd.DataFrame(index=X.index)
-        for f, tab in self.points_.items():
-            lookup = dict(zip(np.round(tab["woe"].to_numpy(), 12), tab["points"].to_numpy(), strict=False))
-            out[f] = np.round(W[f].to_numpy(), 12)
-            out[f] = out[f].map(lookup)
-        return out
+        """Points of each applicant's bin per feature (rows × features), from the exported bins: the fitted
+        card, its JSON and its SQL score with one definition of a bin."""
+        self._check_fitted()
+        return points_frame(self.to_artefact()["features"], X)
 
     def score(self, X: pd.DataFrame) -> pd.Series:
         """Total points (higher = safer)."""
@@ -142,8 +130,8 @@ class Scorecard(ParamsMixin):
         """Probability of bad implied by a score under the points scaling (odds doubling every PDO)."""
         return pd_from_score(score, self.pdo, self.base_score, self.base_odds)
 
-    def to_dict(self, metadata: dict | None = None) -> dict:
-        """The fitted card as plain data; ``metadata`` (cutoff, economics, validation…) travels with it."""
+    def to_artefact(self, metadata: dict | None = None) -> dict:
+        """The fitted card as a versioned artefact document (plain data); ``metadata`` (cutoff, economics, validation…) travels with it."""
         self._check_fitted()
         feats = []
         for f, tab in self.points_.items():
@@ -155,12 +143,16 @@ class Scorecard(ParamsMixin):
                 if "levels" in tab and isinstance(getattr(r, "levels", None), list):
                     b["levels"] = [str(v) for v in r.levels]
                 bins.append(b)
-            feats.append({"feature": f, "special_codes": list((self.special_codes or {}).get(f, [])), "bins": bins})
-        return {"schema_version": SCHEMA_VERSION, "kind": "scorecard", "params": self.get_params(),
-                "coefficients": self.coefficients_["coef"].to_dict(), "features": feats, "metadata": metadata or {}}
+            feats.append({"feature": f, "special_codes": list((self.binner_.special_codes or {}).get(f, [])),
+                          "bins": bins})
+        params = {k: v for k, v in self.get_params(deep=False).items() if k != "binner"}
+        params |= {f"binner__{k}": v for k, v in self.binner_.get_params().items()}
+        return artefact_document("scorecard", SCHEMA_VERSION, params=params,
+                                 coefficients=self.coefficients_["coef"].to_dict(), features=feats,
+                                 metadata=metadata or {})
 
     def to_json(self, path: str | Path | None = None, metadata: dict | None = None) -> str:
-        text = json.dumps(self.to_dict(metadata), indent=2, default=float)
+        text = json.dumps(self.to_artefact(metadata), indent=2, default=float)
         if path is not None:
             Path(path).write_text(text)
         return text
@@ -168,12 +160,12 @@ class Scorecard(ParamsMixin):
     def to_sql(self) -> str:
         """A SQL expression (sum of CASE WHEN per feature) that scores a table with the same points."""
         parts = []
-        for feat in self.to_dict()["features"]:
+        for feat in self.to_artefact()["features"]:
             col = '"' + feat["feature"].replace('"', '""') + '"'
             missing = next(b["points"] for b in feat["bins"] if b["bin"] == "missing")
             whens = [f"WHEN {col} IS NULL THEN {missing!r}"]
             for code in feat["special_codes"]:
-                lab = f"special:{code:g}" if isinstance(code, int | float) else f"special:{code}"
+                lab = special_label(code)
                 pts = next((b["points"] for b in feat["bins"] if b["bin"] == lab), missing)
                 whens.append(f"WHEN {col} = {code!r} THEN {pts!r}")
             numeric = [b for b in feat["bins"] if "upper" in b]
@@ -194,25 +186,7 @@ class Scorecard(ParamsMixin):
 def load(source: str | Path | dict) -> LoadedScorecard:
     """A scorecard from its JSON export (path, JSON text or dict); ArtefactError if malformed or of another
     schema version. The loaded card scores with the exported points."""
-    if isinstance(source, dict):
-        doc = source
-    else:
-        text = str(source)
-        if not text.lstrip().startswith("{"):
-            if not Path(text).exists():
-                raise ArtefactError(f"scorecard JSON not found: {text}")
-            text = Path(text).read_text()
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ArtefactError(f"scorecard JSON cannot be read: {exc}") from None
-    if doc.get("kind") != "scorecard" or doc.get("schema_version") != SCHEMA_VERSION:
-        raise ArtefactError(f"expected a scorecard of schema {SCHEMA_VERSION}, got kind {doc.get('kind')!r} "
-                            f"schema {doc.get('schema_version')!r}")
-    missing = [k for k in ("params", "features") if k not in doc]
-    if missing:
-        raise ArtefactError(f"scorecard JSON lacks {', '.join(missing)}")
-    return LoadedScorecard(doc)
+    return LoadedScorecard(read_artefact(source, "scorecard", SCHEMA_VERSION, required=("params", "features")))
 
 
 def pd_from_score(score, pdo: float, base_score: float, base_odds: float) -> np.ndarray:
@@ -234,28 +208,38 @@ class LoadedScorecard:
         p = self.doc["params"]
         return pd_from_score(score, p["pdo"], p["base_score"], p["base_odds"])
 
+    def points(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Points per applicant and feature, from the exported bins."""
+        return points_frame(self.doc["features"], X)
+
     def score(self, X: pd.DataFrame) -> pd.Series:
-        total = np.zeros(len(X))
-        for feat in self.doc["features"]:
-            f = feat["feature"]
-            if f not in X.columns:
-                raise DataError.single("scoring data", f, "required column is missing", len(X))
-            bins = feat["bins"]
-            missing = next(b["points"] for b in bins if b["bin"] == "missing")
-            numeric = [b for b in bins if "upper" in b]
-            col = X[f]
-            if numeric:
-                x = pd.to_numeric(col, errors="coerce").to_numpy(float)
-                uppers = np.array([b["upper"] for b in numeric])
-                idx = np.clip(np.searchsorted(uppers, x, side="right"), 0, len(numeric) - 1)
-                pts = np.array([b["points"] for b in numeric])[idx]
-                for code in feat["special_codes"]:
-                    lab = f"special:{code:g}" if isinstance(code, int | float) else f"special:{code}"
-                    sp = next((b["points"] for b in bins if b["bin"] == lab), missing)
-                    pts = np.where(x == code, sp, pts)
-                pts = np.where(np.isnan(x), missing, pts)
-            else:
-                m = {lv: b["points"] for b in bins for lv in b.get("levels", [])}
-                pts = col.astype("string").map(m).astype(float).fillna(missing).to_numpy()
-            total += pts
-        return pd.Series(total, index=X.index, name="score")
+        """Total points (higher = safer)."""
+        return self.points(X).sum(axis=1).rename("score")
+
+
+def points_frame(features: list[dict], X: pd.DataFrame) -> pd.DataFrame:
+    """Points of each row's bin per feature from an artefact's ``features`` list: numeric bins by their
+    upper edges, special codes and missing values by their own bins, categorical levels by lookup (unseen
+    levels score as missing)."""
+    require_columns(X, [feat["feature"] for feat in features], "scoring data")
+    out = {}
+    for feat in features:
+        bins = feat["bins"]
+        missing = next(b["points"] for b in bins if b["bin"] == "missing")
+        numeric = [b for b in bins if "upper" in b]
+        col = X[feat["feature"]]
+        if numeric:
+            x = pd.to_numeric(col, errors="coerce").to_numpy(float)
+            uppers = np.array([b["upper"] for b in numeric])
+            idx = np.clip(np.searchsorted(uppers, x, side="right"), 0, len(numeric) - 1)
+            pts = np.array([b["points"] for b in numeric])[idx]
+            for code in feat["special_codes"]:
+                lab = special_label(code)
+                sp = next((b["points"] for b in bins if b["bin"] == lab), missing)
+                pts = np.where(x == code, sp, pts)
+            pts = np.where(np.isnan(x), missing, pts)
+        else:
+            m = {lv: b["points"] for b in bins for lv in b.get("levels", [])}
+            pts = col.astype("string").map(m).astype(float).fillna(missing).to_numpy()
+        out[feat["feature"]] = pts
+    return pd.DataFrame(out, index=X.index, dtype=float)

@@ -14,11 +14,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cmlib._params import ParamsMixin
+from cmlib.base import BaseEstimator
 from cmlib.errors import DataError, ParameterError
 
 
-class AdmissionRules(ParamsMixin):
+class AdmissionRules(BaseEstimator):
     """Hard policy rules. ``decide(df)`` gives each row's first failing rule; ``waterfall(df)`` the counts."""
 
     def __init__(self, rules: list[dict]):

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cmlib.base import Result
 from cmlib.errors import DataError, ParameterError
 
 
-@dataclass
-class SelectionResult:
+@dataclass(repr=False)
+class SelectionResult(Result):
     """``summary``: one row per candidate (iv, selected, reason); ``selected``: the kept features in IV order."""
 
     summary: pd.DataFrame

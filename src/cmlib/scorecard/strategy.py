@@ -13,16 +13,22 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cmlib.base import Result
 from cmlib.errors import DataError, ParameterError
 
 
-@dataclass
-class CutoffResult:
+@dataclass(repr=False)
+class CutoffResult(Result):
     """``table``: one row per candidate cutoff (approval rate, bad rate, expected profit); ``best``: the
     profit-maximising row."""
 
     table: pd.DataFrame
     best: pd.Series
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The candidate cutoffs (one row each)."""
+        return self.table
 
     def to_dict(self) -> dict:
         return {"cutoff": float(self.best["cutoff"]), "approval_rate": float(self.best["approval_rate"]),
@@ -91,8 +97,8 @@ def swap_sets(new_approve, old_approve, y=None, pd_=None) -> pd.DataFrame:
 # --- reject inference ------------------------------------------------------------------------------
 
 
-@dataclass
-class RejectInferenceResult:
+@dataclass(repr=False)
+class RejectInferenceResult(Result):
     """``ttd_bad_rate``: the through-the-door bad rate estimate (accepted outcomes + inferred rejects);
     ``augmented``: accepted rows with their outcome plus inferred rejects (with a ``weight`` column) — a
     training set for a model of the whole applicant population; ``by_band``: rates by score band."""
@@ -102,6 +108,11 @@ class RejectInferenceResult:
     accepted_bad_rate: float
     augmented: pd.DataFrame
     by_band: pd.DataFrame
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Rates by score band."""
+        return self.by_band
 
     def to_dict(self) -> dict:
         return {"method": self.method, "ttd_bad_rate": self.ttd_bad_rate, "accepted_bad_rate": self.accepted_bad_rate}
@@ -161,8 +172,8 @@ def reject_inference(score_acc, y_acc, score_rej, pd_rej, method: str = "fuzzy",
 # --- fair lending ----------------------------------------------------------------------------------
 
 
-@dataclass
-class FairLendingResult:
+@dataclass(repr=False)
+class FairLendingResult(Result):
     """``summary``: approval rate per group with the adverse-impact ratio against the reference group
     (four-fifths rule: ratio < 0.8 is flagged) and a two-proportion test; ``reasons``: among declined
     applicants, the share whose first reason code is each feature, by group."""

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cmlib.data.schemas import check_binary
+from cmlib.base import Result
 from cmlib.errors import ParameterError
+from cmlib.validation import check_binary
 
 PSI_WATCH, PSI_SHIFT = 0.10, 0.25
 
@@ -130,8 +131,8 @@ def csi(scorecard, X_dev: pd.DataFrame, X_new: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("csi", ascending=False, kind="stable").reset_index(drop=True)
 
 
-@dataclass
-class ValidationResult:
+@dataclass(repr=False)
+class ValidationResult(Result):
     """Hold-out validation of a scorecard: ``summary`` (one row per metric), ``gains``, ``calibration``,
     and the ROC points for ``plot``."""
 

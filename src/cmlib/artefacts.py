@@ -1,0 +1,70 @@
+"""Artefacts one notebook writes for another (the scorecard, lifetime values): versioned JSON.
+
+Every document carries ``kind`` and ``schema_version``; a reader names both and gets an
+:class:`~cmlib.errors.ArtefactError` for a missing file, text that is not a JSON object, another kind, another
+version, or missing keys — never a half-read model. JSON, not pickle: an artefact is safe to open.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from pathlib import Path
+
+from cmlib.errors import ArtefactError
+
+
+def artefact_document(kind: str, version: int, **content) -> dict:
+    """The document to write: ``{"schema_version": version, "kind": kind, **content}``."""
+    return {"schema_version": version, "kind": kind, **content}
+
+
+def write_artefact(path: str | Path, doc: dict) -> Path:
+    """Write ``doc`` (from :func:`artefact_document`) as indented JSON; floats that JSON cannot hold fail."""
+    p = Path(path)
+    p.write_text(json.dumps(doc, indent=2, default=float, allow_nan=False))
+    return p
+
+
+def check_artefact(doc, kind: str, version: int, required: Iterable[str] = (), name: str | None = None) -> dict:
+    """Check an already-parsed document: a JSON object of ``kind`` at ``version`` with the ``required`` keys."""
+    label = name or f"{kind} artefact"
+    if not isinstance(doc, dict):
+        raise ArtefactError(f"{label}: expected a JSON object, got {type(doc).__name__}")
+    if doc.get("kind") != kind or doc.get("schema_version") != version:
+        raise ArtefactError(f"{label}: expected kind {kind!r} schema {version}, got kind {doc.get('kind')!r} "
+                            f"schema {doc.get('schema_version')!r}")
+    missing = [k for k in required if k not in doc]
+    if missing:
+        raise ArtefactError(f"{label} lacks {', '.join(missing)}")
+    return doc
+
+
+def read_artefact(source: str | Path | dict, kind: str, version: int, required: Iterable[str] = ()) -> dict:
+    """Read and check an artefact from a path, JSON text or an already-parsed dict."""
+    if isinstance(source, dict):
+        return check_artefact(source, kind, version, required)
+    text, name = str(source), f"{kind} artefact"
+    if not text.lstrip().startswith(("{", "[")):
+        p = Path(text)
+        name = f"{kind} artefact {p.name}"
+        if not p.is_file():
+            raise ArtefactError(f"{kind} artefact not found: {p}")
+        text = p.read_text()
+    try:
+        doc = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ArtefactError(f"{name} is not valid JSON: {exc}") from None
+    return check_artefact(doc, kind, version, required, name=name)
+
+
+def finite(value, what: str, lo: float = -math.inf, hi: float = math.inf) -> float:
+    """``value`` as a finite float in [lo, hi], or ArtefactError naming ``what``."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ArtefactError(f"{what}: expected a number, got {value!r}") from None
+    if not (math.isfinite(v) and lo <= v <= hi):
+        raise ArtefactError(f"{what}: expected a finite number in [{lo}, {hi}], got {value!r}")
+    return v

@@ -1,0 +1,63 @@
+"""Validation helpers every module uses, so a bad input reads the same wherever it is found.
+
+Each raises :class:`~cmlib.errors.DataError` naming the table (the caller's name for it), every failing
+column, the rule and the number of offending rows (left out, never negative, when the rows were never
+counted), or :class:`~cmlib.errors.ParameterError` naming the parameter, what was expected and what came.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from cmlib.errors import DataError, ParameterError
+
+
+def _n_rows(df) -> int | None:
+    return len(df) if isinstance(df, pd.DataFrame) else None
+
+
+def require_columns(df, columns: Iterable[str | None], table: str) -> None:
+    """Raise one DataError listing every column of ``columns`` (None entries skipped) missing from ``df``
+    (a DataFrame, or anything with ``.columns`` such as an Ibis table)."""
+    have = set(df.columns)
+    missing = [c for c in dict.fromkeys(columns) if c is not None and c not in have]
+    if missing:
+        n = _n_rows(df)
+        raise DataError(table, [{"column": c, "rule": "required column is missing", "n_rows": n} for c in missing])
+
+
+def check_binary(df: pd.DataFrame, column: str, table: str, allow_missing: bool = False) -> pd.Series:
+    """Return ``df[column]`` as int 0/1 (float with NaN when ``allow_missing``) or raise DataError:
+    non-binary values, missing values, one class only."""
+    require_columns(df, [column], table)
+    s = df[column]
+    if not allow_missing and s.isna().any():
+        raise DataError.single(table, column, "binary target has no missing values", s.isna().sum())
+    v = s.dropna()
+    bad = ~v.isin([0, 1, True, False])
+    if bad.any():
+        raise DataError.single(table, column, "binary target in {0, 1}", bad.sum(), v[bad].unique()[:3].tolist())
+    if v.nunique() < 2:
+        raise DataError.single(table, column, "both classes present", len(v), v.unique()[:1].tolist())
+    return s.astype("float64") if allow_missing else s.astype("int64")
+
+
+def is_binary(values) -> bool:
+    """True when every non-missing value is 0 or 1 (a conversion, response or bad flag)."""
+    v = pd.Series(np.asarray(values)).dropna()
+    return bool(len(v)) and bool(v.isin([0, 1, True, False]).all())
+
+
+def check_fraction(name: str, value, *, open_low: bool = True, open_high: bool = True, where: str | None = None):
+    """``value`` as a float in (0, 1) (ends included when ``open_low``/``open_high`` is False)."""
+    ok = isinstance(value, int | float | np.number) and not isinstance(value, bool)
+    v = float(value) if ok else np.nan
+    lo_ok = v > 0 if open_low else v >= 0
+    hi_ok = v < 1 if open_high else v <= 1
+    if not (ok and lo_ok and hi_ok):
+        lo, hi = "(" if open_low else "[", ")" if open_high else "]"
+        raise ParameterError(name, f"a number in {lo}0, 1{hi}", value, where=where)
+    return v
