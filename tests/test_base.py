@@ -101,3 +101,11 @@ def test_base_result_renders_and_records():
     ax = r.plot()
     assert ax.get_xlabel() == "rate" and len(ax.patches) == 2
     assert cmlib.base.TableResult(pd.DataFrame({"a": [1]})).to_dict() == {"n_rows": 1}
+
+
+def test_a_result_displays_as_the_reports_table_once_cmlib_report_is_imported():
+    import cmlib.report  # noqa: F401  (registers its renderer)
+
+    r = base.TableResult(pd.DataFrame({"segment": ["<b>x</b>"], "rate": [0.123456]}))
+    html = r._repr_html_()
+    assert "&lt;b&gt;x&lt;/b&gt;" in html and "0.123" in html and "0.123456" not in html

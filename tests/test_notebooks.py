@@ -38,20 +38,51 @@ def test_hygiene(path):
         assert p.help, f"parameter {p.name} has no one-line comment"
     # md()/bullets() only display as a cell's last top-level expression: anywhere else (inside an if, or
     # before other statements) the interpretation would silently vanish from the report
-    for c in code:
-        if "parameters" in c.metadata.get("tags", []):
-            continue
-        tree = ast.parse(c.source)
+    for c in code[1:]:
+        tree = parse_cell(c.source)
         last = tree.body[-1] if tree.body else None
         for node in ast.walk(tree):
             if (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and node is not last
                     and getattr(node.value.func, "id", None) in ("md", "bullets")):
                 raise AssertionError(f"cell {c.get('id')} line {node.lineno}: wrap md()/bullets() in display()")
-    # thin notebooks: no long function bodies defined inline (DESIGN.md §5)
-    for c in code:
-        for block in c.source.split("\ndef ")[1:]:
-            body = [ln for ln in block.splitlines()[1:] if ln.startswith("    ")]
-            assert len(body) <= 5, f"a function of {len(body)} lines belongs in cmlib"
+    thin_notebook_problems(code[1:]) and pytest.fail("; ".join(thin_notebook_problems(code[1:])))
+
+
+#: most statements in one code cell (the set-up cell included): a longer cell is logic that belongs in cmlib
+STATEMENT_BUDGET = 40
+
+
+def parse_cell(source: str) -> ast.Module:
+    """A code cell as Python, with IPython magics (``%autoreload 2``) turned into calls as IPython does."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return ast.parse(TransformerManager().transform_cell(source))
+
+
+def thin_notebook_problems(cells) -> list[str]:
+    """DESIGN §5: no function or class defined in a notebook, imports only in the set-up cell (the first
+    after ``parameters``), and at most STATEMENT_BUDGET statements per cell."""
+    problems = []
+    for i, c in enumerate(cells):
+        tree = parse_cell(c.source)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                problems.append(f"cell {c.get('id')}: defines {node.name} (belongs in cmlib)")
+            if i > 0 and isinstance(node, ast.Import | ast.ImportFrom):
+                problems.append(f"cell {c.get('id')}: imports after the set-up cell ({ast.unparse(node)})")
+        n = sum(isinstance(node, ast.stmt) for node in ast.walk(tree))
+        if n > STATEMENT_BUDGET:
+            problems.append(f"cell {c.get('id')}: {n} statements (budget {STATEMENT_BUDGET})")
+    return problems
+
+
+def test_the_thin_notebook_check_can_fail():
+    cells = [nbformat.v4.new_code_cell("%autoreload 2\nimport numpy as np"),
+             nbformat.v4.new_code_cell("def f(x):\n    return x"),
+             nbformat.v4.new_code_cell("import duckdb\n" + "x = 1\n" * (STATEMENT_BUDGET + 1))]
+    got = thin_notebook_problems(cells)
+    assert len(got) == 3 and "defines f" in got[0] and "imports after" in got[1] and "statements" in got[2]
+    assert thin_notebook_problems(cells[:1]) == []
 
 
 @pytest.mark.slow

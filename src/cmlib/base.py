@@ -96,6 +96,16 @@ def check_is_fitted(estimator, attributes: str | list[str] | None = None) -> Non
 
 # --- results -----------------------------------------------------------------------------------------
 
+_html_renderer = None
+
+
+def set_html_renderer(render) -> None:
+    """Let a higher layer (cmlib.report) render result summaries as HTML: ``render(DataFrame) -> str``. The
+    base stays free of report imports; a notebook that imports cmlib.report sees the report's tables."""
+    global _html_renderer
+    _html_renderer = render
+
+
 
 class Result:
     """Base of every result dataclass (see the module docstring). Subclasses are ``@dataclass``es with a
@@ -141,6 +151,8 @@ class Result:
 
     def _repr_html_(self) -> str:
         s = self.summary
+        if _html_renderer is not None:  # the report layer's formatter, once cmlib.report is imported
+            return _html_renderer(s)
         return s.to_html(index=not isinstance(s.index, pd.RangeIndex), float_format=lambda x: f"{x:,.4g}",
                          na_rep="", border=0)
 

@@ -1,15 +1,20 @@
 """Reporting: theme, formatters, metric recording, the papermill runner and its HTML reports."""
 
+from cmlib.base import set_html_renderer
 from cmlib.report.format import bullets, count, escape, md, money, pct, pp, pvalue, table
 from cmlib.report.metrics import (
     artefact_dir,
     find_artefact,
     fingerprint,
+    locate_artefacts,
     record,
     record_input,
     recorded,
 )
 from cmlib.report.theme import colors, set_theme
 
-__all__ = ["artefact_dir", "bullets", "colors", "count", "escape", "find_artefact", "fingerprint", "md", "money",
+# a result named in a notebook cell shows the same formatted table as the report
+set_html_renderer(lambda summary: table(summary).to_html())
+
+__all__ = ["artefact_dir", "bullets", "colors", "count", "escape", "find_artefact", "fingerprint", "locate_artefacts", "md", "money",
            "pct", "pp", "pvalue", "record", "record_input", "recorded", "set_theme", "table"]

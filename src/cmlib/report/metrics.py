@@ -135,12 +135,55 @@ def artefact_dir() -> Path:
 
 
 def find_artefact(filename: str) -> Path | None:
-    """Locate an artefact: this run's, else the last good published run's, else data/artefacts; or None."""
-    candidates = []
+    """Locate an artefact, or None.
+
+    In a run (``cmlib run``): this run's, else the last good published run's (``reports/latest``). Run
+    interactively (JupyterLab): the newer of the last good run's and ``data/artefacts`` (where an interactive
+    run of the producing notebook writes), so re-running the scorecard notebook by hand is picked up next."""
     rd = run_dir()
-    if rd is not None:
-        candidates.append(rd / "artefacts" / filename)
-        candidates.append(rd.parent / "latest" / "artefacts" / filename)
     root = project_root()
-    candidates += [root / "reports" / "latest" / "artefacts" / filename, root / "data" / "artefacts" / filename]
-    return next((c for c in candidates if c.exists()), None)
+    if rd is not None:
+        candidates = [rd / "artefacts" / filename, rd.parent / "latest" / "artefacts" / filename,
+                      root / "reports" / "latest" / "artefacts" / filename]
+        return next((c for c in candidates if c.exists()), None)
+    found = [c for c in (root / "reports" / "latest" / "artefacts" / filename, root / "data" / "artefacts" / filename)
+             if c.exists()]
+    return max(found, key=lambda c: c.stat().st_mtime) if found else None
+
+
+def producer_of(filename: str, notebooks_dir: Path | None = None) -> str | None:
+    """The notebook that declares it produces ``filename`` (metadata ``cmlib.produces``: ``scorecard`` makes
+    ``scorecard.json``), or None."""
+    import nbformat
+
+    folder = notebooks_dir or project_root() / "notebooks"
+    stem = Path(filename).stem
+    for nb_path in sorted(folder.glob("*.ipynb")):
+        meta = nbformat.read(nb_path, as_version=4).metadata.get("cmlib", {})
+        if stem in meta.get("produces", []):
+            return nb_path.stem
+    return None
+
+
+def locate_artefacts(*filenames: str) -> dict[str, Path | None]:
+    """Find each artefact (:func:`find_artefact`) and print one line per file: where it came from, or,
+    when it is missing, which notebook to run first and how."""
+    out = {}
+    root = project_root()
+    for name in filenames:
+        path = out[name] = find_artefact(name)
+        if path is not None:
+            rd, run = run_dir(), path.resolve().parent.parent  # <run>/artefacts/<name>
+            if rd is not None and run == rd.resolve():
+                label = "this run"
+            elif path.parent.parent.name == "latest":
+                label = f"the last good run ({run.name})"
+            else:
+                label = str(path.parent.relative_to(root)) if path.is_relative_to(root) else str(path.parent)
+            print(f"{name}: from {label}")
+        else:
+            nb = producer_of(name)
+            how = (f"run {nb} first: `make reports`, or open notebooks/{nb}.ipynb and Run All" if nb
+                   else "no notebook in notebooks/ declares it")
+            print(f"{name} not found (no good run under reports/, nothing in data/artefacts): {how}")
+    return out
