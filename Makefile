@@ -48,6 +48,7 @@ bench: $(VENV)/.stamp-dev+bench
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check src tests notebooks benchmarks
+	$(BIN)/ruff format --check src tests notebooks benchmarks
 
 lock: | $(UV)
 	$(UV) pip compile pyproject.toml --all-extras --python-version 3.11 --no-header --no-annotate -o requirements.lock

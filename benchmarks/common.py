@@ -38,14 +38,20 @@ def run_child(code: str) -> tuple[float, float, str]:
 def machine() -> dict:
     import os
 
-    return {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
-            **{p: metadata.version(p) for p in ("pandas", "duckdb", "ibis-framework", "numpy")}}
+    return {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        **{p: metadata.version(p) for p in ("pandas", "duckdb", "ibis-framework", "numpy")},
+    }
 
 
 def write(name: str, payload: dict) -> Path:
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps({"machine": machine(), "date": time.strftime("%Y-%m-%d"), **payload}, indent=2))
+    path.write_text(
+        json.dumps({"machine": machine(), "date": time.strftime("%Y-%m-%d"), **payload}, indent=2)
+    )
     return path
 
 

@@ -32,22 +32,35 @@ def contact_table(n: int, seed: int = 0) -> pd.DataFrame:
     approved = applied & (rng.random(n) < 0.6)
     booked = approved & (rng.random(n) < 0.85)
     activated = booked & (rng.random(n) < 0.7)
-    return pd.DataFrame({
-        "arm": pd.Categorical.from_codes(arm, ["control", "lower_apr", "cashback", "no_fee_high_limit"]).astype(str),
-        "channel": pd.Categorical.from_codes(rng.integers(0, 8, n), list("abcdefgh")).astype(str),
-        "responded": responded, "applied": applied, "approved": approved, "booked": booked, "activated": activated,
-        "spend_90d": np.where(activated, rng.lognormal(5.5, 0.7, n), 0.0),
-        "pre_spend_90d": rng.lognormal(6.0, 0.8, n),
-    })
+    return pd.DataFrame(
+        {
+            "arm": pd.Categorical.from_codes(
+                arm, ["control", "lower_apr", "cashback", "no_fee_high_limit"]
+            ).astype(str),
+            "channel": pd.Categorical.from_codes(rng.integers(0, 8, n), list("abcdefgh")).astype(str),
+            "responded": responded,
+            "applied": applied,
+            "approved": approved,
+            "booked": booked,
+            "activated": activated,
+            "spend_90d": np.where(activated, rng.lognormal(5.5, 0.7, n), 0.0),
+            "pre_spend_90d": rng.lognormal(6.0, 0.8, n),
+        }
+    )
 
 
 def pandas_readout(df: pd.DataFrame) -> pd.DataFrame:
     """What an analyst would write: one groupby with counts, sums, means and variances, plus the
     covariance term for CUPED."""
     g = df.groupby(["arm", "channel"], observed=True)
-    out = g.agg(n=("responded", "size"), **{f"n_{s}": (s, "sum") for s in STAGES},
-                mean_spend=("spend_90d", "mean"), var_spend=("spend_90d", "var"),
-                mean_pre=("pre_spend_90d", "mean"), var_pre=("pre_spend_90d", "var"))
+    out = g.agg(
+        n=("responded", "size"),
+        **{f"n_{s}": (s, "sum") for s in STAGES},
+        mean_spend=("spend_90d", "mean"),
+        var_spend=("spend_90d", "var"),
+        mean_pre=("pre_spend_90d", "mean"),
+        var_pre=("pre_spend_90d", "var"),
+    )
     cov = g[["spend_90d", "pre_spend_90d"]].cov().xs("pre_spend_90d", level=-1)["spend_90d"]
     return out.assign(cov=cov)
 
@@ -56,8 +69,9 @@ def engine_readout(data) -> tuple[pd.DataFrame, pd.DataFrame]:
     from cmlib import engine
 
     f = engine.funnel_counts(data, STAGES, by=["arm", "channel"])
-    m = engine.moments(data, ["spend_90d", "pre_spend_90d"], by=["arm", "channel"],
-                       pairs=[("spend_90d", "pre_spend_90d")])
+    m = engine.moments(
+        data, ["spend_90d", "pre_spend_90d"], by=["arm", "channel"], pairs=[("spend_90d", "pre_spend_90d")]
+    )
     return f, m
 
 
@@ -83,12 +97,17 @@ def bench_aggregation(n_rows: int) -> dict:
         t_en_mem = best_of(lambda: engine_readout(mt))
         t_pd_file = best_of(lambda: pandas_readout(pd.read_parquet(path)))
         t_en_file = best_of(lambda: engine_readout(engine.table(path)))
-        return {"rows": n_rows,
-                "in_memory": {"pandas_s": t_pd_mem, "engine_duckdb_s": t_en_mem, "ratio": t_pd_mem / t_en_mem},
-                "from_parquet": {"pandas_s": t_pd_file, "engine_duckdb_s": t_en_file,
-                                 "ratio": t_pd_file / t_en_file},
-                "what": "funnel counts (5 stages) + moments of spend and pre-period spend with their co-moment, "
-                        "by arm x channel; best of 3"}
+        return {
+            "rows": n_rows,
+            "in_memory": {"pandas_s": t_pd_mem, "engine_duckdb_s": t_en_mem, "ratio": t_pd_mem / t_en_mem},
+            "from_parquet": {
+                "pandas_s": t_pd_file,
+                "engine_duckdb_s": t_en_file,
+                "ratio": t_pd_file / t_en_file,
+            },
+            "what": "funnel counts (5 stages) + moments of spend and pre-period spend with their co-moment, "
+            "by arm x channel; best of 3",
+        }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -96,8 +115,10 @@ def bench_aggregation(n_rows: int) -> dict:
 def bench_generation(n_customers: int) -> dict:
     tmp = tempfile.mkdtemp(prefix="cmlib-gen-")
     try:
-        code = (f"from cmlib.data.synthetic import write_bank\n"
-                f"write_bank({tmp!r}, n_customers={n_customers}, seed=1, chunk_size=1_000_000)\n")
+        code = (
+            f"from cmlib.data.synthetic import write_bank\n"
+            f"write_bank({tmp!r}, n_customers={n_customers}, seed=1, chunk_size=1_000_000)\n"
+        )
         secs, peak_gb, _ = run_child(code)
         size = sum(f.stat().st_size for f in Path(tmp).rglob("*.parquet")) / 1024**3
         return {"customers": n_customers, "seconds": secs, "peak_rss_gb": peak_gb, "parquet_gb": size}
@@ -110,15 +131,24 @@ def main(argv=None) -> None:
     sizes = [100_000, 1_000_000] if quick else [1_000_000, 10_000_000]
     gen = [bench_generation(n) for n in sizes]  # the biggest last: peak RSS of children is a running max
     for g in gen:
-        print(f"generate {g['customers']:>12,} customers: {g['seconds']:7.1f} s, peak {g['peak_rss_gb']:.2f} GB")
+        print(
+            f"generate {g['customers']:>12,} customers: {g['seconds']:7.1f} s, peak {g['peak_rss_gb']:.2f} GB"
+        )
     agg = bench_aggregation(2_000_000 if quick else 20_000_000)
     for k in ("in_memory", "from_parquet"):
         r = agg[k]
-        print(f"aggregate {agg['rows']:,} rows {k:<12}: pandas {r['pandas_s']:.2f} s, "
-              f"engine {r['engine_duckdb_s']:.2f} s, ratio {r['ratio']:.1f}x")
-    path = write("data" if not quick else "data_quick", {
-        "generation": gen, "aggregation": agg,
-        "goals": {"generate_10M_s": 600, "generate_10M_peak_gb": 8, "aggregation_ratio": 4}})
+        print(
+            f"aggregate {agg['rows']:,} rows {k:<12}: pandas {r['pandas_s']:.2f} s, "
+            f"engine {r['engine_duckdb_s']:.2f} s, ratio {r['ratio']:.1f}x"
+        )
+    path = write(
+        "data" if not quick else "data_quick",
+        {
+            "generation": gen,
+            "aggregation": agg,
+            "goals": {"generate_10M_s": 600, "generate_10M_peak_gb": 8, "aggregation_ratio": 4},
+        },
+    )
     print(f"results: {path}")
 
 

@@ -56,11 +56,19 @@ def main(argv=None) -> None:
         numpy_ms = (time.perf_counter() - t0) / k * 1e3
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    res = {"rows": n, "readout_engine_duckdb_s": t_engine, "readout_pandas_s": t_pandas,
-           "ratio": t_pandas / t_engine, "compare_ms": per_compare_ms, "numpy_floor_ms": numpy_ms,
-           "goals": {"ratio": 4, "compare_ms": 1.0}}
-    print(f"readout of {n:,} rows from Parquet: engine {t_engine:.2f} s, pandas {t_pandas:.2f} s, "
-          f"ratio {res['ratio']:.1f}x; one comparison {per_compare_ms:.3f} ms")
+    res = {
+        "rows": n,
+        "readout_engine_duckdb_s": t_engine,
+        "readout_pandas_s": t_pandas,
+        "ratio": t_pandas / t_engine,
+        "compare_ms": per_compare_ms,
+        "numpy_floor_ms": numpy_ms,
+        "goals": {"ratio": 4, "compare_ms": 1.0},
+    }
+    print(
+        f"readout of {n:,} rows from Parquet: engine {t_engine:.2f} s, pandas {t_pandas:.2f} s, "
+        f"ratio {res['ratio']:.1f}x; one comparison {per_compare_ms:.3f} ms"
+    )
     print(f"results: {write('experiments' if not quick else 'experiments_quick', res)}")
 
 

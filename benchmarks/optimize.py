@@ -18,8 +18,18 @@ import numpy as np
 
 from benchmarks.common import best_of, size_from_args, write
 
-FEATURES = ["age", "income", "employment_years", "dti", "bureau_score", "inquiries_6m", "utilisation",
-            "existing_relationship", "tenure_with_bank_months", "pre_spend_monthly"]
+FEATURES = [
+    "age",
+    "income",
+    "employment_years",
+    "dti",
+    "bureau_score",
+    "inquiries_6m",
+    "utilisation",
+    "existing_relationship",
+    "tenure_with_bank_months",
+    "pre_spend_monthly",
+]
 ARM = "no_fee_high_limit"
 
 
@@ -110,22 +120,34 @@ def main(argv=None) -> None:
             t0 = time.perf_counter()
             u = _fit_predict(kind, model, X, t, y, train)
             secs = time.perf_counter() - t0
-            uplift[name] = {"fit_predict_s": secs, "auuc_observed": op.auuc(y[te], t[te], u),
-                            "auuc_true_uplift": op.auuc_from_effect(tu[te], u)}
+            uplift[name] = {
+                "fit_predict_s": secs,
+                "auuc_observed": op.auuc(y[te], t[te], u),
+                "auuc_true_uplift": op.auuc_from_effect(tu[te], u),
+            }
         except Exception as exc:  # a peer's failure is a result, not a crash
             uplift[name] = {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}
-        print(f"{name:<26} " + ", ".join(f"{k} {v:.5f}" if isinstance(v, float) else f"{k} {v}"
-                                         for k, v in uplift[name].items()))
+        print(
+            f"{name:<26} "
+            + ", ".join(
+                f"{k} {v:.5f}" if isinstance(v, float) else f"{k} {v}" for k, v in uplift[name].items()
+            )
+        )
     uplift["oracle (true uplift)"] = {"auuc_true_uplift": op.auuc_from_effect(tu[te], tu[te])}
     curves = op.fit_channel_curves(w.channel_spend)
     budget = float(w.channel_spend.groupby("channel")["spend"].mean().sum())
     alloc_s = best_of(lambda: op.allocate_budget(curves, budget), repeat=5)
     print(f"allocation over {len(curves)} channels: {alloc_s * 1000:.0f} ms")
-    res = {"experiment_rows": int(len(y)), "train_share": 0.6, "arm": ARM, "uplift": uplift,
-           "allocation": {"channels": len(curves), "grid_steps": 400, "seconds": alloc_s},
-           "note": "same standardised logistic base learner for every uplift model; AUUC = area between the "
-                   "Qini curve and random (0 = random); the true-uplift AUUC uses the simulator's per-customer "
-                   "response probabilities under each arm"}
+    res = {
+        "experiment_rows": int(len(y)),
+        "train_share": 0.6,
+        "arm": ARM,
+        "uplift": uplift,
+        "allocation": {"channels": len(curves), "grid_steps": 400, "seconds": alloc_s},
+        "note": "same standardised logistic base learner for every uplift model; AUUC = area between the "
+        "Qini curve and random (0 = random); the true-uplift AUUC uses the simulator's per-customer "
+        "response probabilities under each arm",
+    }
     print(f"results: {write('optimize' if not quick else 'optimize_quick', res)}")
 
 

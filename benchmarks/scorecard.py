@@ -125,8 +125,11 @@ def main(argv=None) -> None:
             speed[n] = {}
             for lib, fit in FIT.items():
                 secs, peak, stdout = run_child(SPEED.format(fit=fit, p=str(tmp / f"d{n}.parquet")))
-                speed[n][lib] = {"fit_s": json.loads(stdout.strip().splitlines()[-1])["s"], "process_s": secs,
-                                 "peak_rss_gb_upper_bound": peak}
+                speed[n][lib] = {
+                    "fit_s": json.loads(stdout.strip().splitlines()[-1])["s"],
+                    "process_s": secs,
+                    "peak_rss_gb_upper_bound": peak,
+                }
                 print(f"{n:>9,} rows x 50: {lib:<10} {speed[n][lib]['fit_s']:7.2f} s")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -138,19 +141,27 @@ def main(argv=None) -> None:
     best_peer = {s: max(quality[p][s] for p in ("optbinning", "toad")) for s in quality["cmlib"]}
     res = {
         "features": {"numeric": N_NUM, "categorical": N_CAT},
-        "speed": {str(n): {**v, "ratio_vs_optbinning": v["optbinning"]["fit_s"] / v["cmlib"]["fit_s"],
-                           "ratio_vs_toad": v["toad"]["fit_s"] / v["cmlib"]["fit_s"]} for n, v in speed.items()},
+        "speed": {
+            str(n): {
+                **v,
+                "ratio_vs_optbinning": v["optbinning"]["fit_s"] / v["cmlib"]["fit_s"],
+                "ratio_vs_toad": v["toad"]["fit_s"] / v["cmlib"]["fit_s"],
+            }
+            for n, v in speed.items()
+        },
         "holdout_auc": quality,
         "auc_minus_best_peer": {s: quality["cmlib"][s] - best_peer[s] for s in best_peer},
         "goals": {"ratio_vs_optbinning_at_1M": 10, "auc_within_best_peer": -0.005},
         "note": "fit time = binning + WoE + logistic regression, data already in pandas (cmlib counts an in-memory "
-                "frame in numpy, one thread per core; the engine path is for tables that do not fit); peers with 6 bins at most "
-                "and a 3 % minimum bin share like cmlib's defaults; peak RSS of child processes is a running "
-                "maximum, so it is an upper bound per step",
+        "frame in numpy, one thread per core; the engine path is for tables that do not fit); peers with 6 bins at most "
+        "and a 3 % minimum bin share like cmlib's defaults; peak RSS of child processes is a running "
+        "maximum, so it is an upper bound per step",
     }
     for n, v in res["speed"].items():
-        print(f"{int(n):,} rows: {v['ratio_vs_optbinning']:.1f}x faster than optbinning, "
-              f"{v['ratio_vs_toad']:.1f}x than toad")
+        print(
+            f"{int(n):,} rows: {v['ratio_vs_optbinning']:.1f}x faster than optbinning, "
+            f"{v['ratio_vs_toad']:.1f}x than toad"
+        )
     print(f"results: {write('scorecard' if not quick else 'scorecard_quick', res)}")
 
 

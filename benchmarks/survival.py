@@ -51,7 +51,8 @@ def timed(fn, repeat=5):
 """
 
 CODE = {
-    "km_lifelines": TIMED + """
+    "km_lifelines": TIMED
+    + """
 import pandas as pd
 from lifelines import KaplanMeierFitter
 df = pd.read_parquet({p!r})
@@ -60,7 +61,8 @@ def run():
     return {{'km': s.loc[s.index > 0].tolist()}}
 print(json.dumps(timed(run)))
 """,
-    "km_engine": TIMED + """
+    "km_engine": TIMED
+    + """
 from cmlib import engine, survival as sv
 engine.duckdb()  # connect before timing, as lifelines is imported before timing
 def run():
@@ -68,7 +70,8 @@ def run():
     return {{'km': sv.km_from_counts(c)['survival'].tolist()}}
 print(json.dumps(timed(run)))
 """,
-    "km_frame": TIMED + """
+    "km_frame": TIMED
+    + """
 import pandas as pd
 from cmlib import engine, survival as sv
 df = pd.read_parquet({p!r})  # the same input as lifelines: a frame already in memory
@@ -77,7 +80,8 @@ def run():
     return {{'km': sv.km_from_counts(c)['survival'].tolist()}}
 print(json.dumps(timed(run)))
 """,
-    "cox_lifelines": TIMED + """
+    "cox_lifelines": TIMED
+    + """
 import pandas as pd, numpy as np
 from lifelines import CoxPHFitter
 df = pd.read_parquet({p!r})
@@ -85,7 +89,8 @@ def run():
     return {{'hr': np.exp(CoxPHFitter().fit(df, 'duration', 'event').params_).tolist()}}
 print(json.dumps(timed(run)))
 """,
-    "discrete_engine": TIMED + """
+    "discrete_engine": TIMED
+    + """
 from cmlib import engine, survival as sv
 engine.duckdb()
 covs = {covs!r}
@@ -95,7 +100,8 @@ def run():
     return {{'hr': [float(r.loc[c + '_1', 'hazard_ratio']) for c in covs]}}
 print(json.dumps(timed(run)))
 """,
-    "discrete_frame": TIMED + """
+    "discrete_frame": TIMED
+    + """
 import pandas as pd
 from cmlib import engine, survival as sv
 covs = {covs!r}
@@ -122,40 +128,61 @@ def main(argv=None) -> None:
             out[name]["peak_rss_gb_upper_bound"] = peak
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    km_diff = max(float(np.max(np.abs(np.array(out["km_lifelines"]["km"]) - np.array(out[k]["km"]))))
-                  for k in ("km_engine", "km_frame"))
-    hr_diff = max(float(np.max(np.abs(np.log(out["cox_lifelines"]["hr"]) - np.log(out[k]["hr"]))))
-                  for k in ("discrete_engine", "discrete_frame"))
-    res = {"accounts": n, "covariates": 10,
-           "km": {"lifelines_s": out["km_lifelines"]["s"], "engine_s": out["km_engine"]["s"],
-                  "ratio": out["km_lifelines"]["s"] / out["km_engine"]["s"],
-                  "first_call_ratio": out["km_lifelines"]["first_s"] / out["km_engine"]["first_s"],
-                  "lifelines_first_s": out["km_lifelines"]["first_s"], "engine_first_s": out["km_engine"]["first_s"],
-                  "frame_s": out["km_frame"]["s"], "frame_ratio": out["km_lifelines"]["s"] / out["km_frame"]["s"],
-                  "frame_first_call_ratio": out["km_lifelines"]["first_s"] / out["km_frame"]["first_s"],
-                  "max_abs_diff": km_diff},
-           "hazard_model": {"lifelines_cox_s": out["cox_lifelines"]["s"], "discrete_engine_s": out["discrete_engine"]["s"],
-                            "ratio": out["cox_lifelines"]["s"] / out["discrete_engine"]["s"],
-                            "first_call_ratio": out["cox_lifelines"]["first_s"] / out["discrete_engine"]["first_s"],
-                            "lifelines_cox_first_s": out["cox_lifelines"]["first_s"],
-                            "discrete_engine_first_s": out["discrete_engine"]["first_s"],
-                            "discrete_frame_s": out["discrete_frame"]["s"],
-                            "frame_ratio": out["cox_lifelines"]["s"] / out["discrete_frame"]["s"],
-                            "frame_first_call_ratio": out["cox_lifelines"]["first_s"] / out["discrete_frame"]["first_s"],
-                            "max_abs_log_hr_diff": hr_diff, "true_log_hr": BETA.tolist(),
-                            "cox_hr": out["cox_lifelines"]["hr"], "discrete_hr": out["discrete_engine"]["hr"]},
-           "note": "s = best of 5 calls in one process, first_s = the first call; times exclude process start, imports and the "
-                   "DuckDB connection; the engine reads Parquet itself on every call (file in row groups of 131,072 rows), "
-                   "lifelines and the frame variants get a pandas frame already loaded",
-           "goals": {"ratio": 10}}
-    print(f"KM {n:,}: lifelines {res['km']['lifelines_s']:.3f} s; engine counts from Parquet {res['km']['engine_s']:.3f} s, "
-          f"ratio {res['km']['ratio']:.1f}x (first call {res['km']['first_call_ratio']:.1f}x); from the same frame "
-          f"{res['km']['frame_s']:.3f} s, ratio {res['km']['frame_ratio']:.1f}x (first call "
-          f"{res['km']['frame_first_call_ratio']:.1f}x); max diff {km_diff:.1e}")
+    km_diff = max(
+        float(np.max(np.abs(np.array(out["km_lifelines"]["km"]) - np.array(out[k]["km"]))))
+        for k in ("km_engine", "km_frame")
+    )
+    hr_diff = max(
+        float(np.max(np.abs(np.log(out["cox_lifelines"]["hr"]) - np.log(out[k]["hr"]))))
+        for k in ("discrete_engine", "discrete_frame")
+    )
+    res = {
+        "accounts": n,
+        "covariates": 10,
+        "km": {
+            "lifelines_s": out["km_lifelines"]["s"],
+            "engine_s": out["km_engine"]["s"],
+            "ratio": out["km_lifelines"]["s"] / out["km_engine"]["s"],
+            "first_call_ratio": out["km_lifelines"]["first_s"] / out["km_engine"]["first_s"],
+            "lifelines_first_s": out["km_lifelines"]["first_s"],
+            "engine_first_s": out["km_engine"]["first_s"],
+            "frame_s": out["km_frame"]["s"],
+            "frame_ratio": out["km_lifelines"]["s"] / out["km_frame"]["s"],
+            "frame_first_call_ratio": out["km_lifelines"]["first_s"] / out["km_frame"]["first_s"],
+            "max_abs_diff": km_diff,
+        },
+        "hazard_model": {
+            "lifelines_cox_s": out["cox_lifelines"]["s"],
+            "discrete_engine_s": out["discrete_engine"]["s"],
+            "ratio": out["cox_lifelines"]["s"] / out["discrete_engine"]["s"],
+            "first_call_ratio": out["cox_lifelines"]["first_s"] / out["discrete_engine"]["first_s"],
+            "lifelines_cox_first_s": out["cox_lifelines"]["first_s"],
+            "discrete_engine_first_s": out["discrete_engine"]["first_s"],
+            "discrete_frame_s": out["discrete_frame"]["s"],
+            "frame_ratio": out["cox_lifelines"]["s"] / out["discrete_frame"]["s"],
+            "frame_first_call_ratio": out["cox_lifelines"]["first_s"] / out["discrete_frame"]["first_s"],
+            "max_abs_log_hr_diff": hr_diff,
+            "true_log_hr": BETA.tolist(),
+            "cox_hr": out["cox_lifelines"]["hr"],
+            "discrete_hr": out["discrete_engine"]["hr"],
+        },
+        "note": "s = best of 5 calls in one process, first_s = the first call; times exclude process start, imports and the "
+        "DuckDB connection; the engine reads Parquet itself on every call (file in row groups of 131,072 rows), "
+        "lifelines and the frame variants get a pandas frame already loaded",
+        "goals": {"ratio": 10},
+    }
+    print(
+        f"KM {n:,}: lifelines {res['km']['lifelines_s']:.3f} s; engine counts from Parquet {res['km']['engine_s']:.3f} s, "
+        f"ratio {res['km']['ratio']:.1f}x (first call {res['km']['first_call_ratio']:.1f}x); from the same frame "
+        f"{res['km']['frame_s']:.3f} s, ratio {res['km']['frame_ratio']:.1f}x (first call "
+        f"{res['km']['frame_first_call_ratio']:.1f}x); max diff {km_diff:.1e}"
+    )
     h = res["hazard_model"]
-    print(f"hazard model: Cox {h['lifelines_cox_s']:.2f} s; discrete from Parquet {h['discrete_engine_s']:.3f} s, "
-          f"ratio {h['ratio']:.1f}x (first call {h['first_call_ratio']:.1f}x); from the same frame {h['discrete_frame_s']:.3f} s, "
-          f"ratio {h['frame_ratio']:.1f}x (first call {h['frame_first_call_ratio']:.1f}x); max |log HR diff| {hr_diff:.4f}")
+    print(
+        f"hazard model: Cox {h['lifelines_cox_s']:.2f} s; discrete from Parquet {h['discrete_engine_s']:.3f} s, "
+        f"ratio {h['ratio']:.1f}x (first call {h['first_call_ratio']:.1f}x); from the same frame {h['discrete_frame_s']:.3f} s, "
+        f"ratio {h['frame_ratio']:.1f}x (first call {h['frame_first_call_ratio']:.1f}x); max |log HR diff| {hr_diff:.4f}"
+    )
     print(f"results: {write('survival' if not quick else 'survival_quick', res)}")
 
 

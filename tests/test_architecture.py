@@ -11,11 +11,27 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 #: bottom to top; a module may import its own layer or any below it
 LAYERS = [
-    {"cmlib", "cmlib.errors", "cmlib.vocab", "cmlib.validation", "cmlib.base", "cmlib.artefacts", "cmlib.curves"},
+    {
+        "cmlib",
+        "cmlib.errors",
+        "cmlib.vocab",
+        "cmlib.validation",
+        "cmlib.base",
+        "cmlib.artefacts",
+        "cmlib.curves",
+    },
     {"cmlib.engine"},
     {"cmlib.data"},
-    {"cmlib.market", "cmlib.experiments", "cmlib.survival", "cmlib.optimize", "cmlib.finance", "cmlib.scorecard",
-     "cmlib.monitoring", "cmlib.value"},
+    {
+        "cmlib.market",
+        "cmlib.experiments",
+        "cmlib.survival",
+        "cmlib.optimize",
+        "cmlib.finance",
+        "cmlib.scorecard",
+        "cmlib.monitoring",
+        "cmlib.value",
+    },
     {"cmlib.report"},
     {"cmlib.cli", "cmlib.__main__", "cmlib.data.cli"},
 ]
@@ -33,7 +49,11 @@ def layer(module: str) -> int:
     best, best_len = None, -1
     for i, names in enumerate(LAYERS):
         for n in names:
-            if (module == n or module.startswith(n + ".")) and len(n) > best_len and (n != "cmlib" or module == n):
+            if (
+                (module == n or module.startswith(n + "."))
+                and len(n) > best_len
+                and (n != "cmlib" or module == n)
+            ):
                 best, best_len = i, len(n)
     if best is None:
         raise AssertionError(f"{module} is in no layer: add it to LAYERS and to docs/ARCHITECTURE.md")
@@ -52,8 +72,12 @@ def imports(path: Path, top_level_only: bool) -> set[str]:
             # `from cmlib import engine` imports the submodule cmlib.engine
             for a in node.names:
                 sub = f"{node.module}.{a.name}"
-                out.add(sub if (SRC / (sub.replace(".", "/") + ".py")).exists()
-                        or (SRC / sub.replace(".", "/")).is_dir() else node.module)
+                out.add(
+                    sub
+                    if (SRC / (sub.replace(".", "/") + ".py")).exists()
+                    or (SRC / sub.replace(".", "/")).is_dir()
+                    else node.module
+                )
     return out
 
 
@@ -80,7 +104,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         state[node] = 1
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return [*stack[stack.index(nxt):], nxt]
+                return [*stack[stack.index(nxt) :], nxt]
             if nxt not in state and (found := visit(nxt, [*stack, nxt])):
                 return found
         state[node] = 2
@@ -93,7 +117,9 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 
 def test_no_import_cycle():
-    graph = {module_name(f): {m for m in imports(f, top_level_only=True) if m != module_name(f)} for f in FILES}
+    graph = {
+        module_name(f): {m for m in imports(f, top_level_only=True) if m != module_name(f)} for f in FILES
+    }
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
@@ -104,8 +130,18 @@ def test_the_checker_finds_an_upward_import_and_a_cycle(tmp_path):
     f = tmp_path / "m.py"
     f.write_text("from cmlib.optimize import adstock\nfrom cmlib import engine\n")
     assert imports(f, top_level_only=True) == {"cmlib.optimize", "cmlib.engine"}
-    old = {"cmlib.data.synthetic": {"cmlib.optimize"}, "cmlib.optimize": {"cmlib.scorecard"},
-           "cmlib.scorecard": {"cmlib.scorecard.binning"}, "cmlib.scorecard.binning": {"cmlib.data.schemas"},
-           "cmlib.data.schemas": {"cmlib.data.synthetic"}}
-    assert find_cycle(old) == ["cmlib.data.schemas", "cmlib.data.synthetic", "cmlib.optimize", "cmlib.scorecard",
-                               "cmlib.scorecard.binning", "cmlib.data.schemas"]
+    old = {
+        "cmlib.data.synthetic": {"cmlib.optimize"},
+        "cmlib.optimize": {"cmlib.scorecard"},
+        "cmlib.scorecard": {"cmlib.scorecard.binning"},
+        "cmlib.scorecard.binning": {"cmlib.data.schemas"},
+        "cmlib.data.schemas": {"cmlib.data.synthetic"},
+    }
+    assert find_cycle(old) == [
+        "cmlib.data.schemas",
+        "cmlib.data.synthetic",
+        "cmlib.optimize",
+        "cmlib.scorecard",
+        "cmlib.scorecard.binning",
+        "cmlib.data.schemas",
+    ]

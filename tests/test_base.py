@@ -18,8 +18,14 @@ from cmlib import base, experiments, finance, market, optimize, survival
 from cmlib import scorecard as scm
 from cmlib.errors import CmlibError, NotFittedError, ParameterError
 
-ESTIMATORS = [scm.WoEBinner, scm.Scorecard, scm.AdmissionRules, optimize.TwoModelUplift, optimize.XLearnerUplift,
-              optimize.InteractionUplift]
+ESTIMATORS = [
+    scm.WoEBinner,
+    scm.Scorecard,
+    scm.AdmissionRules,
+    optimize.TwoModelUplift,
+    optimize.XLearnerUplift,
+    optimize.InteractionUplift,
+]
 MODULES = [market, experiments, survival, optimize, finance, scm]
 
 
@@ -28,8 +34,12 @@ def _instance(cls):
 
 
 def test_every_estimator_in_the_library_is_listed():
-    found = {obj for m in MODULES for obj in vars(m).values()
-             if inspect.isclass(obj) and issubclass(obj, base.BaseEstimator) and obj is not base.BaseEstimator}
+    found = {
+        obj
+        for m in MODULES
+        for obj in vars(m).values()
+        if inspect.isclass(obj) and issubclass(obj, base.BaseEstimator) and obj is not base.BaseEstimator
+    }
     assert found == set(ESTIMATORS)
 
 
@@ -70,9 +80,15 @@ def test_not_fitted_is_a_cmlib_error_and_sklearns_kind():
 
 
 def _result_classes():
-    return sorted({obj for m in MODULES for obj in vars(m).values()
-                   if inspect.isclass(obj) and dataclasses.is_dataclass(obj) and issubclass(obj, base.Result)},
-                  key=lambda c: c.__name__)
+    return sorted(
+        {
+            obj
+            for m in MODULES
+            for obj in vars(m).values()
+            if inspect.isclass(obj) and dataclasses.is_dataclass(obj) and issubclass(obj, base.Result)
+        },
+        key=lambda c: c.__name__,
+    )
 
 
 def test_result_classes_follow_the_convention():

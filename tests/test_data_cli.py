@@ -32,7 +32,10 @@ def test_validate_bad_file_exits_2_naming_table_column_rule_count(tmp_path):
     df.to_csv(tmp_path / "c.csv", index=False)
     r = cmlib("data", "validate", str(tmp_path / "c.csv"), "--table", "customers")
     assert r.returncode == 2
-    assert "table 'customers'" in r.stderr and "column 'income' breaks rule 'required column is missing'" in r.stderr
+    assert (
+        "table 'customers'" in r.stderr
+        and "column 'income' breaks rule 'required column is missing'" in r.stderr
+    )
     assert "column 'age' breaks rule '>= 18' in 1 row(s)" in r.stderr
     assert "Traceback" not in r.stderr
     r = cmlib("data", "validate", str(tmp_path / "c.csv"), "--table", "nope")

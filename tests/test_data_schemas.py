@@ -20,8 +20,9 @@ def world():
 def test_missing_column(world):
     with pytest.raises(DataError) as e:
         validate(world.customers.drop(columns=["income"]), "customers")
-    assert str(e.value) == ("table 'customers': column 'income' breaks rule 'required column is missing' "
-                            "in 5000 row(s)")
+    assert str(e.value) == (
+        "table 'customers': column 'income' breaks rule 'required column is missing' in 5000 row(s)"
+    )
 
 
 def test_wrong_type_counts_only_bad_rows(world):

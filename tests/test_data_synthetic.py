@@ -29,7 +29,9 @@ def test_same_seed_same_tables_other_seed_other_tables(small):
     again = syn.simulate_bank(n_customers=5_000, seed=7)
     for name, df in small.tables().items():
         pd.testing.assert_frame_equal(df, again.tables()[name], check_exact=True, obj=name)
-    assert json.dumps(small.truth, sort_keys=True, default=str) == json.dumps(again.truth, sort_keys=True, default=str)
+    assert json.dumps(small.truth, sort_keys=True, default=str) == json.dumps(
+        again.truth, sort_keys=True, default=str
+    )
     other = syn.simulate_bank(n_customers=5_000, seed=8)
     assert not other.customers["income"].equals(small.customers["income"])
 
@@ -47,7 +49,8 @@ def test_truth_is_json_and_complete(small):
     assert t["hazards"]["default"]["hazard_ratio"]["bureau_score_per_100"] == pytest.approx(np.exp(-1.1))
     assert len(small.truth_tables["applications"]) == len(small.applications)
     assert set(small.truth_tables["uplift"]["contact_id"]) == set(
-        small.contacts.loc[small.contacts["experiment_id"].notna(), "contact_id"])
+        small.contacts.loc[small.contacts["experiment_id"].notna(), "contact_id"]
+    )
 
 
 def test_written_in_chunks_equals_in_memory(tmp_path):
@@ -56,8 +59,9 @@ def test_written_in_chunks_equals_in_memory(tmp_path):
     syn.write_bank(tmp_path, n_customers=n, seed=3, chunk_size=syn.BLOCK)
     for name, df in mem.tables().items():
         disk = pd.read_parquet(tmp_path / name)
-        pd.testing.assert_frame_equal(disk.reset_index(drop=True), df.reset_index(drop=True), check_dtype=False,
-                                      obj=name)
+        pd.testing.assert_frame_equal(
+            disk.reset_index(drop=True), df.reset_index(drop=True), check_dtype=False, obj=name
+        )
     assert len(list((tmp_path / "customers").glob("*.parquet"))) == 2  # one file per chunk
     truth = json.loads((tmp_path / "truth.json").read_text())
     for arm, rates in mem.truth["experiment"]["rates"].items():
@@ -82,7 +86,10 @@ def test_ids_are_consistent_across_tables(small):
     assert con["applied"].all()
     assert set(small.performance["account_id"]) == set(apps.loc[apps["booked"], "application_id"])
     # a declined applicant has no observed outcome; a booked one always does
-    assert apps.loc[~apps["booked"], "bad_12m"].isna().all() and apps.loc[apps["booked"], "bad_12m"].notna().all()
+    assert (
+        apps.loc[~apps["booked"], "bad_12m"].isna().all()
+        and apps.loc[apps["booked"], "bad_12m"].notna().all()
+    )
 
 
 # --- recovery of the truth at 100k customers --------------------------------------------------------
@@ -93,8 +100,13 @@ Z = 4.0  # many checks: |z| < 4 keeps the family-wise false-alarm rate tiny whil
 def test_experiment_funnel_reproduces_true_rates(world):
     c = world.contacts[world.contacts["experiment_id"] == "EXP01"]
     rates = world.truth["experiment"]["rates"]
-    flags = {"response": "responded", "application": "applied", "approval": "approved", "booking": "booked",
-             "activation": "activated"}
+    flags = {
+        "response": "responded",
+        "application": "applied",
+        "approval": "approved",
+        "booking": "booked",
+        "activation": "activated",
+    }
     for arm, g in c.groupby("arm"):
         for stage, col in flags.items():
             p = rates[arm][stage]
@@ -123,8 +135,11 @@ def _person_months(world):
     macro = syn.unemployment(syn.Calendar()).reindex(p["month"]).to_numpy()
     arm_of = world.contacts.dropna(subset=["application_id"]).set_index("application_id")["arm"]
     trap = p["account_id"].map(arm_of).eq("no_fee_high_limit").fillna(False).to_numpy(dtype=bool)
-    p["offset"] = (np.log(-np.log1p(-h0[p["mob"].to_numpy() - 1])) + syn.MACRO_GAMMA * (macro - 4.5)
-                   + syn.TRAP_EARLY_LOG_HR * (trap & (p["mob"].to_numpy() <= 6)))
+    p["offset"] = (
+        np.log(-np.log1p(-h0[p["mob"].to_numpy() - 1]))
+        + syn.MACRO_GAMMA * (macro - 4.5)
+        + syn.TRAP_EARLY_LOG_HR * (trap & (p["mob"].to_numpy() <= 6))
+    )
     x = syn.default_features(apps.loc[p["account_id"]].reset_index())
     return p.reset_index(drop=True), x.reset_index(drop=True)
 
@@ -134,8 +149,12 @@ def test_default_hazard_coefficients_are_recovered(world):
     beta = world.truth["hazards"]["default"]["beta"]
     varying = [c for c in x.columns if x[c].nunique() > 1]  # no-file applicants are never booked
     known = x.drop(columns=varying).to_numpy() @ np.array([beta[k] for k in x.columns if k not in varying])
-    glm = sm.GLM(p["event"], x[varying], family=sm.families.Binomial(sm.families.links.CLogLog()),
-                 offset=p["offset"] + known).fit()
+    glm = sm.GLM(
+        p["event"],
+        x[varying],
+        family=sm.families.Binomial(sm.families.links.CLogLog()),
+        offset=p["offset"] + known,
+    ).fit()
     z = {k: (glm.params[k] - beta[k]) / glm.bse[k] for k in varying}
     assert all(abs(v) < Z for v in z.values()), z
     # observed events match the expected count under the true model
@@ -148,7 +167,8 @@ def test_channel_curves_reproduce_truth(world):
     for ch, g in world.channel_spend.groupby("channel"):
         t = world.truth["channel_response"][ch]
         mean = t["base_bookings"] + t["max_bookings"] * syn.hill(
-            syn.adstock(g["spend"].to_numpy(), t["adstock_decay"]), t["half_saturation"], t["hill_shape"])
+            syn.adstock(g["spend"].to_numpy(), t["adstock_decay"]), t["half_saturation"], t["hill_shape"]
+        )
         z = (g["bookings"].sum() - mean.sum()) / np.sqrt(mean.sum())  # Poisson
         assert abs(z) < Z, (ch, z)
         assert g["spend"].eq(0).mean() > 0.05  # dark weeks exist: the curve is identifiable

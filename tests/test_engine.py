@@ -23,7 +23,9 @@ def world():
 def test_funnel_counts(world, backend):
     c = world.contacts.assign(arm=world.contacts["arm"].fillna("bau"))
     got = engine.funnel_counts(c, STAGES, by=["arm", "channel"], backend=backend)
-    want = c.groupby(["arm", "channel"]).agg(n=("contact_id", "size"), **{f"n_{s}": (s, "sum") for s in STAGES})
+    want = c.groupby(["arm", "channel"]).agg(
+        n=("contact_id", "size"), **{f"n_{s}": (s, "sum") for s in STAGES}
+    )
     want = want.reset_index()
     pd.testing.assert_frame_equal(got, want, check_dtype=False)
 
@@ -32,8 +34,13 @@ def test_funnel_counts(world, backend):
 def test_moments_match_pandas_and_survive_large_means(world, backend):
     c = world.contacts.assign(arm=world.contacts["arm"].fillna("bau"))
     c["big"] = 1e9 + c["spend_90d"]  # raw sums of squares would cancel catastrophically here
-    got = engine.moments(c, ["spend_90d", "early_dpd30_3m", "big"], by=["arm"],
-                         pairs=[("spend_90d", "pre_spend_90d")], backend=backend).set_index("arm")
+    got = engine.moments(
+        c,
+        ["spend_90d", "early_dpd30_3m", "big"],
+        by=["arm"],
+        pairs=[("spend_90d", "pre_spend_90d")],
+        backend=backend,
+    ).set_index("arm")
     for arm, g in c.groupby("arm"):
         r = got.loc[arm]
         for col in ("spend_90d", "early_dpd30_3m", "big"):
@@ -44,7 +51,9 @@ def test_moments_match_pandas_and_survive_large_means(world, backend):
                 assert r[f"m2_{col}"] == pytest.approx(((v - v.mean()) ** 2).sum(), rel=1e-9, abs=1e-9)
         assert r["m2_big"] == pytest.approx(r["m2_spend_90d"], rel=1e-9)
         y, x = g["spend_90d"], g["pre_spend_90d"]
-        assert r["c_spend_90d_pre_spend_90d"] == pytest.approx(((y - y.mean()) * (x - x.mean())).sum(), rel=1e-9)
+        assert r["c_spend_90d_pre_spend_90d"] == pytest.approx(
+            ((y - y.mean()) * (x - x.mean())).sum(), rel=1e-9
+        )
         assert r["m2x_spend_90d_pre_spend_90d"] == pytest.approx(((x - x.mean()) ** 2).sum(), rel=1e-9)
 
 
@@ -60,12 +69,22 @@ def test_bin_counts_numeric_special_missing(world, backend):
     a = world.applications.dropna(subset=["bad_12m"]).copy()
     a.loc[a.index[:7], "utilisation"] = np.nan
     a.loc[a.index[7:10], "bureau_score"] = syn.NO_FILE  # specials must not land in the top bin
-    edges = engine.quantile_edges(a, "bureau_score", 5, special_values=[syn.NO_FILE, syn.THIN_FILE], backend=backend)
+    edges = engine.quantile_edges(
+        a, "bureau_score", 5, special_values=[syn.NO_FILE, syn.THIN_FILE], backend=backend
+    )
     assert len(edges) == 4
-    got = engine.bin_counts(a, "bureau_score", "bad_12m", edges=edges,
-                            special_values=[syn.NO_FILE, syn.THIN_FILE], backend=backend)
+    got = engine.bin_counts(
+        a,
+        "bureau_score",
+        "bad_12m",
+        edges=edges,
+        special_values=[syn.NO_FILE, syn.THIN_FILE],
+        backend=backend,
+    )
     x = a["bureau_score"]
-    idx = np.where(x == syn.NO_FILE, -2, np.where(x == syn.THIN_FILE, -3, np.searchsorted(edges, x, side="right")))
+    idx = np.where(
+        x == syn.NO_FILE, -2, np.where(x == syn.THIN_FILE, -3, np.searchsorted(edges, x, side="right"))
+    )
     want = a.groupby(idx)["bad_12m"].agg(["size", "sum"])
     g = got.set_index("bin_index")
     assert g["n"].to_dict() == want["size"].to_dict()
@@ -82,10 +101,15 @@ def test_frames_are_counted_in_numpy_like_the_engine(world, backend):
     """The binning aggregates count an in-memory frame in numpy; an engine table of the same rows gives
     the same profile, cut points, distinct values and bin counts."""
     a = world.applications.dropna(subset=["bad_12m"]).reset_index(drop=True)
-    a = a.assign(bad=a["bad_12m"].astype(int), util=a["utilisation"].where(a.index % 11 > 0),
-                 score=a["bureau_score"].astype("float32"), n_inq=pd.array(a.index % 4, dtype="Int64"),
-                 flag=a.index % 3 == 0, housing=a["housing"].astype("category"),
-                 region=a["region"].astype("string").where(a.index % 13 > 0))
+    a = a.assign(
+        bad=a["bad_12m"].astype(int),
+        util=a["utilisation"].where(a.index % 11 > 0),
+        score=a["bureau_score"].astype("float32"),
+        n_inq=pd.array(a.index % 4, dtype="Int64"),
+        flag=a.index % 3 == 0,
+        housing=a["housing"].astype("category"),
+        region=a["region"].astype("string").where(a.index % 13 > 0),
+    )
     a.loc[a.index[:5], "n_inq"] = pd.NA
     a.loc[a.index[5:9], "score"] = syn.THIN_FILE
     a.loc[a.index[9:12], "score"] = syn.NO_FILE
@@ -94,14 +118,21 @@ def test_frames_are_counted_in_numpy_like_the_engine(world, backend):
     num = ["util", "score", "n_inq", "flag"]
     p_frame = engine.column_profile(df, num + ["housing", "region"])
     p_engine = engine.column_profile(t, num + ["housing", "region"], backend=backend)
-    pd.testing.assert_frame_equal(p_frame.drop(columns="n_distinct"), p_engine.drop(columns="n_distinct"), check_dtype=False)
+    pd.testing.assert_frame_equal(
+        p_frame.drop(columns="n_distinct"), p_engine.drop(columns="n_distinct"), check_dtype=False
+    )
     assert p_frame.loc[["n_inq", "flag", "housing"], "n_distinct"].tolist() == [4, 2, a["housing"].nunique()]
     specials = {"util": [], "score": [float(syn.NO_FILE), float(syn.THIN_FILE)], "n_inq": [], "flag": []}
-    q_frame, q_engine = engine.quantile_edges_many(df, specials, 10), engine.quantile_edges_many(t, specials, 10, backend)
+    q_frame, q_engine = (
+        engine.quantile_edges_many(df, specials, 10),
+        engine.quantile_edges_many(t, specials, 10, backend),
+    )
     assert q_frame.keys() == q_engine.keys()
     for f in q_frame:
         assert q_frame[f] == pytest.approx(q_engine[f], rel=1e-12, abs=1e-12)
-    assert engine.distinct_values_many(df, ["n_inq", "flag"]) == engine.distinct_values_many(t, ["n_inq", "flag"], backend)
+    assert engine.distinct_values_many(df, ["n_inq", "flag"]) == engine.distinct_values_many(
+        t, ["n_inq", "flag"], backend
+    )
     spec = {f: (q_engine[f], specials[f]) for f in num}
     c_frame = engine.bin_counts_many(df, "bad", spec, ["housing", "region"])
     c_engine = engine.bin_counts_many(t, "bad", spec, ["housing", "region"], backend)
@@ -117,11 +148,16 @@ def test_group_counts_of_a_frame_equal_the_engine(backend):
     engine's GROUP BY: the same combinations and counts."""
     rng = np.random.default_rng(2)
     n = 3000
-    df = pd.DataFrame({"small": rng.integers(-100, 101, n).astype(np.int8), "flag": rng.random(n) < 0.3,
-                       "grade": pd.Series(rng.choice(["a", "b", None], n), dtype="string"),
-                       "x": np.where(rng.random(n) < 0.1, np.nan, rng.integers(0, 3, n).astype(float)),
-                       "cnt": pd.array(np.where(rng.random(n) < 0.05, None, rng.integers(0, 4, n)), dtype="Int64"),
-                       "ev": rng.random(n) < 0.2})
+    df = pd.DataFrame(
+        {
+            "small": rng.integers(-100, 101, n).astype(np.int8),
+            "flag": rng.random(n) < 0.3,
+            "grade": pd.Series(rng.choice(["a", "b", None], n), dtype="string"),
+            "x": np.where(rng.random(n) < 0.1, np.nan, rng.integers(0, 3, n).astype(float)),
+            "cnt": pd.array(np.where(rng.random(n) < 0.05, None, rng.integers(0, 4, n)), dtype="Int64"),
+            "ev": rng.random(n) < 0.2,
+        }
+    )
     df["ev_float"] = np.where(rng.random(n) < 0.05, np.nan, df["ev"].astype(float))
     for keys, event in ((["small", "flag"], "ev"), (["grade", "x", "cnt"], "ev_float"), (["flag"], None)):
         got = engine.group_counts(df, keys, event)
@@ -138,15 +174,20 @@ def test_group_counts_of_a_frame_equal_the_engine(backend):
 def test_survival_counts_match_lifelines_table(world, backend):
     from lifelines import KaplanMeierFitter
 
-    a = world.applications.assign(d=world.applications["age"] % 17 + 1,
-                                  e=world.applications["booked"].astype(int))
+    a = world.applications.assign(
+        d=world.applications["age"] % 17 + 1, e=world.applications["booked"].astype(int)
+    )
     a["s"] = (a["d"] - 3).clip(lower=0)
     a = a[["d", "e", "s"]]
     kmf = KaplanMeierFitter().fit(a["d"], a["e"])
     tab = kmf.event_table.loc[kmf.event_table.index > 0]
     # the frame itself (counted in numpy), the same rows as an engine table, and non-integer times (sorted)
-    variants = [(a, 0.0), (engine.table(a, backend), 0.0), (a.astype({"d": float, "e": bool, "s": float}), 0.0),
-                (a.assign(d=a["d"] + 0.5, s=a["s"] + 0.5), 0.5)]
+    variants = [
+        (a, 0.0),
+        (engine.table(a, backend), 0.0),
+        (a.astype({"d": float, "e": bool, "s": float}), 0.0),
+        (a.assign(d=a["d"] + 0.5, s=a["s"] + 0.5), 0.5),
+    ]
     for data, shift in variants:
         got = engine.survival_counts(data, "d", "e", backend=backend)
         assert got["time"].tolist() == (tab.index.to_numpy() + shift).tolist()

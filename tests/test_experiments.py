@@ -20,7 +20,9 @@ def frame():
     n = 6_000
     arm = rng.choice(["control", "a", "b"], n)
     spend = rng.lognormal(4, 1, n) * np.where(arm == "a", 1.1, 1.0)
-    return pd.DataFrame({"arm": arm, "spend": spend, "resp": rng.random(n) < np.where(arm == "b", 0.12, 0.10)})
+    return pd.DataFrame(
+        {"arm": arm, "spend": spend, "resp": rng.random(n) < np.where(arm == "b", 0.12, 0.10)}
+    )
 
 
 def test_compare_equals_statsmodels_ztest(frame):
@@ -43,8 +45,10 @@ def test_compare_equals_statsmodels_ztest(frame):
     xc, nc = frame.loc[frame.arm == "control", "resp"].sum(), (frame.arm == "control").sum()
     lo, hi = confint_proportions_2indep(xb, nb, xc, nc, method="wald", compare="diff")
     # Wald uses p(1-p)/n; the sample variance uses n-1: equal up to that factor
-    scale = np.sqrt(((xb / nb) * (1 - xb / nb) / (nb - 1) + (xc / nc) * (1 - xc / nc) / (nc - 1))
-                    / ((xb / nb) * (1 - xb / nb) / nb + (xc / nc) * (1 - xc / nc) / nc))
+    scale = np.sqrt(
+        ((xb / nb) * (1 - xb / nb) / (nb - 1) + (xc / nc) * (1 - xc / nc) / (nc - 1))
+        / ((xb / nb) * (1 - xb / nb) / nb + (xc / nc) * (1 - xc / nc) / nc)
+    )
     mid = xb / nb - xc / nc
     assert r["abs_ci_high"] - mid == pytest.approx((hi - mid) * scale, abs=1e-9)
 
@@ -123,13 +127,21 @@ def test_bad_input_errors(frame):
 def test_truth_recovery_and_trap_arm_on_simulated_bank():
     w = syn.simulate_bank(n_customers=1_000_000, seed=1)
     c = w.contacts[w.contacts["experiment_id"] == "EXP01"]
-    stages = {"responded": "response", "applied": "application", "approved": "approval", "booked": "booking",
-              "activated": "activation"}
+    stages = {
+        "responded": "response",
+        "applied": "application",
+        "approved": "approval",
+        "booked": "booking",
+        "activated": "activation",
+    }
     f = ex.funnel_lifts(c, "arm", list(stages), "control").summary
     f = f[f["basis"] == "per_contacted"]
     lifts = w.truth["experiment"]["lifts"]
-    misses = [(r.arm, r.metric) for r in f.itertuples()
-              if not r.abs_ci_low <= lifts[r.arm][stages[r.metric]] <= r.abs_ci_high]
+    misses = [
+        (r.arm, r.metric)
+        for r in f.itertuples()
+        if not r.abs_ci_low <= lifts[r.arm][stages[r.metric]] <= r.abs_ci_high
+    ]
     # 15 intervals at 95 %: expect 0.75 misses; more than 3 would happen by chance < 0.1 % of the time
     assert len(misses) <= 3, misses
     m = ex.arm_moments(c, "arm", ["booked", "early_dpd30_3m"])
@@ -183,17 +195,24 @@ def test_power_equals_statsmodels():
     assert got == pytest.approx(ref, abs=1e-6)
     # four arms with Holm: planned at Bonferroni's alpha / 3
     assert ex.power_means(sd=1, lift_abs=0.1, n_control=2_000, n_arms=4) == pytest.approx(
-        NormalIndPower().power(effect_size=0.1, nobs1=2_000, alpha=0.05 / 3), abs=1e-9)
+        NormalIndPower().power(effect_size=0.1, nobs1=2_000, alpha=0.05 / 3), abs=1e-9
+    )
     # CUPED removes rho^2 of the variance: same power as a smaller sd
     assert ex.power_means(sd=1, lift_abs=0.1, n_control=1_000, cuped_r2=0.36) == pytest.approx(
-        ex.power_means(sd=0.8, lift_abs=0.1, n_control=1_000), abs=1e-12)
+        ex.power_means(sd=0.8, lift_abs=0.1, n_control=1_000), abs=1e-12
+    )
 
 
 def test_sample_size_is_the_smallest_and_mde_inverts_it():
-    d = ex.sample_size(ex.power_proportions, target_power=0.8, p_control=0.05, lift_abs=0.01, n_arms=3,
-                       daily_traffic=1_000).summary.iloc[0]
+    d = ex.sample_size(
+        ex.power_proportions, target_power=0.8, p_control=0.05, lift_abs=0.01, n_arms=3, daily_traffic=1_000
+    ).summary.iloc[0]
     n = d["n_control"]
-    assert ex.power_proportions(0.05, 0.01, n, n_arms=3) >= 0.8 > ex.power_proportions(0.05, 0.01, n - 1, n_arms=3)
+    assert (
+        ex.power_proportions(0.05, 0.01, n, n_arms=3)
+        >= 0.8
+        > ex.power_proportions(0.05, 0.01, n - 1, n_arms=3)
+    )
     assert d["n_total"] == 3 * n and d["days"] == int(np.ceil(3 * n / 1_000))
     mde = ex.minimum_detectable_effect(ex.power_proportions, n_control=n, p_control=0.05, n_arms=3)
     assert mde == pytest.approx(0.01, rel=1e-3)
@@ -226,7 +245,9 @@ def cuped_frame():
 def test_balance_smd_equals_hand_computation(cuped_frame):
     b = ex.balance(cuped_frame, "arm", ["x1"], "control").set_index("arm")
     c, a = cuped_frame[cuped_frame.arm == "control"].x1, cuped_frame[cuped_frame.arm == "a"].x1
-    assert b.loc["a", "smd"] == pytest.approx((a.mean() - c.mean()) / np.sqrt((a.var() + c.var()) / 2), abs=1e-9)
+    assert b.loc["a", "smd"] == pytest.approx(
+        (a.mean() - c.mean()) / np.sqrt((a.var() + c.var()) / 2), abs=1e-9
+    )
     assert b["balanced"].all()
     shifted = cuped_frame.assign(x1=cuped_frame.x1 + np.where(cuped_frame.arm == "b", 5.0, 0.0))
     assert not ex.balance(shifted, "arm", ["x1"], "control").set_index("arm").loc["b", "balanced"]
@@ -239,7 +260,9 @@ def test_cuped_equals_ols_and_row_level_adjustment(cuped_frame, covs):
     res = ex.cuped(cuped_frame, "arm", "y", covs, "control").set_index("arm")
     ols = smf.ols(f"y ~ C(arm, Treatment('control')) + {' + '.join(covs)}", cuped_frame).fit()
     for a in ("a", "b"):
-        assert res.loc[a, "abs_lift"] == pytest.approx(ols.params[f"C(arm, Treatment('control'))[T.{a}]"], abs=1e-6)
+        assert res.loc[a, "abs_lift"] == pytest.approx(
+            ols.params[f"C(arm, Treatment('control'))[T.{a}]"], abs=1e-6
+        )
     theta = np.array([ols.params[c] for c in covs])
     z = cuped_frame["y"] - (cuped_frame[covs] - cuped_frame[covs].mean()) @ theta
     for a in ("a", "b"):
@@ -259,9 +282,13 @@ def test_ratio_metric_equals_row_level_linearisation(cuped_frame):
             r = s.y.sum() / s.den.sum()
             parts[g] = (r, (s.y - r * s.den) / s.den.mean())
         d = parts[a][0] - parts["control"][0]
-        se = np.sqrt(parts[a][1].var() / len(parts[a][1]) + parts["control"][1].var() / len(parts["control"][1]))
+        se = np.sqrt(
+            parts[a][1].var() / len(parts[a][1]) + parts["control"][1].var() / len(parts["control"][1])
+        )
         assert res.loc[a, "abs_lift"] == pytest.approx(d, abs=1e-9)
-        assert res.loc[a, "abs_ci_high"] - res.loc[a, "abs_lift"] == pytest.approx(1.959963984540054 * se, rel=1e-9)
+        assert res.loc[a, "abs_ci_high"] - res.loc[a, "abs_lift"] == pytest.approx(
+            1.959963984540054 * se, rel=1e-9
+        )
     with pytest.raises(DataError, match="positive denominator"):
         ex.ratio_metric(df.assign(den=0), "arm", "y", "den", "control")
 
@@ -320,7 +347,11 @@ def test_segment_lifts_adjust_across_segments(cuped_frame):
     assert set(s["segment"]) == {"high", "low"} and len(s) == 4
     assert s["p_adjusted"].to_numpy() == pytest.approx(ex.holm(s["p_value"].to_numpy()))
     one = s[(s.segment == "high") & (s.arm == "a")].iloc[0]
-    ref = ex.compare(ex.arm_moments(df[df.seg == "high"], "arm", ["y"]), "y", "control").set_index("arm").loc["a"]
+    ref = (
+        ex.compare(ex.arm_moments(df[df.seg == "high"], "arm", ["y"]), "y", "control")
+        .set_index("arm")
+        .loc["a"]
+    )
     assert one["abs_lift"] == pytest.approx(ref["abs_lift"], abs=1e-9)
 
 
@@ -332,7 +363,9 @@ def test_cuped_ratio_metric_equals_row_level_adjustment(cuped_frame):
     parts = []
     for g, s in df.groupby("arm"):
         r = s.y.sum() / s.den.sum()
-        parts.append(pd.DataFrame({"arm": g, "z": (s.y - r * s.den) / s.den.mean(), "x1": s.x1, "x2": s.x2, "r": r}))
+        parts.append(
+            pd.DataFrame({"arm": g, "z": (s.y - r * s.den) / s.den.mean(), "x1": s.x1, "x2": s.x2, "r": r})
+        )
     rows = pd.concat(parts)
     within = rows[["z", "x1", "x2"]] - rows.groupby("arm")[["z", "x1", "x2"]].transform("mean")
     theta = np.linalg.lstsq(within[["x1", "x2"]].to_numpy(), within["z"].to_numpy(), rcond=None)[0]
@@ -353,6 +386,7 @@ def test_imbalance_blocks_the_decision(cuped_frame):
     shifted = cuped_frame.assign(x1=cuped_frame.x1 + np.where(cuped_frame.arm == "a", 10.0, 0.0))
     bal = ex.balance(shifted, "arm", ["x1"], "control")
     m = ex.arm_moments(shifted, "arm", ["y"])
-    d = ex.decide(ex.compare(m, "y", "control"), [], ex.srm_check(shifted["arm"].value_counts()),
-                  balance_table=bal).summary.set_index("arm")
+    d = ex.decide(
+        ex.compare(m, "y", "control"), [], ex.srm_check(shifted["arm"].value_counts()), balance_table=bal
+    ).summary.set_index("arm")
     assert d.loc["a", "decision"] == "keep running" and "imbalance in x1" in d.loc["a", "reason"]

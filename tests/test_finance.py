@@ -13,7 +13,9 @@ from cmlib.finance import account_npv, apr, campaign_pnl, card_apr, monthly_rate
 def test_account_npv_by_hand():
     r = 1.10 ** (1 / 12) - 1
     want = sum(10 / (1 + r) ** t for t in range(1, 25)) - 100 / (1 + r) ** 12 - 50
-    assert account_npv(10, 24, expected_loss=100, annual_discount_rate=0.10, acquisition_cost=50) == pytest.approx(want)
+    assert account_npv(
+        10, 24, expected_loss=100, annual_discount_rate=0.10, acquisition_cost=50
+    ) == pytest.approx(want)
     # a fractional month earns its fraction
     assert account_npv(10, 2.5, annual_discount_rate=0.0) == pytest.approx(25.0)
     assert monthly_rate(0.0) == 0.0
@@ -22,16 +24,29 @@ def test_account_npv_by_hand():
 
 
 def test_campaign_pnl_by_hand():
-    p = campaign_pnl(contacts=100_000, cost_per_contact=1.2, fixed_cost=5_000, response_rate=0.03, approval_rate=0.6,
-                     booking_rate=0.85, margin_per_month=12, lifetime_months=36, expected_bad_rate=0.05,
-                     loss_given_bad=2_000, annual_discount_rate=0.10, incremental_share=0.8)
+    p = campaign_pnl(
+        contacts=100_000,
+        cost_per_contact=1.2,
+        fixed_cost=5_000,
+        response_rate=0.03,
+        approval_rate=0.6,
+        booking_rate=0.85,
+        margin_per_month=12,
+        lifetime_months=36,
+        expected_bad_rate=0.05,
+        loss_given_bad=2_000,
+        annual_discount_rate=0.10,
+        incremental_share=0.8,
+    )
     bookings = 100_000 * 0.03 * 0.6 * 0.85
     value = account_npv(12, 36, 0.05 * 2_000, 0.10)
     cost = 5_000 + 120_000
     assert p.profit == pytest.approx(bookings * 0.8 * value - cost)
     assert p.roi == pytest.approx(p.profit / cost)
     # at the break-even response rate the profit is zero
-    be = campaign_pnl(100_000, 1.2, 5_000, p.break_even_response_rate, 0.6, 0.85, 12, 36, 0.05, 2_000, 0.10, 0.8)
+    be = campaign_pnl(
+        100_000, 1.2, 5_000, p.break_even_response_rate, 0.6, 0.85, 12, 36, 0.05, 2_000, 0.10, 0.8
+    )
     assert be.profit == pytest.approx(0.0, abs=1e-6)
     assert 1 <= p.payback_months <= 36
     with pytest.raises(ParameterError, match="response_rate"):

@@ -45,18 +45,24 @@ def test_stl_equals_statsmodels(total):
 
     ours = mk.stl(total)
     ref = STL(np.log(total), period=12, robust=True).fit()
-    assert np.allclose(ours.trend, ref.trend, atol=1e-12) and np.allclose(ours.seasonal, ref.seasonal, atol=1e-12)
+    assert np.allclose(ours.trend, ref.trend, atol=1e-12) and np.allclose(
+        ours.seasonal, ref.seasonal, atol=1e-12
+    )
 
 
 def test_forecast_equals_statsmodels_sarimax_and_backtest_beats_naive(total):
     f = mk.forecast(total, horizon=12)
     assert f.model in mk.MODELS and len(f.forecast) == 12
     b = f.backtest.set_index("model")
-    assert b.loc[f.model, "mape"] == b["mape"].min() and b.loc[f.model, "mape"] < b.loc["seasonal_naive", "mape"]
+    assert (
+        b.loc[f.model, "mape"] == b["mape"].min() and b.loc[f.model, "mape"] < b.loc["seasonal_naive", "mape"]
+    )
     ref = sm.tsa.SARIMAX(np.log(total), order=(1, 1, 1), seasonal_order=(0, 1, 1, 12)).fit(disp=False)
     ours = mk._fit_forecast(np.log(total), "sarimax", 12, 0.05)
     assert np.allclose(ours["mean"], ref.get_forecast(12).predicted_mean, atol=1e-9)
-    assert (f.forecast["lower"] < f.forecast["mean"]).all() and (f.forecast["mean"] < f.forecast["upper"]).all()
+    assert (f.forecast["lower"] < f.forecast["mean"]).all() and (
+        f.forecast["mean"] < f.forecast["upper"]
+    ).all()
 
 
 def test_its_equals_statsmodels_and_recovers_truth(world):
@@ -89,9 +95,15 @@ def test_no_break_false_alarm_rate_is_bounded():
     idx = pd.date_range("2015-01-01", periods=132, freq="MS")
     k, alarms = 60, 0
     for _ in range(k):
-        log_y = 10 + 0.004 * np.arange(132) + 0.03 * np.cos(2 * np.pi * idx.month / 12) + rng.normal(0, 0.01, 132)
-        alarms += mk.detect_breaks(pd.Series(np.exp(log_y), index=idx), max_breaks=2, n_boot=99,
-                                   random_state=int(rng.integers(1 << 30))).detected
+        log_y = (
+            10 + 0.004 * np.arange(132) + 0.03 * np.cos(2 * np.pi * idx.month / 12) + rng.normal(0, 0.01, 132)
+        )
+        alarms += mk.detect_breaks(
+            pd.Series(np.exp(log_y), index=idx),
+            max_breaks=2,
+            n_boot=99,
+            random_state=int(rng.integers(1 << 30)),
+        ).detected
     # nominal 5 %; with 60 series, 8 or more alarms would happen by chance < 1 % of the time at 5 %
     assert alarms / k <= 8 / 60
 
@@ -110,7 +122,9 @@ def test_price_effect_equals_statsmodels_and_covers_truth(world):
 
 
 def test_attractiveness_and_alerts(world):
-    sm_ = mk.segment_metrics(world.market, world.customers, world.contacts, world.applications, world.performance)
+    sm_ = mk.segment_metrics(
+        world.market, world.customers, world.contacts, world.applications, world.performance
+    )
     assert set(sm_.index) == set(syn.SEGMENTS)
     a = mk.attractiveness(sm_, {"size": 1, "growth": 1, "bad_rate": -1})
     z = (sm_ - sm_.mean()) / sm_.std(ddof=0)

@@ -24,7 +24,9 @@ def test_hygiene(path):
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert code and "parameters" in code[0].metadata.get("tags", []), "first code cell must be tagged parameters"
+    assert code and "parameters" in code[0].metadata.get("tags", []), (
+        "first code cell must be tagged parameters"
+    )
     for c in code:
         assert c.get("outputs") == [], f"outputs not stripped in cell {c.get('id')}"
         assert c.get("execution_count") is None, f"execution count left in cell {c.get('id')}"
@@ -42,9 +44,15 @@ def test_hygiene(path):
         tree = parse_cell(c.source)
         last = tree.body[-1] if tree.body else None
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and node is not last
-                    and getattr(node.value.func, "id", None) in ("md", "bullets")):
-                raise AssertionError(f"cell {c.get('id')} line {node.lineno}: wrap md()/bullets() in display()")
+            if (
+                isinstance(node, ast.Expr)
+                and isinstance(node.value, ast.Call)
+                and node is not last
+                and getattr(node.value.func, "id", None) in ("md", "bullets")
+            ):
+                raise AssertionError(
+                    f"cell {c.get('id')} line {node.lineno}: wrap md()/bullets() in display()"
+                )
     thin_notebook_problems(code[1:]) and pytest.fail("; ".join(thin_notebook_problems(code[1:])))
 
 
@@ -77,9 +85,11 @@ def thin_notebook_problems(cells) -> list[str]:
 
 
 def test_the_thin_notebook_check_can_fail():
-    cells = [nbformat.v4.new_code_cell("%autoreload 2\nimport numpy as np"),
-             nbformat.v4.new_code_cell("def f(x):\n    return x"),
-             nbformat.v4.new_code_cell("import duckdb\n" + "x = 1\n" * (STATEMENT_BUDGET + 1))]
+    cells = [
+        nbformat.v4.new_code_cell("%autoreload 2\nimport numpy as np"),
+        nbformat.v4.new_code_cell("def f(x):\n    return x"),
+        nbformat.v4.new_code_cell("import duckdb\n" + "x = 1\n" * (STATEMENT_BUDGET + 1)),
+    ]
     got = thin_notebook_problems(cells)
     assert len(got) == 3 and "defines f" in got[0] and "imports after" in got[1] and "statements" in got[2]
     assert thin_notebook_problems(cells[:1]) == []
@@ -88,9 +98,25 @@ def test_the_thin_notebook_check_can_fail():
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
 def test_smoke_run(path, tmp_path):
-    r = subprocess.run([sys.executable, "-m", "cmlib", "run", str(path), "-f", str(ROOT / "params" / "smoke.yaml"),
-                        "--out", str(tmp_path), "--notebooks-dir", str(ROOT / "notebooks")],
-                       capture_output=True, text=True, cwd=ROOT, timeout=1200)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cmlib",
+            "run",
+            str(path),
+            "-f",
+            str(ROOT / "params" / "smoke.yaml"),
+            "--out",
+            str(tmp_path),
+            "--notebooks-dir",
+            str(ROOT / "notebooks"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=1200,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     run = (tmp_path / "latest").resolve()
     man = json.loads((run / "manifest.json").read_text())

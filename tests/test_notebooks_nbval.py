@@ -30,9 +30,27 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 def nbval(files: list[Path], cwd: Path) -> subprocess.CompletedProcess:
     """pytest --nbval-lax on ``files`` in a fresh interpreter, without the runner's CMLIB_* variables."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CMLIB_")}
-    return subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q",
-                           "--nbval-cell-timeout", "900", "--durations", "0", *map(str, files)],
-                          cwd=cwd, env=env, capture_output=True, text=True, timeout=3600)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval-lax",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--nbval-cell-timeout",
+            "900",
+            "--durations",
+            "0",
+            *map(str, files),
+        ],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
 
 
 def failures(out: str) -> list[str]:

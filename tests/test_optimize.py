@@ -15,8 +15,13 @@ from hypothesis import strategies as st
 from cmlib import optimize as op
 from cmlib.errors import DataError, ParameterError
 
-TRUTH_KEYS = {"base": "base_bookings", "top": "max_bookings", "decay": "adstock_decay",
-              "half_saturation": "half_saturation", "shape": "hill_shape"}
+TRUTH_KEYS = {
+    "base": "base_bookings",
+    "top": "max_bookings",
+    "decay": "adstock_decay",
+    "half_saturation": "half_saturation",
+    "shape": "hill_shape",
+}
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +48,11 @@ def test_curves_recover_the_truth_within_their_intervals(bank, curves):
     """8 channels x 5 parameters = 40 95 % intervals: at least 35 must cover (P(fewer) < 3 % if coverage
     is nominal, binomial(40, 0.95))."""
     truth = true_params(bank)
-    inside = [c.summary.loc[k, "ci_low"] <= truth[ch][k] <= c.summary.loc[k, "ci_high"]
-              for ch, c in curves.items() for k in TRUTH_KEYS]
+    inside = [
+        c.summary.loc[k, "ci_low"] <= truth[ch][k] <= c.summary.loc[k, "ci_high"]
+        for ch, c in curves.items()
+        for k in TRUTH_KEYS
+    ]
     assert len(inside) == 40 and sum(inside) >= 35
 
 
@@ -53,16 +61,21 @@ def test_allocation_within_one_percent_of_the_true_optimum(bank, curves):
     budget = float(bank.channel_spend.groupby("channel")["spend"].mean().sum())
     chosen = op.allocate_budget(curves, budget)
     best = op.allocate_budget(curves, budget, params=truth)
-    got = op.evaluate_allocation(curves, dict(zip(chosen.summary["channel"], chosen.summary["weekly_spend"],
-                                                  strict=True)), params=truth)
+    got = op.evaluate_allocation(
+        curves,
+        dict(zip(chosen.summary["channel"], chosen.summary["weekly_spend"], strict=True)),
+        params=truth,
+    )
     assert got >= 0.99 * best.total_value
     assert chosen.total_spend == pytest.approx(budget, rel=1e-6)
 
 
 def _toy_curves():
-    mk = {"a": dict(base=0, top=100, decay=0.3, half_saturation=4000, shape=2.2),
-          "b": dict(base=0, top=60, decay=0.5, half_saturation=1500, shape=1.0),
-          "c": dict(base=0, top=150, decay=0.2, half_saturation=9000, shape=1.6)}
+    mk = {
+        "a": dict(base=0, top=100, decay=0.3, half_saturation=4000, shape=2.2),
+        "b": dict(base=0, top=60, decay=0.5, half_saturation=1500, shape=1.0),
+        "c": dict(base=0, top=150, decay=0.2, half_saturation=9000, shape=1.6),
+    }
     return {k: op.ResponseCurve(k, p, pd.DataFrame(), np.zeros(5), np.eye(5)) for k, p in mk.items()}
 
 
@@ -91,8 +104,15 @@ def test_allocation_matches_brute_force_grid():
 def test_constraints_always_hold(budget, lo_a, hi_b, npv):
     cur = _toy_curves()
     try:
-        res = op.allocate_budget(cur, budget, lower={"a": lo_a}, upper={"b": hi_b}, value_per_booking=5.0,
-                                 net_of_spend=npv, grid=60)
+        res = op.allocate_budget(
+            cur,
+            budget,
+            lower={"a": lo_a},
+            upper={"b": hi_b},
+            value_per_booking=5.0,
+            net_of_spend=npv,
+            grid=60,
+        )
     except ParameterError:
         assert lo_a > budget  # the only infeasible case here: channel a's minimum exceeds the budget
         return
@@ -115,8 +135,18 @@ def test_allocation_errors():
         op.fit_response_curve(np.full(30, 500.0), np.arange(30))
 
 
-FE = ["age", "income", "employment_years", "dti", "bureau_score", "inquiries_6m", "utilisation",
-      "existing_relationship", "tenure_with_bank_months", "pre_spend_monthly"]
+FE = [
+    "age",
+    "income",
+    "employment_years",
+    "dti",
+    "bureau_score",
+    "inquiries_6m",
+    "utilisation",
+    "existing_relationship",
+    "tenure_with_bank_months",
+    "pre_spend_monthly",
+]
 
 
 @pytest.fixture(scope="module")
@@ -134,8 +164,11 @@ def experiment(bank):
     return X, t, y, true_uplift, train
 
 
-@pytest.mark.parametrize("model", [op.TwoModelUplift(), op.XLearnerUplift(), op.InteractionUplift()],
-                         ids=["two_model", "x_learner", "interaction"])
+@pytest.mark.parametrize(
+    "model",
+    [op.TwoModelUplift(), op.XLearnerUplift(), op.InteractionUplift()],
+    ids=["two_model", "x_learner", "interaction"],
+)
 def test_uplift_beats_random_and_response_targeting(experiment, model):
     X, t, y, tu, tr = experiment
     te = ~tr
@@ -169,9 +202,15 @@ def test_qini_by_hand_and_randomisation_check():
 @given(n=st.integers(1, 60), budget=st.floats(0, 500), cap=st.integers(1, 3), seed=st.integers(0, 1000))
 def test_targeting_honours_every_rule(n, budget, cap, seed):
     rng = np.random.default_rng(seed)
-    cand = pd.DataFrame({"customer_id": rng.integers(0, max(n // 2, 1), n), "channel": rng.choice(["a", "b", "c"], n),
-                         "cost": rng.uniform(0, 20, n), "expected_value": rng.uniform(-5, 40, n),
-                         "eligible": rng.random(n) < 0.7})
+    cand = pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, max(n // 2, 1), n),
+            "channel": rng.choice(["a", "b", "c"], n),
+            "cost": rng.uniform(0, 20, n),
+            "expected_value": rng.uniform(-5, 40, n),
+            "eligible": rng.random(n) < 0.7,
+        }
+    )
     sel = op.select_targets(cand, budget, max_contacts_per_customer=cap).selected
     assert sel["cost"].sum() <= budget + 1e-9
     assert sel["eligible"].all() and (sel["expected_value"] > sel["cost"]).all()
@@ -189,8 +228,14 @@ def test_account_value_reads_artefacts_or_says_it_falls_back(tmp_path):
     g["segment"] = np.where(g["age_in_years"] < 30, "young", "other")
     sc = Scorecard().fit(g.drop(columns="segment"), y)
     sc.to_json(tmp_path / "scorecard.json", metadata={"cutoff": 560})
-    clv = pd.DataFrame({"segment": ["young", "other"], "accounts": [100, 300], "discounted_margin": [200.0, 300.0],
-                        "exposure_at_default": [1000.0, 2000.0]})
+    clv = pd.DataFrame(
+        {
+            "segment": ["young", "other"],
+            "accounts": [100, 300],
+            "discounted_margin": [200.0, 300.0],
+            "exposure_at_default": [1000.0, 2000.0],
+        }
+    )
     write_clv_artefact(tmp_path / "clv.json", clv, {"lgd": 0.5})
     v = op.account_value(tmp_path / "scorecard.json", tmp_path / "clv.json")
     assert v.notes == []
@@ -199,7 +244,9 @@ def test_account_value_reads_artefacts_or_says_it_falls_back(tmp_path):
     assert np.allclose(v.npv(g), want)
     assert (v.eligible(g) == (sc.score(g) >= 560).to_numpy()).all()
     a = v.assess(g)  # one scoring for all four columns
-    assert np.allclose(a["npv"], want) and np.allclose(a["pd_bad"], pd_bad) and (a["score"] == sc.score(g)).all()
+    assert (
+        np.allclose(a["npv"], want) and np.allclose(a["pd_bad"], pd_bad) and (a["score"] == sc.score(g)).all()
+    )
     assert (a["eligible"] == (sc.score(g) >= 560)).all() and a.index.equals(g.index)
     fb = op.account_value(None, tmp_path / "missing.json", bad_rate=0.1)
     assert len(fb.notes) == 2 and "not found" in fb.notes[0] and fb.eligible(g).all()

@@ -48,6 +48,7 @@ def test_lock_pins_every_requirement_exactly():
 
 def test_ruff_clean():
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
-    r = subprocess.run([ruff, "check", "src", "tests", "notebooks", "benchmarks"], cwd=ROOT,
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [ruff, "check", "src", "tests", "notebooks", "benchmarks"], cwd=ROOT, capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stdout + r.stderr

@@ -27,8 +27,11 @@ def test_md_escapes_values_not_template():
 
 
 def test_table_escapes_text_and_hides_row_numbers():
-    html = table(pd.DataFrame({"who": ["<b>x</b>"], "rate": [0.5], "amt": [3.14159]}), percent=["rate"],
-                 money_cols=["amt"]).to_html()
+    html = table(
+        pd.DataFrame({"who": ["<b>x</b>"], "rate": [0.5], "amt": [3.14159]}),
+        percent=["rate"],
+        money_cols=["amt"],
+    ).to_html()
     assert "&lt;b&gt;x&lt;/b&gt;" in html and "50.0%" in html and "3.14" in html
     assert "row0_col0" in html and ">0</th>" not in html
 

@@ -37,8 +37,10 @@ def test_text_values_take_the_default_type():
     assert c(None, "3") == 3
 
 
-@pytest.mark.parametrize("default,value", [(False, "maybe"), (1, "abc"), (1.0, "x"), ("2024-01-01", "2024-13-01"),
-                                           (["a"], "{b: 1}")])
+@pytest.mark.parametrize(
+    "default,value",
+    [(False, "maybe"), (1, "abc"), (1.0, "x"), ("2024-01-01", "2024-13-01"), (["a"], "{b: 1}")],
+)
 def test_bad_text_values_name_parameter_and_type(default, value):
     with pytest.raises(ParameterError) as e:
         c(default, value)

@@ -20,20 +20,42 @@ pytestmark = pytest.mark.slow
 
 
 def cmlib(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cmlib", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "cmlib", *args], capture_output=True, text=True, cwd=cwd, timeout=600
+    )
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
 def good_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("reports")
-    r = cmlib("run", "ok", "--notebooks-dir", str(FIXTURE_NOTEBOOKS), "--out", str(out),
-              "-p", "n", "5", "-p", "flag", "true", "-p", "label", "007", "-p", "segments", "[x, y]")
+    r = cmlib(
+        "run",
+        "ok",
+        "--notebooks-dir",
+        str(FIXTURE_NOTEBOOKS),
+        "--out",
+        str(out),
+        "-p",
+        "n",
+        "5",
+        "-p",
+        "flag",
+        "true",
+        "-p",
+        "label",
+        "007",
+        "-p",
+        "segments",
+        "[x, y]",
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     (run_dir,) = [p for p in out.iterdir() if p.is_dir() and not p.is_symlink()]
     return out, run_dir, r
@@ -96,15 +118,26 @@ def test_failing_cell_exits_nonzero_and_leaves_earlier_report_intact(good_run):
 
 
 def test_unknown_parameter_exits_2_before_any_kernel(tmp_path):
-    r = cmlib("run", str(FIXTURE_NOTEBOOKS / "ok.ipynb"), "-p", "unknown", "1", "--out", str(tmp_path),
-              "--notebooks-dir", str(FIXTURE_NOTEBOOKS))
+    r = cmlib(
+        "run",
+        str(FIXTURE_NOTEBOOKS / "ok.ipynb"),
+        "-p",
+        "unknown",
+        "1",
+        "--out",
+        str(tmp_path),
+        "--notebooks-dir",
+        str(FIXTURE_NOTEBOOKS),
+    )
     assert r.returncode == 2
     assert "unknown" in r.stderr and "ok" in r.stderr and "Traceback" not in r.stderr
     assert not any(tmp_path.iterdir())  # nothing was started or written
 
 
 def test_wrong_type_exits_2_naming_notebook_parameter_type_and_value(tmp_path):
-    r = cmlib("run", "ok", "-p", "n", "ten", "--out", str(tmp_path), "--notebooks-dir", str(FIXTURE_NOTEBOOKS))
+    r = cmlib(
+        "run", "ok", "-p", "n", "ten", "--out", str(tmp_path), "--notebooks-dir", str(FIXTURE_NOTEBOOKS)
+    )
     assert r.returncode == 2
     assert "ok: parameter 'n': expected int (default 10), got 'ten'" in r.stderr
 
@@ -128,12 +161,27 @@ def test_parallel_jobs_and_dependency_order(tmp_path):
     for name in ("a", "b"):
         shutil.copy(FIXTURE_NOTEBOOKS / "ok.ipynb", nbdir / f"ok_{name}.ipynb")
     params = tmp_path / "p.yaml"
-    params.write_text("parameters:\n  sleep_s: 4\nnotebooks:\n  producer: {value: 21}\n"
-                      "alerts:\n  - {metric: consumer.doubled, above: 10}\n")
+    params.write_text(
+        "parameters:\n  sleep_s: 4\nnotebooks:\n  producer: {value: 21}\n"
+        "alerts:\n  - {metric: consumer.doubled, above: 10}\n"
+    )
     out = tmp_path / "reports"
     # consumer is named first: the runner must still wait for producer
-    r = cmlib("run", "consumer", "ok_a", "ok_b", "producer", "--jobs", "2", "-f", str(params),
-              "--notebooks-dir", str(nbdir), "--out", str(out))
+    r = cmlib(
+        "run",
+        "consumer",
+        "ok_a",
+        "ok_b",
+        "producer",
+        "--jobs",
+        "2",
+        "-f",
+        str(params),
+        "--notebooks-dir",
+        str(nbdir),
+        "--out",
+        str(out),
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     run_dir = (out / "latest").resolve()
     m = json.loads((run_dir / "metrics.json").read_text())

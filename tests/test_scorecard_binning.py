@@ -60,7 +60,9 @@ def test_dp_equals_brute_force(seed, pattern):
     p = np.clip(0.1 + 0.05 * rng.standard_normal(n) + (0.02 * np.arange(n) if seed % 2 else 0), 0.01, 0.9)
     ev = rng.binomial(tot.astype(int), p).astype(float)
     args = dict(max_bins=5, min_bin_share=0.05, min_events=2, min_nonevents=2)
-    want = brute(ev, tot, pattern, args["max_bins"], args["min_bin_share"], args["min_events"], args["min_nonevents"])
+    want = brute(
+        ev, tot, pattern, args["max_bins"], args["min_bin_share"], args["min_events"], args["min_nonevents"]
+    )
     if want is None:
         with pytest.raises(DataError):
             optimal_partition(ev, tot, pattern, **args)
@@ -96,21 +98,36 @@ def test_woe_binner_on_german_credit_hand_checked():
     from cmlib.data.public import load_public
 
     g = load_public("german").frame
-    X, y = g[["duration_in_month", "credit_amount", "age_in_years", "purpose", "status_of_existing_checking_account"]], g["bad"]
+    X, y = (
+        g[
+            [
+                "duration_in_month",
+                "credit_amount",
+                "age_in_years",
+                "purpose",
+                "status_of_existing_checking_account",
+            ]
+        ],
+        g["bad"],
+    )
     b = WoEBinner(max_bins=5).fit(X, y)
     tab = b.tables_["status_of_existing_checking_account"]
     row = tab[tab["bin"] == "no checking account"].iloc[0]
     E, NE = y.sum(), (1 - y).sum()
     want = np.log(((row["n"] - row["n_event"] + 0.5) / (NE + 0.5)) / ((row["n_event"] + 0.5) / (E + 0.5)))
     assert row["woe"] == pytest.approx(want, rel=1e-12)
-    assert b.iv_["status_of_existing_checking_account"] > 0.5  # the well-known strongest German-credit feature
+    assert (
+        b.iv_["status_of_existing_checking_account"] > 0.5
+    )  # the well-known strongest German-credit feature
     num = b.tables_["duration_in_month"].dropna(subset=["lower"])
     rates = num["event_rate"].to_numpy()
     assert (np.diff(rates) > 0).all() or (np.diff(rates) < 0).all()  # monotonic
     W = b.transform(X)
     assert W.shape == X.shape and W.notna().all().all()
     unseen = X.head(2).assign(purpose="spaceship")
-    assert (b.transform(unseen)["purpose"] == b.tables_["purpose"].set_index("bin").loc["missing", "woe"]).all()
+    assert (
+        b.transform(unseen)["purpose"] == b.tables_["purpose"].set_index("bin").loc["missing", "woe"]
+    ).all()
     with pytest.raises(DataError, match="column .extra. breaks rule .a feature seen at fit"):
         b.transform(X.assign(extra=1))
     with pytest.raises(DataError, match="binary target"):
@@ -140,12 +157,15 @@ def test_rare_strong_flag_keeps_its_own_bin():
     kept = WoEBinner(min_bin_share=0.05).fit(X, y).tables_["flag"]
     assert strict["lower"].notna().sum() == 1 and kept["lower"].notna().sum() == 2
     tr, te = np.arange(n) < 14_000, np.arange(n) >= 14_000
+
     def auc(model):
         return roc_auc_score(y[te], model.fit(X[tr], y[tr]).predict_proba(X[te])[:, 1])
 
     auc_lr = auc(LogisticRegression())
     assert auc(Scorecard(WoEBinner(min_bin_share=0.05))) >= auc_lr - 0.005
-    assert auc(Scorecard(WoEBinner(min_bin_share=0.05, rare_alpha=None))) < auc_lr - 0.01  # the loss the exception avoids
+    assert (
+        auc(Scorecard(WoEBinner(min_bin_share=0.05, rare_alpha=None))) < auc_lr - 0.01
+    )  # the loss the exception avoids
     # a small bin that is not different keeps to the rule: no extra bins from noise
     noise = pd.DataFrame({"flag": flag, "x": x})
     y0 = (rng.random(n) < 0.1).astype(int)
@@ -154,7 +174,6 @@ def test_rare_strong_flag_keeps_its_own_bin():
 
 def test_manual_breaks_override_the_optimiser():
     import pandas as pd
-
 
     rng = np.random.default_rng(1)
     X = pd.DataFrame({"x": rng.uniform(0, 100, 5000)})
@@ -194,5 +213,8 @@ def test_binner_fits_from_a_parquet_file_like_from_pandas(tmp_path):
     b = WoEBinner().fit(str(tmp_path / "credit.parquet"), "bad")
     assert b.features_ == a.features_
     for f in a.features_:
-        pd.testing.assert_frame_equal(a.tables_[f].drop(columns=["levels"], errors="ignore"),
-                                      b.tables_[f].drop(columns=["levels"], errors="ignore"), check_dtype=False)
+        pd.testing.assert_frame_equal(
+            a.tables_[f].drop(columns=["levels"], errors="ignore"),
+            b.tables_[f].drop(columns=["levels"], errors="ignore"),
+            check_dtype=False,
+        )

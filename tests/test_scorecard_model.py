@@ -13,8 +13,15 @@ from cmlib.data.public import load_public
 from cmlib.errors import ArtefactError, NotFittedError
 from cmlib.scorecard import Scorecard, load
 
-FEATURES = ["status_of_existing_checking_account", "duration_in_month", "credit_history", "purpose", "credit_amount",
-            "savings_account_and_bonds", "age_in_years"]
+FEATURES = [
+    "status_of_existing_checking_account",
+    "duration_in_month",
+    "credit_history",
+    "purpose",
+    "credit_amount",
+    "savings_account_and_bonds",
+    "age_in_years",
+]
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +66,9 @@ def test_json_and_sql_reproduce_scores_on_every_row(fitted, tmp_path):
     odd.loc[odd.index[1], "purpose"] = "spaceship"
     con.register("odd", odd)
     sql = con.execute(f"SELECT {sc.to_sql()} AS score FROM odd").df()["score"].to_numpy()
-    assert np.array_equal(sql, sc.score(odd).to_numpy()) and np.array_equal(load(sc.to_json()).score(odd).to_numpy(), sql)
+    assert np.array_equal(sql, sc.score(odd).to_numpy()) and np.array_equal(
+        load(sc.to_json()).score(odd).to_numpy(), sql
+    )
 
 
 def test_reason_codes_name_the_costliest_features(fitted):
@@ -95,7 +104,9 @@ def test_bad_training_data_is_named(fitted):
     with pytest.raises(DataError, match="column 'flat' breaks rule 'at least two distinct values'"):
         Scorecard().fit(X.assign(flat=3), y)
     sc = fitted[1]
-    with pytest.raises(DataError, match="column 'duration_in_month' breaks rule 'required column is missing'"):
+    with pytest.raises(
+        DataError, match="column 'duration_in_month' breaks rule 'required column is missing'"
+    ):
         sc.score(X.drop(columns="duration_in_month"))
 
 
@@ -119,4 +130,6 @@ def test_boolean_flags_score_the_same_in_sql_json_and_python():
     con = duckdb.connect()
     con.register("t", X)
     sql = con.execute(f"SELECT {sc.to_sql()} AS s FROM t").df()["s"].to_numpy()
-    assert np.array_equal(sql, sc.score(X).to_numpy()) and np.array_equal(load(sc.to_json()).score(X).to_numpy(), sql)
+    assert np.array_equal(sql, sc.score(X).to_numpy()) and np.array_equal(
+        load(sc.to_json()).score(X).to_numpy(), sql
+    )

@@ -24,12 +24,22 @@ def test_waterfall_equals_the_generators_policy_declines(bank):
 
 def test_rule_semantics_and_errors():
     df = pd.DataFrame({"age": [19, 30, 40], "income": [None, 5000.0, 50000.0]})
-    rules = AdmissionRules([{"rule": "min_age", "decline_if": "age < 21"},
-                            {"rule": "min_income", "column": "income", "decline_if": "income < 12000"}])
-    assert rules.decide(df).fillna("pass").tolist() == ["min_age", "min_income", "pass"]  # missing income passes
+    rules = AdmissionRules(
+        [
+            {"rule": "min_age", "decline_if": "age < 21"},
+            {"rule": "min_income", "column": "income", "decline_if": "income < 12000"},
+        ]
+    )
+    assert rules.decide(df).fillna("pass").tolist() == [
+        "min_age",
+        "min_income",
+        "pass",
+    ]  # missing income passes
     with pytest.raises(DataError, match="table 'applications': column 'dti' breaks rule 'rule 'max_dti'"):
         AdmissionRules([{"rule": "max_dti", "column": "dti", "decline_if": "dti > 0.5"}]).decide(df)
     with pytest.raises(ParameterError, match="unique rule names"):
-        AdmissionRules([{"rule": "a", "decline_if": "age < 1"}, {"rule": "a", "decline_if": "age > 1"}]).decide(df)
+        AdmissionRules(
+            [{"rule": "a", "decline_if": "age < 1"}, {"rule": "a", "decline_if": "age > 1"}]
+        ).decide(df)
     with pytest.raises(ParameterError, match="rules"):
         AdmissionRules([]).decide(df)

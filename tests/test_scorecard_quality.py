@@ -25,9 +25,18 @@ FLOOR = {"german": 0.801, "credit_data": 0.848, "lending_club": 0.734}
 def plain_logistic(X: pd.DataFrame):
     num = [c for c in X if pd.api.types.is_numeric_dtype(X[c])]
     cat = [c for c in X if c not in num]
-    pre = ColumnTransformer([
-        ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), num),
-        ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")), cat)])
+    pre = ColumnTransformer(
+        [
+            ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), num),
+            (
+                "cat",
+                make_pipeline(
+                    SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")
+                ),
+                cat,
+            ),
+        ]
+    )
     return make_pipeline(pre, LogisticRegression(max_iter=5000))
 
 
@@ -42,9 +51,15 @@ def test_holdout_auc_on_public_sets(name):
     assert auc >= ref - 0.005
 
 
-TRUTH_COLUMN = {"bureau_score_per_100": "bureau_score", "dti_per_0.1": "dti", "utilisation_per_0.1": "utilisation",
-                "log_income": "income", "age_per_10y": "age", "inquiries_6m": "inquiries_6m",
-                "employment_years_per_5y": "employment_years"}
+TRUTH_COLUMN = {
+    "bureau_score_per_100": "bureau_score",
+    "dti_per_0.1": "dti",
+    "utilisation_per_0.1": "utilisation",
+    "log_income": "income",
+    "age_per_10y": "age",
+    "inquiries_6m": "inquiries_6m",
+    "employment_years_per_5y": "employment_years",
+}
 
 
 def test_signs_and_ranking_match_the_simulated_truth(bank):

@@ -40,7 +40,9 @@ def test_filters_and_reasons(design):
     s = res.summary.set_index("feature")
     assert res.selected == ["b", "c"]  # b beats a on IV; d under the IV floor; const is a single bin
     assert s.loc["a", "reason_dropped"].startswith("|r| 0.98 with b")
-    assert s.loc["d", "reason_dropped"] == "IV 0.010 < 0.02" and s.loc["const", "reason_dropped"] == "single bin"
+    assert (
+        s.loc["d", "reason_dropped"] == "IV 0.010 < 0.02" and s.loc["const", "reason_dropped"] == "single bin"
+    )
     # without the correlation filter VIF catches the pair
     res = select_features(W, y, iv, min_iv=0.0, max_corr=None, max_vif=5)
     assert "VIF" in res.summary.set_index("feature").loc["a", "reason_dropped"] and "b" in res.selected
@@ -51,8 +53,12 @@ def test_filters_and_reasons(design):
     iv2["d"] = 0.05
     res = select_features(W, y, iv2, min_iv=0.0, max_corr=0.7, stepwise=True)
     reason_d = res.summary.set_index("feature").loc["d", "reason_dropped"]
-    assert res.selected == ["b", "c"] and ("stepwise" in reason_d or reason_d == "coefficient has the wrong sign")
-    flipped = select_features(-W, y, iv2, min_iv=0.0, max_corr=0.7, stepwise=True).summary.set_index("feature")
+    assert res.selected == ["b", "c"] and (
+        "stepwise" in reason_d or reason_d == "coefficient has the wrong sign"
+    )
+    flipped = select_features(-W, y, iv2, min_iv=0.0, max_corr=0.7, stepwise=True).summary.set_index(
+        "feature"
+    )
     assert flipped.loc["c", "reason_dropped"] == "coefficient has the wrong sign"
 
 

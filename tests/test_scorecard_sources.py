@@ -10,8 +10,9 @@ from cmlib.errors import DataError, ParameterError
 from cmlib.scorecard.sources import scoring_data, split_sample
 
 
-@pytest.mark.parametrize("name,target", [("german", "bad"), ("credit_data", "bad"), ("lending_club", "bad"),
-                                         ("hmda", "denied")])
+@pytest.mark.parametrize(
+    "name,target", [("german", "bad"), ("credit_data", "bad"), ("lending_club", "bad"), ("hmda", "denied")]
+)
 def test_public_sources(name, target):
     s = scoring_data(name)
     assert s.target == target and target not in s.features and s.features
@@ -23,7 +24,11 @@ def test_public_sources(name, target):
 
 def test_synthetic_source_is_out_of_time_and_policy_filtered():
     s = scoring_data("synthetic", n_customers=20_000)
-    assert s.protected == "protected_group" and "protected_group" not in s.features and "region" not in s.features
+    assert (
+        s.protected == "protected_group"
+        and "protected_group" not in s.features
+        and "region" not in s.features
+    )
     assert s.frame["booked"].all() and s.frame["bad_12m"].notna().all()
     assert s.applicants["policy_decline"].notna().any()
     dev, hold, how = split_sample(s, 0.25)

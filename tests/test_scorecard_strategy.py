@@ -28,7 +28,9 @@ def test_cutoff_table_equals_brute_force():
         m = s >= c
         row = res.table.set_index("cutoff").loc[c]
         assert row["expected_profit"] == pytest.approx(((1 - p[m]) * 300 - p[m] * 2500).sum(), rel=1e-10)
-        assert row["approval_rate"] == pytest.approx(m.mean()) and row["bad_rate"] == pytest.approx(p[m].mean())
+        assert row["approval_rate"] == pytest.approx(m.mean()) and row["bad_rate"] == pytest.approx(
+            p[m].mean()
+        )
     brute = max(np.unique(s), key=lambda c: ((1 - p[s >= c]) * 300 - p[s >= c] * 2500).sum())
     assert res.best["cutoff"] == brute
     # the break-even PD is revenue / (revenue + loss): the marginal applicant at the best cutoff is near it
@@ -54,10 +56,21 @@ def test_reject_inference_reduces_the_bias_of_the_through_the_door_bad_rate(bank
     apps = bank.applications.merge(bank.truth_tables["applications"], on="application_id")
     passed = apps[AdmissionRules(bank.truth["admission_rules"]).decide(apps).isna()]
     acc, rej = passed[passed["booked"]], passed[passed["decision"] == "declined"]
-    feats = ["age", "income", "employment_type", "employment_years", "housing", "dti", "bureau_score",
-             "inquiries_6m", "utilisation"]
+    feats = [
+        "age",
+        "income",
+        "employment_type",
+        "employment_years",
+        "housing",
+        "dti",
+        "bureau_score",
+        "inquiries_6m",
+        "utilisation",
+    ]
     sc = Scorecard(WoEBinner(special_codes={"bureau_score": [9999, 9998]})).fit(acc[feats], acc["bad_12m"])
-    res = reject_inference(sc.score(acc), acc["bad_12m"], sc.score(rej), sc.predict_proba(rej)[:, 1], method=method)
+    res = reject_inference(
+        sc.score(acc), acc["bad_12m"], sc.score(rej), sc.predict_proba(rej)[:, 1], method=method
+    )
     true_ttd = pd.concat([acc, rej])["bad_12m_true"].mean()
     naive_bias = abs(res.accepted_bad_rate - true_ttd)
     assert abs(res.ttd_bad_rate - true_ttd) < 0.5 * naive_bias
@@ -77,7 +90,9 @@ def test_adverse_impact_hand_calculation_and_hmda():
     # AER/HMDA (Boston 1990): approvals 243/339 african-american vs 1852/2041 others
     h = load_public("hmda").frame
     s = adverse_impact(h["denied"] == 0, h["protected_group"]).summary.set_index("group")
-    assert s.loc["african_american", "adverse_impact_ratio"] == pytest.approx((243 / 339) / (1852 / 2041), rel=1e-12)
+    assert s.loc["african_american", "adverse_impact_ratio"] == pytest.approx(
+        (243 / 339) / (1852 / 2041), rel=1e-12
+    )
     with pytest.raises(DataError, match="at least two groups"):
         adverse_impact([True, False], ["A", "A"])
 

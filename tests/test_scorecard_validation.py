@@ -39,7 +39,9 @@ def test_gains_and_calibration(scored):
     y, s, p = scored
     g = gains_table(y, s, 10)
     assert g["n"].sum() == len(y) and g["n_bad"].sum() == y.sum()
-    assert g["cum_share_bads"].iloc[-1] == pytest.approx(1.0) and g["bad_rate"].iloc[0] > g["bad_rate"].iloc[-1]
+    assert (
+        g["cum_share_bads"].iloc[-1] == pytest.approx(1.0) and g["bad_rate"].iloc[0] > g["bad_rate"].iloc[-1]
+    )
     cal = calibration(y, p, s, 10)
     # the PDs are the true probabilities here: no band should be rejected at the 0.1 % level
     assert cal["n"].sum() == len(y) and (cal["p_value"] > 0.001).all()

@@ -24,7 +24,9 @@ def world():
 def durations(world):
     d = sv.duration_table(world.performance)
     apps = world.applications.set_index("application_id")
-    d = d.join(apps[["segment", "product", "bureau_score", "dti", "age", "existing_relationship"]], on="account_id")
+    d = d.join(
+        apps[["segment", "product", "bureau_score", "dti", "age", "existing_relationship"]], on="account_id"
+    )
     x = syn.default_features(apps.loc[d["account_id"]].reset_index())
     return d.reset_index(drop=True), x
 
@@ -54,9 +56,13 @@ def test_curves_equal_lifelines(churn):
     res = sv.curves(churn, "tenure", "churned", by="contract", horizon=72)
     for g, sub in churn.groupby("contract"):
         kmf = KaplanMeierFitter().fit(sub["tenure"], sub["churned"])
-        assert np.allclose(res.fitters[g].survival_function_.to_numpy(), kmf.survival_function_.to_numpy(), atol=1e-12)
+        assert np.allclose(
+            res.fitters[g].survival_function_.to_numpy(), kmf.survival_function_.to_numpy(), atol=1e-12
+        )
         naf = NelsonAalenFitter().fit(sub["tenure"], sub["churned"])
-        assert np.allclose(res.hazards[g].cumulative_hazard_.to_numpy(), naf.cumulative_hazard_.to_numpy(), atol=1e-12)
+        assert np.allclose(
+            res.hazards[g].cumulative_hazard_.to_numpy(), naf.cumulative_hazard_.to_numpy(), atol=1e-12
+        )
     ref = multivariate_logrank_test(churn["tenure"], churn["contract"], churn["churned"]).p_value
     assert res.logrank_p == pytest.approx(ref, abs=1e-12)
 
@@ -90,9 +96,15 @@ def test_pinned_on_wa_churn(churn):
     assert np.isinf(res.loc["Two year", "median"])
     assert res.loc["Month-to-month", "rmst"] == pytest.approx(36.298, abs=0.001)
     assert res.loc["One year", "rmst"] == pytest.approx(66.417, abs=0.001)
-    X = pd.get_dummies(churn[["tenure", "churned", "contract", "monthly_charges"]], columns=["contract"],
-                       drop_first=True, dtype=float)
-    cx = sv.cox(X, "tenure", "churned", [c for c in X.columns if c.startswith("contract_") or c == "monthly_charges"])
+    X = pd.get_dummies(
+        churn[["tenure", "churned", "contract", "monthly_charges"]],
+        columns=["contract"],
+        drop_first=True,
+        dtype=float,
+    )
+    cx = sv.cox(
+        X, "tenure", "churned", [c for c in X.columns if c.startswith("contract_") or c == "monthly_charges"]
+    )
     ref = CoxPHFitter().fit(X, "tenure", "churned")
     assert np.allclose(cx.summary["coef"], ref.params_.loc[cx.summary.index], atol=1e-6)
     assert cx.summary.loc["contract_Two year", "hazard_ratio"] == pytest.approx(0.01467, abs=0.0001)
@@ -101,7 +113,12 @@ def test_pinned_on_wa_churn(churn):
 def test_aalen_johansen_equals_lifelines_without_ties():
     rng = np.random.default_rng(1)
     n = 400
-    df = pd.DataFrame({"duration": rng.exponential(10, n) + 0.01, "cause": rng.choice(["default", "closure", "censored"], n)})
+    df = pd.DataFrame(
+        {
+            "duration": rng.exponential(10, n) + 0.01,
+            "cause": rng.choice(["default", "closure", "censored"], n),
+        }
+    )
     ours = sv.cumulative_incidence(df, causes=("default", "closure"))
     codes = df["cause"].map({"default": 1, "closure": 2, "censored": 0})
     for k, c in ((1, "default"), (2, "closure")):
@@ -109,7 +126,9 @@ def test_aalen_johansen_equals_lifelines_without_ties():
         ref_at = ref.cumulative_density_.iloc[:, 0].reindex(ours.index, method="ffill")
         assert np.allclose(ours[c].to_numpy(), ref_at.to_numpy(), atol=1e-12)
     total = ours.sum(axis=1).iloc[-1]
-    km_all = 1 - KaplanMeierFitter().fit(df["duration"], df["cause"] != "censored").survival_function_.iloc[-1, 0]
+    km_all = (
+        1 - KaplanMeierFitter().fit(df["duration"], df["cause"] != "censored").survival_function_.iloc[-1, 0]
+    )
     assert total == pytest.approx(km_all, abs=1e-12)
 
 
@@ -137,7 +156,11 @@ def test_default_hazard_ratios_recover_truth(world, durations):
 
 def test_discrete_hazard_from_counts_agrees_with_cox(durations):
     d, _ = durations
-    d = d.assign(band=pd.cut(np.where(d["bureau_score"] >= 9998, 690, d["bureau_score"]), [0, 650, 700, 750, 900]).astype(str))
+    d = d.assign(
+        band=pd.cut(
+            np.where(d["bureau_score"] >= 9998, 690, d["bureau_score"]), [0, 650, 700, 750, 900]
+        ).astype(str)
+    )
     counts = sv.person_period_counts(d, "duration", "default", ["band"])
     dh = sv.discrete_hazard(counts, ["band"]).summary
     X = pd.get_dummies(d[["duration", "default", "band"]], columns=["band"], drop_first=True, dtype=float)
@@ -166,15 +189,27 @@ def test_discrete_hazard_equals_statsmodels_glm(bands):
     pp = sv.person_period_counts(df, "duration", "event", ["grade", "flag"], entry="entry")
     got = sv.discrete_hazard(pp, ["grade", "flag"], time_bands=bands)
     band = pp["time"] if bands is None else pd.cut(pp["time"], [-np.inf, *bands, np.inf])
-    X = pd.concat([pd.get_dummies(band, dtype=float),
-                   pd.get_dummies(pp[["grade"]], dtype=float).iloc[:, 1:], pp[["flag"]].astype(float)], axis=1)
-    ref = sm.GLM(pp["n_event"] / pp["at_risk"], X, var_weights=pp["at_risk"],
-                 family=sm.families.Binomial(sm.families.links.CLogLog())).fit()
+    X = pd.concat(
+        [
+            pd.get_dummies(band, dtype=float),
+            pd.get_dummies(pp[["grade"]], dtype=float).iloc[:, 1:],
+            pp[["flag"]].astype(float),
+        ],
+        axis=1,
+    )
+    ref = sm.GLM(
+        pp["n_event"] / pp["at_risk"],
+        X,
+        var_weights=pp["at_risk"],
+        family=sm.families.Binomial(sm.families.links.CLogLog()),
+    ).fit()
     for mine, theirs in [("grade_b", "grade_b"), ("grade_c", "grade_c"), ("flag_1", "flag")]:
         assert got.summary.loc[mine, "coef"] == pytest.approx(ref.params[theirs], abs=1e-7)
         assert got.summary.loc[mine, "se"] == pytest.approx(ref.bse[theirs], rel=1e-6)
         assert got.summary.loc[mine, "p_value"] == pytest.approx(ref.pvalues[theirs], rel=1e-5, abs=1e-300)
-    assert got.baseline["coef"].to_numpy() == pytest.approx(ref.params.iloc[: len(got.baseline)].to_numpy(), abs=1e-7)
+    assert got.baseline["coef"].to_numpy() == pytest.approx(
+        ref.params.iloc[: len(got.baseline)].to_numpy(), abs=1e-7
+    )
     assert np.exp(got.summary.loc["grade_c", "coef"]) == pytest.approx(np.exp(0.9), rel=0.2)
 
 
@@ -193,8 +228,9 @@ def test_vintages_and_roll_rates_match_generator(world):
 def test_lifetime_value_equals_hand_calculation():
     s = pd.Series([1.0, 0.9, 0.8, 0.7], index=[0, 1, 2, 3])
     cif = pd.Series([0.0, 0.01, 0.03, 0.04], index=[0, 1, 2, 3])
-    v = sv.lifetime_value(s, cif, margin_per_month=10, exposure_at_default=1000, lgd=0.5, annual_discount_rate=0.12,
-                          horizon=3)
+    v = sv.lifetime_value(
+        s, cif, margin_per_month=10, exposure_at_default=1000, lgd=0.5, annual_discount_rate=0.12, horizon=3
+    )
     disc = 1.12 ** (-np.arange(1, 4) / 12)
     assert v["discounted_margin"] == pytest.approx(np.sum(np.array([1.0, 0.9, 0.8]) * 10 * disc))
     assert v["expected_loss"] == pytest.approx(np.sum(np.array([0.01, 0.02, 0.01]) * 500 * disc))
@@ -219,11 +255,17 @@ def test_bad_input_errors(world):
     with pytest.raises(DataError, match=r"events in \{0, 1\}"):
         sv.curves(pd.DataFrame({"t": [1, 2], "e": [1, 2]}), "t", "e")
     with pytest.raises(DataError, match="has none"):
-        sv.curves(pd.DataFrame({"t": [1, 2, 3, 4], "e": [1, 1, 0, 0], "g": ["a", "a", "b", "b"]}), "t", "e", by="g")
+        sv.curves(
+            pd.DataFrame({"t": [1, 2, 3, 4], "e": [1, 1, 0, 0], "g": ["a", "a", "b", "b"]}), "t", "e", by="g"
+        )
     with pytest.raises(DataError, match="entry before exit"):
         sv.curves(pd.DataFrame({"t": [2, 3], "e": [1, 0], "s": [2, 0]}), "t", "e", entry="s")
-    gappy = world.performance[~((world.performance["account_id"] == world.performance["account_id"].iloc[0])
-                                & (world.performance["mob"] == 2))]
+    gappy = world.performance[
+        ~(
+            (world.performance["account_id"] == world.performance["account_id"].iloc[0])
+            & (world.performance["mob"] == 2)
+        )
+    ]
     with pytest.raises(DataError, match=r"no gaps in an account's months' in 1 row"):
         sv.duration_table(gappy)
 

@@ -27,14 +27,18 @@ def write_artefact(path: str | Path, doc: dict) -> Path:
     return p
 
 
-def check_artefact(doc, kind: str, version: int, required: Iterable[str] = (), name: str | None = None) -> dict:
+def check_artefact(
+    doc, kind: str, version: int, required: Iterable[str] = (), name: str | None = None
+) -> dict:
     """Check an already-parsed document: a JSON object of ``kind`` at ``version`` with the ``required`` keys."""
     label = name or f"{kind} artefact"
     if not isinstance(doc, dict):
         raise ArtefactError(f"{label}: expected a JSON object, got {type(doc).__name__}")
     if doc.get("kind") != kind or doc.get("schema_version") != version:
-        raise ArtefactError(f"{label}: expected kind {kind!r} schema {version}, got kind {doc.get('kind')!r} "
-                            f"schema {doc.get('schema_version')!r}")
+        raise ArtefactError(
+            f"{label}: expected kind {kind!r} schema {version}, got kind {doc.get('kind')!r} "
+            f"schema {doc.get('schema_version')!r}"
+        )
     missing = [k for k in required if k not in doc]
     if missing:
         raise ArtefactError(f"{label} lacks {', '.join(missing)}")

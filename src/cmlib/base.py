@@ -91,7 +91,8 @@ def check_is_fitted(estimator, attributes: str | list[str] | None = None) -> Non
     if not fitted:
         raise NotFittedError(
             f"This {type(estimator).__name__} instance is not fitted yet: call 'fit' with appropriate arguments "
-            "before using this estimator.")
+            "before using this estimator."
+        )
 
 
 # --- results -----------------------------------------------------------------------------------------
@@ -104,7 +105,6 @@ def set_html_renderer(render) -> None:
     base stays free of report imports; a notebook that imports cmlib.report sees the report's tables."""
     global _html_renderer
     _html_renderer = render
-
 
 
 class Result:
@@ -137,8 +137,9 @@ class Result:
         s = self.summary
         num = s.select_dtypes("number")
         if num.empty:
-            raise ParameterError("plot", "a summary with a numeric column", list(s.columns),
-                                 where=type(self).__name__)
+            raise ParameterError(
+                "plot", "a summary with a numeric column", list(s.columns), where=type(self).__name__
+            )
         labels = s.index.astype(str) if not isinstance(s.index, pd.RangeIndex) else s.iloc[:, 0].astype(str)
         ax.barh(labels, num.iloc[:, 0].to_numpy())
         ax.set_xlabel(num.columns[0])
@@ -153,8 +154,12 @@ class Result:
         s = self.summary
         if _html_renderer is not None:  # the report layer's formatter, once cmlib.report is imported
             return _html_renderer(s)
-        return s.to_html(index=not isinstance(s.index, pd.RangeIndex), float_format=lambda x: f"{x:,.4g}",
-                         na_rep="", border=0)
+        return s.to_html(
+            index=not isinstance(s.index, pd.RangeIndex),
+            float_format=lambda x: f"{x:,.4g}",
+            na_rep="",
+            border=0,
+        )
 
 
 @dataclasses.dataclass(repr=False)

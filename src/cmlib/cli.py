@@ -18,12 +18,21 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cmlib", description="Credit Marketing Lab")
     sub = p.add_subparsers(dest="command", required=True)
 
-    r = sub.add_parser("run", help="execute notebooks with papermill and publish HTML reports",
-                       description="Execute notebooks (all of notebooks/ when none is named) and publish "
-                                   "reports/<run-id>/ and reports/index.html.")
+    r = sub.add_parser(
+        "run",
+        help="execute notebooks with papermill and publish HTML reports",
+        description="Execute notebooks (all of notebooks/ when none is named) and publish "
+        "reports/<run-id>/ and reports/index.html.",
+    )
     r.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="name, file or path; default: all")
-    r.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
-                   help="set a parameter (NAME, or NOTEBOOK.NAME for one notebook); repeatable")
+    r.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="set a parameter (NAME, or NOTEBOOK.NAME for one notebook); repeatable",
+    )
     r.add_argument("-f", "--params-file", metavar="FILE", help="YAML parameter set, e.g. params/smoke.yaml")
     r.add_argument("--jobs", type=int, default=1, help="notebooks run in parallel (default 1)")
     r.add_argument("--with-code", action="store_true", help="keep code cells in the HTML")

@@ -30,4 +30,6 @@ def hill(x, half_saturation: float, shape: float) -> np.ndarray:
 
 def incremental_bookings(p: dict, weekly_spend) -> np.ndarray:
     """Steady-state weekly bookings above base at a constant weekly spend: top · Hill(spend / (1 − decay))."""
-    return p["top"] * hill(np.asarray(weekly_spend, float) / (1 - p["decay"]), p["half_saturation"], p["shape"])
+    return p["top"] * hill(
+        np.asarray(weekly_spend, float) / (1 - p["decay"]), p["half_saturation"], p["shape"]
+    )

@@ -56,14 +56,16 @@ def spark() -> ibis.BaseBackend:
         from pyspark.sql import SparkSession
 
         os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
-        session = (SparkSession.builder.master(os.environ.get("CMLIB_SPARK_MASTER", "local[2]"))
-                   .appName("cmlib")
-                   .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-                   .config("spark.sql.session.timeZone", "UTC")
-                   .config("spark.sql.shuffle.partitions", "4")
-                   .config("spark.ui.enabled", "false")
-                   .config("spark.driver.memory", "2g")
-                   .getOrCreate())
+        session = (
+            SparkSession.builder.master(os.environ.get("CMLIB_SPARK_MASTER", "local[2]"))
+            .appName("cmlib")
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.shuffle.partitions", "4")
+            .config("spark.ui.enabled", "false")
+            .config("spark.driver.memory", "2g")
+            .getOrCreate()
+        )
         session.sparkContext.setLogLevel("ERROR")
         _SPARK = ibis.pyspark.connect(session)
     return _SPARK
@@ -99,7 +101,9 @@ def table(data: Any, backend: str = "duckdb", name: str | None = None) -> ir.Tab
             return con.read_parquet(str(p))
         if p.suffix == ".csv":
             return con.read_csv(str(p))
-        raise ParameterError("data", "a Parquet file or folder, a CSV file, a DataFrame or an Ibis table", str(p))
+        raise ParameterError(
+            "data", "a Parquet file or folder, a CSV file, a DataFrame or an Ibis table", str(p)
+        )
     if isinstance(data, pd.DataFrame):
         data = to_arrow(data)
     if isinstance(data, pa.Table):
@@ -111,8 +115,11 @@ def table(data: Any, backend: str = "duckdb", name: str | None = None) -> ir.Tab
 def _columns_exist(t: ir.Table | pd.DataFrame, cols: Sequence[str], what: str = "input") -> None:
     missing = [c for c in cols if c not in t.columns]
     if missing:
-        raise DataError(what, [{"column": c, "rule": "required column is missing", "n_rows": -1} for c in missing],
-                        message=f"missing column(s) {', '.join(repr(c) for c in missing)}")
+        raise DataError(
+            what,
+            [{"column": c, "rule": "required column is missing", "n_rows": -1} for c in missing],
+            message=f"missing column(s) {', '.join(repr(c) for c in missing)}",
+        )
 
 
 def in_threads(fn: Callable, items: Sequence) -> list:
@@ -153,7 +160,9 @@ def _bool_count(col: ir.Column) -> ir.Scalar:
 # --- funnel ---------------------------------------------------------------------------------------
 
 
-def funnel_counts(data: Any, stages: Sequence[str], by: Sequence[str] = (), backend: str = "duckdb") -> pd.DataFrame:
+def funnel_counts(
+    data: Any, stages: Sequence[str], by: Sequence[str] = (), backend: str = "duckdb"
+) -> pd.DataFrame:
     """Per group: ``n`` rows and ``n_<stage>`` = rows where the stage flag is true (NULL counts as false).
 
     Stages are boolean (or 0/1) columns in funnel order, e.g. responded, applied, approved, booked.
@@ -170,8 +179,13 @@ def funnel_counts(data: Any, stages: Sequence[str], by: Sequence[str] = (), back
 # --- moments --------------------------------------------------------------------------------------
 
 
-def moments(data: Any, columns: Sequence[str], by: Sequence[str] = (), pairs: Sequence[tuple[str, str]] = (),
-            backend: str = "duckdb") -> pd.DataFrame:
+def moments(
+    data: Any,
+    columns: Sequence[str],
+    by: Sequence[str] = (),
+    pairs: Sequence[tuple[str, str]] = (),
+    backend: str = "duckdb",
+) -> pd.DataFrame:
     """Per group sufficient statistics of numeric columns, numerically stable, in one query.
 
     For each column ``c``: ``n_c`` (non-null rows), ``mean_c``, ``m2_c`` = Σ(c − mean)² and ``sum_c``.
@@ -259,24 +273,42 @@ def column_profile(data: Any, features: Sequence[str], backend: str = "duckdb") 
         t = table(data, backend)
         _columns_exist(t, features)
         schema = t.schema()
-        r = execute(t.aggregate(**{f"c{i}": t[f].count() for i, f in enumerate(features)},
-                                **{f"lo{i}": t[f].min() for i, f in enumerate(features)},
-                                **{f"hi{i}": t[f].max() for i, f in enumerate(features)},
-                                **{f"u{i}": t[f].approx_nunique() for i, f in enumerate(features)}), backend).iloc[0]
-        rows = [(schema[f].is_numeric() or schema[f].is_boolean(), int(r[f"c{i}"]), r[f"lo{i}"], r[f"hi{i}"],
-                 int(r[f"u{i}"] or 0)) for i, f in enumerate(features)]
-    return pd.DataFrame(rows, columns=["numeric", "n_values", "min", "max", "n_distinct"],
-                        index=pd.Index(features, name="feature"))
+        r = execute(
+            t.aggregate(
+                **{f"c{i}": t[f].count() for i, f in enumerate(features)},
+                **{f"lo{i}": t[f].min() for i, f in enumerate(features)},
+                **{f"hi{i}": t[f].max() for i, f in enumerate(features)},
+                **{f"u{i}": t[f].approx_nunique() for i, f in enumerate(features)},
+            ),
+            backend,
+        ).iloc[0]
+        rows = [
+            (
+                schema[f].is_numeric() or schema[f].is_boolean(),
+                int(r[f"c{i}"]),
+                r[f"lo{i}"],
+                r[f"hi{i}"],
+                int(r[f"u{i}"] or 0),
+            )
+            for i, f in enumerate(features)
+        ]
+    return pd.DataFrame(
+        rows,
+        columns=["numeric", "n_values", "min", "max", "n_distinct"],
+        index=pd.Index(features, name="feature"),
+    )
 
 
-def quantile_edges(data: Any, feature: str, n_bins: int = 20, special_values: Sequence[float] = (),
-                   backend: str = "duckdb") -> list[float]:
+def quantile_edges(
+    data: Any, feature: str, n_bins: int = 20, special_values: Sequence[float] = (), backend: str = "duckdb"
+) -> list[float]:
     """Interior cut points at ``n_bins`` quantiles of a numeric feature (special values and NULL excluded)."""
     return quantile_edges_many(data, {feature: special_values}, n_bins, backend)[feature]
 
 
-def quantile_edges_many(data: Any, features: dict[str, Sequence[float]], n_bins: int = 20,
-                        backend: str = "duckdb") -> dict[str, list[float]]:
+def quantile_edges_many(
+    data: Any, features: dict[str, Sequence[float]], n_bins: int = 20, backend: str = "duckdb"
+) -> dict[str, list[float]]:
     """:func:`quantile_edges` of several features (feature → its special values) in one query."""
     if n_bins < 2:
         raise ParameterError("n_bins", "an integer ≥ 2", n_bins)
@@ -303,11 +335,15 @@ def quantile_edges_many(data: Any, features: dict[str, Sequence[float]], n_bins:
     if not aggs:
         return {}
     row = execute(t.aggregate(**aggs), backend).iloc[0]
-    return {f: sorted({float(v) for v in (row[f"f{k}"] if row[f"f{k}"] is not None else []) if pd.notna(v)})
-            for k, f in enumerate(features)}
+    return {
+        f: sorted({float(v) for v in (row[f"f{k}"] if row[f"f{k}"] is not None else []) if pd.notna(v)})
+        for k, f in enumerate(features)
+    }
 
 
-def distinct_values_many(data: Any, features: Sequence[str], backend: str = "duckdb") -> dict[str, list[float]]:
+def distinct_values_many(
+    data: Any, features: Sequence[str], backend: str = "duckdb"
+) -> dict[str, list[float]]:
     """Sorted distinct non-NULL values of several numeric features, in one query (for features with few
     values, such as flags and counts, where every value can be its own pre-bin)."""
     if not features:
@@ -330,14 +366,18 @@ def distinct_values_many(data: Any, features: Sequence[str], backend: str = "duc
     return {f: res.loc[res["_f"] == f"v{k}", "_v"].astype(float).tolist() for k, f in enumerate(features)}
 
 
-def _bin_index(x: ir.NumericValue, edges: Sequence[float], special_values: Sequence[float]) -> ir.IntegerValue:
+def _bin_index(
+    x: ir.NumericValue, edges: Sequence[float], special_values: Sequence[float]
+) -> ir.IntegerValue:
     branches = [(x.isnull(), -1)]
     branches += [(x == float(v), -2 - k) for k, v in enumerate(special_values)]
     branches += [(x < v, i) for i, v in enumerate(edges)]
     return ibis.cases(*branches, else_=len(edges))
 
 
-def _interval_labels(res: pd.DataFrame, edges: Sequence[float], special_values: Sequence[float], at: int = 0) -> pd.DataFrame:
+def _interval_labels(
+    res: pd.DataFrame, edges: Sequence[float], special_values: Sequence[float], at: int = 0
+) -> pd.DataFrame:
     lower, upper = [-np.inf, *edges], [*edges, np.inf]
 
     def label(i: int) -> tuple[str, float, float]:
@@ -362,20 +402,31 @@ def _check_edges(edges: Sequence[float]) -> list[float]:
     return e
 
 
-def _unpivoted_counts(t: ir.Table, y: ir.IntegerValue, values: dict[str, ir.Value],
-                      backend: str) -> dict[str, pd.DataFrame]:
+def _unpivoted_counts(
+    t: ir.Table, y: ir.IntegerValue, values: dict[str, ir.Value], backend: str
+) -> dict[str, pd.DataFrame]:
     """Rows and events per value of each expression (feature → expression), in one query: the columns are
     unpivoted to (feature, value) pairs and grouped. Per feature a frame with ``_v``, ``n``, ``n_event``."""
     cols = {f"c{k}": v for k, v in enumerate(values.values())}
     long = t.select(_y=y, **cols).pivot_longer(list(cols), names_to="_f", values_to="_v")
-    res = execute(long.group_by(["_f", "_v"]).aggregate(n=long.count().cast("int64"),
-                                                        n_event=long._y.sum().fill_null(0).cast("int64"))
-                  .order_by(["_f", "_v"]), backend)
-    return {f: res[res["_f"] == f"c{k}"].drop(columns="_f").reset_index(drop=True) for k, f in enumerate(values)}
+    res = execute(
+        long.group_by(["_f", "_v"])
+        .aggregate(n=long.count().cast("int64"), n_event=long._y.sum().fill_null(0).cast("int64"))
+        .order_by(["_f", "_v"]),
+        backend,
+    )
+    return {
+        f: res[res["_f"] == f"c{k}"].drop(columns="_f").reset_index(drop=True) for k, f in enumerate(values)
+    }
 
 
-def bin_counts_many(data: Any, target: str, numeric: dict[str, tuple[Sequence[float], Sequence[float]]],
-                    categorical: Sequence[str] = (), backend: str = "duckdb") -> dict[str, pd.DataFrame]:
+def bin_counts_many(
+    data: Any,
+    target: str,
+    numeric: dict[str, tuple[Sequence[float], Sequence[float]]],
+    categorical: Sequence[str] = (),
+    backend: str = "duckdb",
+) -> dict[str, pd.DataFrame]:
     """:func:`bin_counts` of many features in (at most) two queries — one over the bin indices of every
     numeric feature (feature → (edges, special values)), one over every categorical feature's values —
     by unpivoting to (feature, bin) pairs. Same columns per feature as :func:`bin_counts`."""
@@ -388,12 +439,16 @@ def bin_counts_many(data: Any, target: str, numeric: dict[str, tuple[Sequence[fl
     out: dict[str, pd.DataFrame] = {}
     if numeric:
         specs = {f: (_check_edges(e), list(sp)) for f, (e, sp) in numeric.items()}
-        counts = _unpivoted_counts(t, y, {f: _bin_index(t[f].cast("float64"), *specs[f]) for f in specs}, backend)
+        counts = _unpivoted_counts(
+            t, y, {f: _bin_index(t[f].cast("float64"), *specs[f]) for f in specs}, backend
+        )
         for f, r in counts.items():
             out[f] = _interval_labels(r.rename(columns={"_v": "bin_index"}), *specs[f])
     if categorical:
         missing = "\x00missing"  # NULL survives the unpivot as a sentinel, mapped back below
-        counts = _unpivoted_counts(t, y, {f: t[f].cast("string").fill_null(missing) for f in categorical}, backend)
+        counts = _unpivoted_counts(
+            t, y, {f: t[f].cast("string").fill_null(missing) for f in categorical}, backend
+        )
         for f, r in counts.items():
             r = r.rename(columns={"_v": "bin"})
             r["bin_index"] = np.where(r["bin"] == missing, -1, 0)
@@ -409,12 +464,18 @@ def _finish_bin_counts(out: dict[str, pd.DataFrame], numeric) -> dict[str, pd.Da
         r["n_nonevent"] = r["n"] - r["n_event"]
         if f in numeric:
             r = r.sort_values("bin_index", kind="stable")
-        out[f] = r[["bin", "bin_index", "lower", "upper", "n", "n_event", "n_nonevent"]].reset_index(drop=True)
+        out[f] = r[["bin", "bin_index", "lower", "upper", "n", "n_event", "n_nonevent"]].reset_index(
+            drop=True
+        )
     return out
 
 
-def _bin_counts_frame(df: pd.DataFrame, target: str, numeric: dict[str, tuple[Sequence[float], Sequence[float]]],
-                      categorical: Sequence[str]) -> dict[str, pd.DataFrame]:
+def _bin_counts_frame(
+    df: pd.DataFrame,
+    target: str,
+    numeric: dict[str, tuple[Sequence[float], Sequence[float]]],
+    categorical: Sequence[str],
+) -> dict[str, pd.DataFrame]:
     """:func:`bin_counts_many` of an in-memory frame, counted in numpy: the same bins (NULL first, then
     special values, then right-open intervals), the same rows (only non-empty bins) and the same order."""
     _columns_exist(df, [target, *numeric, *categorical])
@@ -445,18 +506,33 @@ def _bin_counts_frame(df: pd.DataFrame, target: str, numeric: dict[str, tuple[Se
         codes, levels = pd.factorize(df[f].astype("string")[keep], sort=True)
         b, n, ev = counted(codes, 1, len(levels) + 1)
         # the engine orders by value with NULL as a sentinel that sorts first: the same here
-        return pd.DataFrame({"bin": ["missing" if i < 0 else str(levels[i]) for i in b],
-                             "bin_index": np.where(b < 0, -1, 0), "lower": np.nan, "upper": np.nan,
-                             "n": n, "n_event": ev})
+        return pd.DataFrame(
+            {
+                "bin": ["missing" if i < 0 else str(levels[i]) for i in b],
+                "bin_index": np.where(b < 0, -1, 0),
+                "lower": np.nan,
+                "upper": np.nan,
+                "n": n,
+                "n_event": ev,
+            }
+        )
 
     num = in_threads(one_numeric, list(numeric.items()))
     cat = in_threads(one_categorical, list(categorical))
-    return _finish_bin_counts({**dict(zip(numeric, num, strict=True)), **dict(zip(categorical, cat, strict=True))},
-                              numeric)
+    return _finish_bin_counts(
+        {**dict(zip(numeric, num, strict=True)), **dict(zip(categorical, cat, strict=True))}, numeric
+    )
 
 
-def bin_counts(data: Any, feature: str, target: str, edges: Sequence[float] | None = None,
-               special_values: Sequence[float] = (), by: Sequence[str] = (), backend: str = "duckdb") -> pd.DataFrame:
+def bin_counts(
+    data: Any,
+    feature: str,
+    target: str,
+    edges: Sequence[float] | None = None,
+    special_values: Sequence[float] = (),
+    by: Sequence[str] = (),
+    backend: str = "duckdb",
+) -> pd.DataFrame:
     """Good/bad counts per bin of ``feature`` for a 0/1 ``target`` (rows with a NULL target are left out).
 
     With ``edges`` (sorted interior cut points) a numeric feature is cut into right-open intervals
@@ -478,16 +554,21 @@ def bin_counts(data: Any, feature: str, target: str, edges: Sequence[float] | No
         idx = None
     if idx is not None:
         g = t.mutate(_bin=idx, _y=y)
-        expr = (g.group_by([*by, "_bin"]).aggregate(n=g.count().cast("int64"),
-                                                      n_event=g._y.sum().fill_null(0).cast("int64"))
-                .order_by([*by, "_bin"]))
-        res = _interval_labels(execute(expr, backend).rename(columns={"_bin": "bin_index"}), e, special_values,
-                               at=len(by))
+        expr = (
+            g.group_by([*by, "_bin"])
+            .aggregate(n=g.count().cast("int64"), n_event=g._y.sum().fill_null(0).cast("int64"))
+            .order_by([*by, "_bin"])
+        )
+        res = _interval_labels(
+            execute(expr, backend).rename(columns={"_bin": "bin_index"}), e, special_values, at=len(by)
+        )
     else:
         g = t.mutate(_v=t[feature], _y=y)
-        expr = (g.group_by([*by, "_v"]).aggregate(n=g.count().cast("int64"),
-                                                    n_event=g._y.sum().fill_null(0).cast("int64"))
-                .order_by([*by, "_v"]))
+        expr = (
+            g.group_by([*by, "_v"])
+            .aggregate(n=g.count().cast("int64"), n_event=g._y.sum().fill_null(0).cast("int64"))
+            .order_by([*by, "_v"])
+        )
         res = execute(expr, backend).rename(columns={"_v": "bin"})
         res["bin_index"] = np.where(res["bin"].isna(), -1, 0)
         res["bin"] = res["bin"].astype(object).where(res["bin"].notna(), "missing")
@@ -502,8 +583,14 @@ def bin_counts(data: Any, feature: str, target: str, edges: Sequence[float] | No
 # --- survival -------------------------------------------------------------------------------------
 
 
-def survival_counts(data: Any, duration: str, event: str, by: Sequence[str] = (), entry: str | None = None,
-                    backend: str = "duckdb") -> pd.DataFrame:
+def survival_counts(
+    data: Any,
+    duration: str,
+    event: str,
+    by: Sequence[str] = (),
+    entry: str | None = None,
+    backend: str = "duckdb",
+) -> pd.DataFrame:
     """Events and at-risk counts per distinct time (and group) — the input of Kaplan–Meier, Nelson–Aalen
     and discrete-time hazard models.
 
@@ -516,16 +603,24 @@ def survival_counts(data: Any, duration: str, event: str, by: Sequence[str] = ()
     ex = group_counts(data, [*by, duration], event, backend).rename(columns={duration: "time", "n": "n_exit"})
     ent = None
     if entry:
-        ent = (group_counts(data, [*by, entry], backend=backend).rename(columns={entry: "time", "n": "n_entry"})
-               .sort_values([*by, "time"]))
+        ent = (
+            group_counts(data, [*by, entry], backend=backend)
+            .rename(columns={entry: "time", "n": "n_entry"})
+            .sort_values([*by, "time"])
+        )
     groups = [((), ex)] if not by else list(ex.groupby(list(by), sort=True))
     out = []
     for key, g in groups:
         g = g.sort_values("time")
         e = None
         if ent is not None:
-            e = ent if not by else ent.merge(pd.DataFrame([key] if isinstance(key, tuple) else [[key]],
-                                                          columns=list(by)), on=list(by))
+            e = (
+                ent
+                if not by
+                else ent.merge(
+                    pd.DataFrame([key] if isinstance(key, tuple) else [[key]], columns=list(by)), on=list(by)
+                )
+            )
             e = (e["time"].to_numpy(), e["n_entry"].to_numpy())
         r = _risk_table(g["time"].to_numpy(), g["n_exit"].to_numpy(), g["n_event"].to_numpy(), e)
         for k, col in enumerate(by):
@@ -534,7 +629,9 @@ def survival_counts(data: Any, duration: str, event: str, by: Sequence[str] = ()
     return out[0] if len(out) == 1 else pd.concat(out, ignore_index=True)
 
 
-def group_counts(data: Any, keys: Sequence[str], event: str | None = None, backend: str = "duckdb") -> pd.DataFrame:
+def group_counts(
+    data: Any, keys: Sequence[str], event: str | None = None, backend: str = "duckdb"
+) -> pd.DataFrame:
     """Rows (``n``) and, with ``event``, the sum of that 0/1 column (``n_event``) per distinct combination of
     ``keys`` (NULL is a key value of its own); only combinations that occur, in no particular order.
 
@@ -564,7 +661,9 @@ def _group_counts_frame(df: pd.DataFrame, keys: list[str], event: str | None) ->
             x = x.view(np.int8) if x.dtype.kind == "b" else x
             lo, hi = int(x.min()), int(x.max())
             if 0 <= lo and hi < 1_000_000:
-                lo = 0  # small non-negative whole numbers (months on book, flags) are their own codes: no copy
+                lo = (
+                    0  # small non-negative whole numbers (months on book, flags) are their own codes: no copy
+                )
             if hi - lo < 1_000_000:
                 # x − lo stays in x's range when lo ≥ 0; a negative lo could overflow a narrow type
                 codes.append(x if lo == 0 else x - lo if lo > 0 else np.subtract(x, lo, dtype=np.int32))
@@ -604,12 +703,15 @@ def _group_counts_frame(df: pd.DataFrame, keys: list[str], event: str | None) ->
     for c, v in zip(reversed(keys), reversed(values), strict=True):  # decode the mixed-radix key
         out[c] = v.take(rest % len(v))  # an array or an Index: both take positions
         rest //= len(v)
-    counts = {"n": n[at].astype(np.int64)} | ({"n_event": np.rint(n_ev[at]).astype(np.int64)} if event else {})
+    counts = {"n": n[at].astype(np.int64)} | (
+        {"n_event": np.rint(n_ev[at]).astype(np.int64)} if event else {}
+    )
     return pd.DataFrame({c: out[c] for c in keys} | counts)
 
 
-def _risk_table(times: np.ndarray, n_exit: np.ndarray, n_event: np.ndarray,
-                entries: tuple[np.ndarray, np.ndarray] | None) -> pd.DataFrame:
+def _risk_table(
+    times: np.ndarray, n_exit: np.ndarray, n_event: np.ndarray, entries: tuple[np.ndarray, np.ndarray] | None
+) -> pd.DataFrame:
     """The :func:`survival_counts` table of one group from exits per sorted time and, with left
     truncation, entries per sorted entry time: at risk at t = entered before t − exited before t."""
     n_exit = np.asarray(n_exit, dtype=np.int64)
@@ -623,29 +725,50 @@ def _risk_table(times: np.ndarray, n_exit: np.ndarray, n_event: np.ndarray,
         left, right = np.searchsorted(e_t, times, "left"), np.searchsorted(e_t, times, "right")
         n_entry = cum[right] - cum[left]
         at_risk = cum[left] - (np.cumsum(n_exit) - n_exit)
-    return pd.DataFrame({"time": np.asarray(times, dtype=float), "n_event": n_event,
-                         "n_censored": n_exit - n_event, "n_entry": n_entry, "at_risk": at_risk})
+    return pd.DataFrame(
+        {
+            "time": np.asarray(times, dtype=float),
+            "n_event": n_event,
+            "n_censored": n_exit - n_event,
+            "n_entry": n_entry,
+            "at_risk": at_risk,
+        }
+    )
 
 
 # --- vintages and roll rates ----------------------------------------------------------------------
 
 
-def vintage_counts(panel: Any, account: str = "account_id", month: str = "month", mob: str = "mob",
-                   dpd: str = "dpd", bad_dpd: int = 90, backend: str = "duckdb") -> pd.DataFrame:
+def vintage_counts(
+    panel: Any,
+    account: str = "account_id",
+    month: str = "month",
+    mob: str = "mob",
+    dpd: str = "dpd",
+    bad_dpd: int = 90,
+    backend: str = "duckdb",
+) -> pd.DataFrame:
     """Per origination cohort (month of MOB 1) × MOB: accounts in the cohort, accounts first reaching
     ``bad_dpd``+ at that MOB, and accounts still observed at that MOB. Cumulative bad rate =
     cumsum(n_new_bad) / n_accounts, defined while the cohort is observed."""
     t = table(panel, backend)
     _columns_exist(t, [account, month, mob, dpd])
-    per_acc = (t.mutate(_bad=t[dpd] >= bad_dpd)
-               .group_by(account)
-               .aggregate(cohort=ibis.ifelse(t[mob] == 1, t[month], None).min(),
-                          first_mob=t[mob].min(),
-                          last_mob=t[mob].max(),
-                          first_bad=ibis.ifelse(t[dpd] >= bad_dpd, t[mob], None).min()))
+    per_acc = (
+        t.mutate(_bad=t[dpd] >= bad_dpd)
+        .group_by(account)
+        .aggregate(
+            cohort=ibis.ifelse(t[mob] == 1, t[month], None).min(),
+            first_mob=t[mob].min(),
+            last_mob=t[mob].max(),
+            first_bad=ibis.ifelse(t[dpd] >= bad_dpd, t[mob], None).min(),
+        )
+    )
     size = per_acc.group_by("cohort").aggregate(n_accounts=per_acc.count().cast("int64"))
-    newbad = (per_acc.filter(per_acc.first_bad.notnull()).group_by(["cohort", "first_bad"])
-              .aggregate(n_new_bad=ibis._.count().cast("int64")))
+    newbad = (
+        per_acc.filter(per_acc.first_bad.notnull())
+        .group_by(["cohort", "first_bad"])
+        .aggregate(n_new_bad=ibis._.count().cast("int64"))
+    )
     observed = per_acc.group_by(["cohort", "last_mob"]).aggregate(n_last=ibis._.count().cast("int64"))
     s = execute(size.order_by("cohort"), backend)
     nb = execute(newbad.order_by(["cohort", "first_bad"]), backend)
@@ -662,14 +785,22 @@ def vintage_counts(panel: Any, account: str = "account_id", month: str = "month"
         ended = o.set_index("last_mob")["n_last"]
         still = int(r["n_accounts"])
         for m in range(1, max_mob + 1):
-            rows.append({"cohort": c, "mob": m, "n_accounts": int(r["n_accounts"]),
-                         "n_new_bad": int(b.get(m, 0)), "n_observed": still})
+            rows.append(
+                {
+                    "cohort": c,
+                    "mob": m,
+                    "n_accounts": int(r["n_accounts"]),
+                    "n_new_bad": int(b.get(m, 0)),
+                    "n_observed": still,
+                }
+            )
             still -= int(ended.get(m, 0))
     return pd.DataFrame(rows)
 
 
-def roll_counts(panel: Any, account: str = "account_id", mob: str = "mob", state: str = "state",
-                backend: str = "duckdb") -> pd.DataFrame:
+def roll_counts(
+    panel: Any, account: str = "account_id", mob: str = "mob", state: str = "state", backend: str = "duckdb"
+) -> pd.DataFrame:
     """Month-to-month transition counts: ``from_state``, ``to_state``, ``n`` over consecutive MOBs of the
     same account (a gap in an account's months is not a transition)."""
     t = table(panel, backend)
@@ -677,6 +808,9 @@ def roll_counts(panel: Any, account: str = "account_id", mob: str = "mob", state
     a = t.select(_acc=t[account], _mob=t[mob], from_state=t[state])
     b = t.select(_acc2=t[account], _mob2=t[mob] - 1, to_state=t[state])
     j = a.inner_join(b, [a._acc == b._acc2, a._mob == b._mob2])
-    expr = j.group_by(["from_state", "to_state"]).aggregate(n=ibis._.count().cast("int64")).order_by(
-        ["from_state", "to_state"])
+    expr = (
+        j.group_by(["from_state", "to_state"])
+        .aggregate(n=ibis._.count().cast("int64"))
+        .order_by(["from_state", "to_state"])
+    )
     return execute(expr, backend).reset_index(drop=True)

@@ -51,8 +51,17 @@ class DataError(CmlibError, ValueError):
     @classmethod
     def single(cls, table: str, column: str, rule: str, n_rows: int | None, examples: Iterable | None = None):
         """One failing rule: the common case (``n_rows=None`` when the count is unknown)."""
-        return cls(table, [{"column": column, "rule": rule, "n_rows": None if n_rows is None else int(n_rows),
-                            "examples": list(examples or [])[:5]}])
+        return cls(
+            table,
+            [
+                {
+                    "column": column,
+                    "rule": rule,
+                    "n_rows": None if n_rows is None else int(n_rows),
+                    "examples": list(examples or [])[:5],
+                }
+            ],
+        )
 
 
 class ArtefactError(CmlibError):

@@ -27,8 +27,9 @@ from cmlib.base import Result
 from cmlib.errors import DataError, ParameterError
 
 
-def arm_moments(data: Any, arm: str, metrics: Sequence[str], backend: str = "duckdb",
-                table: str = "contacts") -> pd.DataFrame:
+def arm_moments(
+    data: Any, arm: str, metrics: Sequence[str], backend: str = "duckdb", table: str = "contacts"
+) -> pd.DataFrame:
     """Per arm: ``n_<m>``, ``mean_<m>``, ``m2_<m>`` for each metric (NULL rows excluded per metric).
 
     Raises DataError when a metric column is missing, fewer than two arms have rows, or an arm is empty.
@@ -36,8 +37,11 @@ def arm_moments(data: Any, arm: str, metrics: Sequence[str], backend: str = "duc
     t = engine.table(data, backend)
     missing = [c for c in [arm, *metrics] if c not in t.columns]
     if missing:
-        raise DataError(table, [{"column": c, "rule": "required column is missing", "n_rows": -1}
-                                for c in missing], message=f"missing column(s) {', '.join(map(repr, missing))}")
+        raise DataError(
+            table,
+            [{"column": c, "rule": "required column is missing", "n_rows": -1} for c in missing],
+            message=f"missing column(s) {', '.join(map(repr, missing))}",
+        )
     t = t.filter(t[arm].notnull())
     m = engine.moments(t, list(metrics), by=[arm], backend=backend).set_index(arm)
     if len(m) < 2:
@@ -57,8 +61,9 @@ def is_binary(m: pd.DataFrame, metric: str) -> bool:
     return bool(((p >= 0) & (p <= 1) & np.isclose(m2, n * p * (1 - p), rtol=1e-6, atol=1e-9)).all())
 
 
-def compare(m: pd.DataFrame, metric: str, control: str, alpha: float = 0.05,
-            interval: str = "wald") -> pd.DataFrame:
+def compare(
+    m: pd.DataFrame, metric: str, control: str, alpha: float = 0.05, interval: str = "wald"
+) -> pd.DataFrame:
     """Each arm against ``control`` on ``metric``: absolute and relative lift with Wald/delta-method CIs
     and a two-sided z-test p-value (unequal variances).
 
@@ -96,18 +101,31 @@ def compare(m: pd.DataFrame, metric: str, control: str, alpha: float = 0.05,
         centre = pt - pc
         se = np.sqrt(pt * (1 - pt) / (n[t] + 2) + pc * (1 - pc) / (n[c] + 2))
     if (se == 0).any():
-        raise DataError.single("contacts", metric, "non-zero variance in the compared arms",
-                               int(n[c] + n[t][se == 0].sum()))
+        raise DataError.single(
+            "contacts", metric, "non-zero variance in the compared arms", int(n[c] + n[t][se == 0].sum())
+        )
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.where(mean[c] != 0, mean[t] / mean[c] - 1, np.nan)
-        se_r = np.where(mean[c] != 0, np.sqrt(var[t] / mean[c] ** 2 + mean[t] ** 2 * var[c] / mean[c] ** 4), np.nan)
-    return pd.DataFrame({
-        "arm": [arms[i] for i in t], "metric": metric, "n_control": int(n[c]), "n_arm": n[t].astype(int),
-        "control_mean": mean[c], "arm_mean": mean[t], "abs_lift": d,
-        "abs_ci_low": centre - z * se, "abs_ci_high": centre + z * se, "rel_lift": r,
-        "rel_ci_low": r - z * se_r, "rel_ci_high": r + z * se_r,
-        "p_value": 2 * ndtr(-np.abs(centre / se)),
-    })
+        se_r = np.where(
+            mean[c] != 0, np.sqrt(var[t] / mean[c] ** 2 + mean[t] ** 2 * var[c] / mean[c] ** 4), np.nan
+        )
+    return pd.DataFrame(
+        {
+            "arm": [arms[i] for i in t],
+            "metric": metric,
+            "n_control": int(n[c]),
+            "n_arm": n[t].astype(int),
+            "control_mean": mean[c],
+            "arm_mean": mean[t],
+            "abs_lift": d,
+            "abs_ci_low": centre - z * se,
+            "abs_ci_high": centre + z * se,
+            "rel_lift": r,
+            "rel_ci_low": r - z * se_r,
+            "rel_ci_high": r + z * se_r,
+            "p_value": 2 * ndtr(-np.abs(centre / se)),
+        }
+    )
 
 
 def holm(p: Sequence[float]) -> np.ndarray:
@@ -148,15 +166,26 @@ def srm_check(counts: pd.Series, expected_shares: dict | None = None, threshold:
     if (counts < 0).any():
         raise DataError.single("contacts", "arm", "non-negative counts", int((counts < 0).sum()))
     if (counts == 0).any():
-        raise DataError.single("contacts", "arm", "every arm has contacts", int((counts == 0).sum()),
-                               list(counts.index[counts == 0]))
+        raise DataError.single(
+            "contacts",
+            "arm",
+            "every arm has contacts",
+            int((counts == 0).sum()),
+            list(counts.index[counts == 0]),
+        )
     shares = pd.Series(expected_shares or {a: 1 / len(counts) for a in counts.index}).reindex(counts.index)
     if shares.isna().any() or not np.isclose(shares.sum(), 1.0):
         raise ParameterError("expected_shares", "a share per arm summing to 1", expected_shares)
     expected = shares * counts.sum()
     chi2, p = stats.chisquare(counts.to_numpy(), expected.to_numpy())
-    s = pd.DataFrame({"n": counts.astype(int), "expected_n": expected, "observed_share": counts / counts.sum(),
-                      "planned_share": shares})
+    s = pd.DataFrame(
+        {
+            "n": counts.astype(int),
+            "expected_n": expected,
+            "observed_share": counts / counts.sum(),
+            "planned_share": shares,
+        }
+    )
     return SRMResult(s, float(p), threshold)
 
 
@@ -193,8 +222,9 @@ class FunnelResult(Result):
         return {f"{r.arm}.{r.metric}.rel_lift": r.rel_lift for r in s.itertuples()}
 
 
-def funnel_lifts(data: Any, arm: str, stages: Sequence[str], control: str, alpha: float = 0.05,
-                 backend: str = "duckdb") -> FunnelResult:
+def funnel_lifts(
+    data: Any, arm: str, stages: Sequence[str], control: str, alpha: float = 0.05, backend: str = "duckdb"
+) -> FunnelResult:
     """Lifts at each stage: ``per_contacted`` (stage rate over all contacts) and ``conditional`` (rate
     among those who reached the previous stage), Holm-adjusted across arms × stages per basis."""
     t = engine.table(data, backend)
@@ -218,13 +248,34 @@ def funnel_lifts(data: Any, arm: str, stages: Sequence[str], control: str, alpha
     out["p_adjusted"] = np.nan
     for _basis, g in out.groupby("basis"):
         out.loc[g.index, "p_adjusted"] = holm(g["p_value"].to_numpy())
-    cols_order = ["basis", "metric", "arm", "n_control", "n_arm", "control_mean", "arm_mean", "abs_lift",
-                  "abs_ci_low", "abs_ci_high", "rel_lift", "rel_ci_low", "rel_ci_high", "p_value", "p_adjusted"]
+    cols_order = [
+        "basis",
+        "metric",
+        "arm",
+        "n_control",
+        "n_arm",
+        "control_mean",
+        "arm_mean",
+        "abs_lift",
+        "abs_ci_low",
+        "abs_ci_high",
+        "rel_lift",
+        "rel_ci_low",
+        "rel_ci_high",
+        "p_value",
+        "p_adjusted",
+    ]
     return FunnelResult(out[cols_order], alpha, list(stages))
 
 
-def non_inferiority(m: pd.DataFrame, metric: str, control: str, margin: float, alpha: float = 0.05,
-                    higher_is_worse: bool = True) -> pd.DataFrame:
+def non_inferiority(
+    m: pd.DataFrame,
+    metric: str,
+    control: str,
+    margin: float,
+    alpha: float = 0.05,
+    higher_is_worse: bool = True,
+) -> pd.DataFrame:
     """One-sided non-inferiority of each arm against control on a risk metric (Agresti–Caffo bounds for
     0/1 metrics, Wald otherwise).
 
@@ -243,8 +294,20 @@ def non_inferiority(m: pd.DataFrame, metric: str, control: str, margin: float, a
         c["bound"] = c["abs_ci_low"]
         c["passed"] = c["bound"] > -margin
     c["margin"] = margin
-    return c[["arm", "metric", "n_control", "n_arm", "control_mean", "arm_mean", "abs_lift", "bound", "margin",
-              "passed"]]
+    return c[
+        [
+            "arm",
+            "metric",
+            "n_control",
+            "n_arm",
+            "control_mean",
+            "arm_mean",
+            "abs_lift",
+            "bound",
+            "margin",
+            "passed",
+        ]
+    ]
 
 
 @dataclass(repr=False)
@@ -257,8 +320,13 @@ class Decision(Result):
         return {f"{r.arm}.ship": float(r.decision == "ship") for r in self.summary.itertuples()}
 
 
-def decide(primary: pd.DataFrame, guardrails: Sequence[pd.DataFrame], srm: SRMResult, alpha: float = 0.05,
-           balance_table: pd.DataFrame | None = None) -> Decision:
+def decide(
+    primary: pd.DataFrame,
+    guardrails: Sequence[pd.DataFrame],
+    srm: SRMResult,
+    alpha: float = 0.05,
+    balance_table: pd.DataFrame | None = None,
+) -> Decision:
     """Combine the primary metric (Holm across arms), guardrails, the SRM check and covariate balance into a
     decision per arm.
 
@@ -271,20 +339,34 @@ def decide(primary: pd.DataFrame, guardrails: Sequence[pd.DataFrame], srm: SRMRe
     rows = []
     for (_, r), pa in zip(primary.iterrows(), p_adj, strict=True):
         reasons = []
-        failed = [g.loc[g["arm"] == r["arm"]].iloc[0] for g in guardrails
-                  if not g.loc[g["arm"] == r["arm"], "passed"].all()]
-        unbalanced = ([] if balance_table is None else
-                      balance_table.loc[(balance_table["arm"] == r["arm"]) & ~balance_table["balanced"], "covariate"].tolist())
+        failed = [
+            g.loc[g["arm"] == r["arm"]].iloc[0]
+            for g in guardrails
+            if not g.loc[g["arm"] == r["arm"], "passed"].all()
+        ]
+        unbalanced = (
+            []
+            if balance_table is None
+            else balance_table.loc[
+                (balance_table["arm"] == r["arm"]) & ~balance_table["balanced"], "covariate"
+            ].tolist()
+        )
         if not srm.passed:
             verdict = "keep running"
-            reasons.append(f"sample-ratio mismatch (p = {srm.p_value:.2g}): fix assignment before reading results")
+            reasons.append(
+                f"sample-ratio mismatch (p = {srm.p_value:.2g}): fix assignment before reading results"
+            )
         elif unbalanced:
             verdict = "keep running"
-            reasons.append(f"pre-treatment imbalance in {', '.join(map(str, unbalanced))}: check randomisation")
+            reasons.append(
+                f"pre-treatment imbalance in {', '.join(map(str, unbalanced))}: check randomisation"
+            )
         elif failed:
             verdict = "do not ship"
             for f in failed:
-                reasons.append(f"guardrail {f['metric']}: worse by up to {f['bound']:.2%} (margin {f['margin']:.2%})")
+                reasons.append(
+                    f"guardrail {f['metric']}: worse by up to {f['bound']:.2%} (margin {f['margin']:.2%})"
+                )
         elif pa < alpha and r["abs_lift"] > 0:
             verdict = "ship"
             reasons.append(f"{r['metric']} up {r['rel_lift']:.1%} (adjusted p = {pa:.2g}); guardrails hold")
@@ -294,8 +376,15 @@ def decide(primary: pd.DataFrame, guardrails: Sequence[pd.DataFrame], srm: SRMRe
         else:
             verdict = "keep running"
             reasons.append(f"{r['metric']} lift {r['rel_lift']:.1%} not significant (adjusted p = {pa:.2g})")
-        rows.append({"arm": r["arm"], "decision": verdict, "reason": "; ".join(reasons),
-                     "primary_rel_lift": r["rel_lift"], "primary_p_adjusted": pa})
+        rows.append(
+            {
+                "arm": r["arm"],
+                "decision": verdict,
+                "reason": "; ".join(reasons),
+                "primary_rel_lift": r["rel_lift"],
+                "primary_p_adjusted": pa,
+            }
+        )
     return Decision(pd.DataFrame(rows))
 
 
@@ -307,7 +396,9 @@ def against_truth(funnel: FunnelResult, true_lifts: dict, stage_names: dict[str,
     s = funnel.summary[funnel.summary["basis"] == "per_contacted"].copy()
     s["true_lift"] = [true_lifts[a][stage_names[m]] for a, m in zip(s["arm"], s["metric"], strict=True)]
     s["covered"] = (s["abs_ci_low"] <= s["true_lift"]) & (s["true_lift"] <= s["abs_ci_high"])
-    return s[["arm", "metric", "true_lift", "abs_lift", "abs_ci_low", "abs_ci_high", "covered"]].reset_index(drop=True)
+    return s[["arm", "metric", "true_lift", "abs_lift", "abs_ci_low", "abs_ci_high", "covered"]].reset_index(
+        drop=True
+    )
 
 
 # --- design: power, sample size, minimum detectable effect -----------------------------------------
@@ -324,8 +415,15 @@ def _alpha_per_comparison(alpha: float, n_arms: int, correction: str) -> float:
     raise ParameterError("correction", "'bonferroni', 'holm' or 'none'", correction)
 
 
-def power_proportions(p_control: float, lift_abs: float, n_control: float, ratio: float = 1.0,
-                      alpha: float = 0.05, n_arms: int = 2, correction: str = "holm") -> float:
+def power_proportions(
+    p_control: float,
+    lift_abs: float,
+    n_control: float,
+    ratio: float = 1.0,
+    alpha: float = 0.05,
+    n_arms: int = 2,
+    correction: str = "holm",
+) -> float:
     """Power of the two-sided z-test of two proportions (pooled variance under the null, unpooled under
     the alternative — statsmodels' ``power_proportions_2indep``), per comparison with ``n_arms − 1``
     comparisons corrected. ``ratio`` = n_treatment / n_control."""
@@ -342,8 +440,16 @@ def power_proportions(p_control: float, lift_abs: float, n_control: float, ratio
     return float(stats.norm.sf((z * s0 - d) / s1) + stats.norm.cdf((-z * s0 - d) / s1))
 
 
-def power_means(sd: float, lift_abs: float, n_control: float, ratio: float = 1.0, alpha: float = 0.05,
-                n_arms: int = 2, correction: str = "holm", cuped_r2: float = 0.0) -> float:
+def power_means(
+    sd: float,
+    lift_abs: float,
+    n_control: float,
+    ratio: float = 1.0,
+    alpha: float = 0.05,
+    n_arms: int = 2,
+    correction: str = "holm",
+    cuped_r2: float = 0.0,
+) -> float:
     """Power of the two-sided z-test of two means with common ``sd`` (statsmodels' ``NormalIndPower``);
     ``cuped_r2`` is the share of variance CUPED removes (ρ² between metric and covariate)."""
     if sd <= 0:
@@ -367,8 +473,14 @@ class Design(Result):
         return self.summary.iloc[0].to_dict()
 
 
-def sample_size(power_fn, target_power: float = 0.8, daily_traffic: float | None = None, ratio: float = 1.0,
-                n_arms: int = 2, **kw) -> Design:
+def sample_size(
+    power_fn,
+    target_power: float = 0.8,
+    daily_traffic: float | None = None,
+    ratio: float = 1.0,
+    n_arms: int = 2,
+    **kw,
+) -> Design:
     """Smallest control-arm size reaching ``target_power`` for ``power_fn`` (power_proportions or
     power_means, with its other arguments in ``kw``); the total counts ``n_arms − 1`` treatment arms of
     ``ratio`` × control each, and the duration in days follows from ``daily_traffic`` contacts a day."""
@@ -384,11 +496,20 @@ def sample_size(power_fn, target_power: float = 0.8, daily_traffic: float | None
     while gap(hi) < 0:
         hi *= 4
         if hi > 1e12:
-            raise ParameterError("lift_abs", "an effect detectable with fewer than 1e12 units", kw.get("lift_abs"))
+            raise ParameterError(
+                "lift_abs", "an effect detectable with fewer than 1e12 units", kw.get("lift_abs")
+            )
     n = int(np.ceil(brentq(gap, 2.0, hi, xtol=1e-6)))
     total = n + (n_arms - 1) * int(np.ceil(n * ratio))
-    row = {"n_control": n, "n_per_treatment": int(np.ceil(n * ratio)), "n_total": total,
-           "power": power_fn(n_control=n, ratio=ratio, n_arms=n_arms, **kw), **kw, "n_arms": n_arms, "ratio": ratio}
+    row = {
+        "n_control": n,
+        "n_per_treatment": int(np.ceil(n * ratio)),
+        "n_total": total,
+        "power": power_fn(n_control=n, ratio=ratio, n_arms=n_arms, **kw),
+        **kw,
+        "n_arms": n_arms,
+        "ratio": ratio,
+    }
     if daily_traffic:
         row["days"] = int(np.ceil(total / daily_traffic))
     return Design(pd.DataFrame([row]))
@@ -401,14 +522,22 @@ def minimum_detectable_effect(power_fn, n_control: float, target_power: float = 
     upper = kw.pop("max_lift", None)
     if upper is None:
         upper = (1 - kw["p_control"]) * 0.999 if "p_control" in kw else 100 * kw["sd"]
-    return float(brentq(lambda d: power_fn(lift_abs=d, n_control=n_control, **kw) - target_power, 1e-12, upper))
+    return float(
+        brentq(lambda d: power_fn(lift_abs=d, n_control=n_control, **kw) - target_power, 1e-12, upper)
+    )
 
 
 # --- balance, CUPED, ratio metrics ---------------------------------------------------------------
 
 
-def balance(data: Any, arm: str, covariates: Sequence[str], control: str, threshold: float = 0.1,
-            backend: str = "duckdb") -> pd.DataFrame:
+def balance(
+    data: Any,
+    arm: str,
+    covariates: Sequence[str],
+    control: str,
+    threshold: float = 0.1,
+    backend: str = "duckdb",
+) -> pd.DataFrame:
     """Standardised mean differences of pre-treatment covariates, each arm against control:
     (mean_arm − mean_control) / sqrt((var_arm + var_control) / 2); |SMD| above ``threshold`` is flagged."""
     m = arm_moments(data, arm, covariates, backend=backend)
@@ -422,8 +551,16 @@ def balance(data: Any, arm: str, covariates: Sequence[str], control: str, thresh
                 continue
             pooled = np.sqrt((var[a] + var[control]) / 2)
             smd = (m.loc[a, f"mean_{c}"] - m.loc[control, f"mean_{c}"]) / pooled if pooled > 0 else 0.0
-            rows.append({"arm": a, "covariate": c, "mean_control": m.loc[control, f"mean_{c}"],
-                         "mean_arm": m.loc[a, f"mean_{c}"], "smd": smd, "balanced": abs(smd) <= threshold})
+            rows.append(
+                {
+                    "arm": a,
+                    "covariate": c,
+                    "mean_control": m.loc[control, f"mean_{c}"],
+                    "mean_arm": m.loc[a, f"mean_{c}"],
+                    "smd": smd,
+                    "balanced": abs(smd) <= threshold,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -438,8 +575,15 @@ def _comoment_matrix(mm: pd.DataFrame, arm_value, names: Sequence[str]) -> np.nd
     return m
 
 
-def cuped(data: Any, arm: str, metric: str, covariates: Sequence[str], control: str, alpha: float = 0.05,
-          backend: str = "duckdb") -> pd.DataFrame:
+def cuped(
+    data: Any,
+    arm: str,
+    metric: str,
+    covariates: Sequence[str],
+    control: str,
+    alpha: float = 0.05,
+    backend: str = "duckdb",
+) -> pd.DataFrame:
     """CUPED lifts: the metric adjusted by pre-period covariates, ``y − θ'(x − x̄)``, with θ from the
     pooled within-arm covariance (the OLS coefficient of ``y ~ arm + x``), so the adjusted difference
     equals the regression's arm coefficient. Intervals use each arm's adjusted variance.
@@ -456,7 +600,9 @@ def cuped(data: Any, arm: str, metric: str, covariates: Sequence[str], control: 
     for c in cov_list:
         keep &= t[c].notnull()
     t = t.filter(keep)
-    pairs = [(metric, c) for c in cov_list] + [(a, b) for i, a in enumerate(cov_list) for b in cov_list[i + 1:]]
+    pairs = [(metric, c) for c in cov_list] + [
+        (a, b) for i, a in enumerate(cov_list) for b in cov_list[i + 1 :]
+    ]
     mm = engine.moments(t, [metric, *cov_list], by=[arm], pairs=pairs, backend=backend).set_index(arm)
     if control not in mm.index:
         raise ParameterError("control", f"one of the arms {sorted(map(str, mm.index))}", control)
@@ -474,7 +620,9 @@ def cuped(data: Any, arm: str, metric: str, covariates: Sequence[str], control: 
     adj[f"n_{metric}"] = mm[f"n_{metric}"]
     xbar = np.column_stack([mm[f"mean_{c}"] for c in cov_list])
     adj[f"mean_{metric}"] = mm[f"mean_{metric}"] - (xbar - grand) @ theta
-    adj[f"m2_{metric}"] = [mm.loc[a, f"m2_{metric}"] - 2 * theta @ sxy(a) + theta @ sxx(a) @ theta for a in mm.index]
+    adj[f"m2_{metric}"] = [
+        mm.loc[a, f"m2_{metric}"] - 2 * theta @ sxy(a) + theta @ sxx(a) @ theta for a in mm.index
+    ]
     raw = compare(mm, metric, control, alpha)
     out = compare(adj, metric, control, alpha)
     raw_w = (raw["abs_ci_high"] - raw["abs_ci_low"]).to_numpy()
@@ -485,8 +633,16 @@ def cuped(data: Any, arm: str, metric: str, covariates: Sequence[str], control: 
     return out
 
 
-def ratio_metric(data: Any, arm: str, numerator: str, denominator: str, control: str, alpha: float = 0.05,
-                 covariates: Sequence[str] = (), backend: str = "duckdb") -> pd.DataFrame:
+def ratio_metric(
+    data: Any,
+    arm: str,
+    numerator: str,
+    denominator: str,
+    control: str,
+    alpha: float = 0.05,
+    covariates: Sequence[str] = (),
+    backend: str = "duckdb",
+) -> pd.DataFrame:
     """Lift of a ratio metric per arm, Σnumerator / Σdenominator (e.g. spend per activated account),
     with delta-method variance: Var(R̂) ≈ (var(y) − 2R cov(y, x) + R² var(x)) / (n x̄²).
 
@@ -502,8 +658,12 @@ def ratio_metric(data: Any, arm: str, numerator: str, denominator: str, control:
     for w in ws:
         keep &= t[w].notnull()
     t = t.filter(keep)
-    pairs = [(y, x), *((y, w) for w in ws), *((x, w) for w in ws),
-             *((a, b) for i, a in enumerate(ws) for b in ws[i + 1:])]
+    pairs = [
+        (y, x),
+        *((y, w) for w in ws),
+        *((x, w) for w in ws),
+        *((a, b) for i, a in enumerate(ws) for b in ws[i + 1 :]),
+    ]
     mm = engine.moments(t, [y, x, *ws], by=[arm], pairs=pairs, backend=backend).set_index(arm)
     if (mm[f"mean_{x}"] <= 0).any():
         bad = mm.index[mm[f"mean_{x}"] <= 0]
@@ -580,8 +740,9 @@ def obrien_fleming_bounds(information_fractions: Sequence[float], alpha: float =
 
     t = np.asarray(information_fractions, float)
     if len(t) == 0 or np.any(np.diff(t) <= 0) or t[-1] != 1 or t[0] <= 0:
-        raise ParameterError("information_fractions", "increasing fractions in (0, 1] ending at 1",
-                             list(information_fractions))
+        raise ParameterError(
+            "information_fractions", "increasing fractions in (0, 1] ending at 1", list(information_fractions)
+        )
     _z(alpha)
     spend = 2 - 2 * stats.norm.cdf(stats.norm.ppf(1 - alpha / 2) / np.sqrt(t))
     corr = np.sqrt(np.minimum.outer(t, t) / np.maximum.outer(t, t))
@@ -592,29 +753,34 @@ def obrien_fleming_bounds(information_fractions: Sequence[float], alpha: float =
         if k == 1:
             return float(1 - 2 * stats.norm.sf(bounds[0]))
         b = np.array(bounds)
-        mvn = stats.multivariate_normal(mean=np.zeros(k), cov=corr[:k, :k], seed=0, abseps=1e-8, releps=1e-6,
-                                        maxpts=50_000 * k)
+        mvn = stats.multivariate_normal(
+            mean=np.zeros(k), cov=corr[:k, :k], seed=0, abseps=1e-8, releps=1e-6, maxpts=50_000 * k
+        )
         return float(mvn.cdf(b, lower_limit=-b))
 
     bounds: list[float] = [float(stats.norm.isf(spend[0] / 2))]
     for k in range(1, len(t)):
         before = inside(bounds)
         target = spend[k] - spend[k - 1]
-        c = brentq(lambda c, bs=bounds, pb=before, tg=target: pb - inside([*bs, c]) - tg, 0.5, 12.0, xtol=1e-6)
+        c = brentq(
+            lambda c, bs=bounds, pb=before, tg=target: pb - inside([*bs, c]) - tg, 0.5, 12.0, xtol=1e-6
+        )
         bounds.append(float(c))
     return np.array(bounds)
 
 
-def segment_lifts(data: Any, arm: str, metric: str, segment: str, control: str, alpha: float = 0.05,
-                  backend: str = "duckdb") -> pd.DataFrame:
+def segment_lifts(
+    data: Any, arm: str, metric: str, segment: str, control: str, alpha: float = 0.05, backend: str = "duckdb"
+) -> pd.DataFrame:
     """Lift of ``metric`` per segment (risk band, channel, customer segment), Holm-adjusted across all
     segment × arm comparisons so that a 'win in one segment' is not a multiple-testing artefact.
     Segments where an arm has fewer than two rows are left out (listed in ``skipped``)."""
     t = engine.table(data, backend)
     if segment not in t.columns:
         raise DataError.single("contacts", segment, "required column is missing", -1)
-    m = engine.moments(t.filter(t[arm].notnull() & t[segment].notnull()), [metric], by=[segment, arm],
-                       backend=backend)
+    m = engine.moments(
+        t.filter(t[arm].notnull() & t[segment].notnull()), [metric], by=[segment, arm], backend=backend
+    )
     parts = []
     for seg, g in m.groupby(segment, sort=True):
         g = g.set_index(arm)
@@ -633,8 +799,17 @@ def segment_lifts(data: Any, arm: str, metric: str, segment: str, control: str, 
     return out
 
 
-def sequential(data: Any, arm: str, metric: str, control: str, time: str, n_looks: int = 10,
-               tau_rel: float = 0.2, alpha: float = 0.05, backend: str = "duckdb") -> pd.DataFrame:
+def sequential(
+    data: Any,
+    arm: str,
+    metric: str,
+    control: str,
+    time: str,
+    n_looks: int = 10,
+    tau_rel: float = 0.2,
+    alpha: float = 0.05,
+    backend: str = "duckdb",
+) -> pd.DataFrame:
     """The readout as it would have looked at ``n_looks`` evenly spaced points of ``time`` (e.g. the
     contact date): per look and arm the lift and three decisions — a naive fixed-horizon p-value (which
     inflates false positives when looked at repeatedly), the always-valid mSPRT p-value (mixing scale
@@ -671,5 +846,21 @@ def sequential(data: Any, arm: str, metric: str, control: str, time: str, n_look
     for _arm, g in seq.groupby("arm"):
         seq.loc[g.index, "msprt_p"] = msprt_pvalues(g["abs_lift"], g["se"], tau)
     seq["msprt_significant"] = seq["msprt_p"] < alpha
-    return seq[["look", "up_to", "arm", "n_control", "n_arm", "abs_lift", "se", "p_value", "naive_significant",
-                "msprt_p", "msprt_significant", "info_fraction", "obf_bound", "obf_significant"]]
+    return seq[
+        [
+            "look",
+            "up_to",
+            "arm",
+            "n_control",
+            "n_arm",
+            "abs_lift",
+            "se",
+            "p_value",
+            "naive_significant",
+            "msprt_p",
+            "msprt_significant",
+            "info_fraction",
+            "obf_bound",
+            "obf_significant",
+        ]
+    ]

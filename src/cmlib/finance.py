@@ -24,9 +24,14 @@ def monthly_rate(annual_rate: float) -> float:
     return (1 + annual_rate) ** (1 / 12) - 1
 
 
-def account_npv(margin_per_month: float, lifetime_months: float, expected_loss: float = 0.0,
-                annual_discount_rate: float = 0.10, acquisition_cost: float = 0.0,
-                loss_month: float | None = None) -> float:
+def account_npv(
+    margin_per_month: float,
+    lifetime_months: float,
+    expected_loss: float = 0.0,
+    annual_discount_rate: float = 0.10,
+    acquisition_cost: float = 0.0,
+    loss_month: float | None = None,
+) -> float:
     """NPV of a booked account: the margin earned at the end of each month for ``lifetime_months`` (a
     fractional last month earns its fraction), minus the expected credit loss (PD × EAD × LGD, booked at
     ``loss_month``, default mid-life), minus what it cost to acquire (paid at booking)."""
@@ -54,14 +59,28 @@ class CampaignPnL(Result):
     payback_months: float
 
     def to_dict(self) -> dict:
-        return {"profit": self.profit, "roi": self.roi, "break_even_response_rate": self.break_even_response_rate,
-                "payback_months": self.payback_months}
+        return {
+            "profit": self.profit,
+            "roi": self.roi,
+            "break_even_response_rate": self.break_even_response_rate,
+            "payback_months": self.payback_months,
+        }
 
 
-def campaign_pnl(contacts: float, cost_per_contact: float, fixed_cost: float, response_rate: float,
-                 approval_rate: float, booking_rate: float, margin_per_month: float, lifetime_months: float,
-                 expected_bad_rate: float, loss_given_bad: float, annual_discount_rate: float = 0.10,
-                 incremental_share: float = 1.0) -> CampaignPnL:
+def campaign_pnl(
+    contacts: float,
+    cost_per_contact: float,
+    fixed_cost: float,
+    response_rate: float,
+    approval_rate: float,
+    booking_rate: float,
+    margin_per_month: float,
+    lifetime_months: float,
+    expected_bad_rate: float,
+    loss_given_bad: float,
+    annual_discount_rate: float = 0.10,
+    incremental_share: float = 1.0,
+) -> CampaignPnL:
     """P&L of a campaign. Bookings = contacts × response × approval × booking; only ``incremental_share``
     of them are caused by the campaign (the rest would have come anyway — from a holdout test). Each
     incremental booking is worth :func:`account_npv` with expected loss = bad rate × loss given bad.
@@ -69,13 +88,19 @@ def campaign_pnl(contacts: float, cost_per_contact: float, fixed_cost: float, re
     ROI = profit / total cost. Break-even response rate: the response rate at which profit is zero (other
     assumptions fixed). Payback: months until the discounted margin of the incremental bookings covers the
     cost and the expected loss (inf if never within the lifetime)."""
-    for name, v in [("response_rate", response_rate), ("approval_rate", approval_rate),
-                    ("booking_rate", booking_rate), ("expected_bad_rate", expected_bad_rate),
-                    ("incremental_share", incremental_share)]:
+    for name, v in [
+        ("response_rate", response_rate),
+        ("approval_rate", approval_rate),
+        ("booking_rate", booking_rate),
+        ("expected_bad_rate", expected_bad_rate),
+        ("incremental_share", incremental_share),
+    ]:
         if not 0 <= v <= 1:
             raise ParameterError(name, "a fraction in [0, 1]", v)
     if contacts < 0 or cost_per_contact < 0 or fixed_cost < 0:
-        raise ParameterError("contacts/costs", "non-negative numbers", (contacts, cost_per_contact, fixed_cost))
+        raise ParameterError(
+            "contacts/costs", "non-negative numbers", (contacts, cost_per_contact, fixed_cost)
+        )
     bookings = contacts * response_rate * approval_rate * booking_rate
     incremental = bookings * incremental_share
     loss = expected_bad_rate * loss_given_bad
@@ -92,10 +117,30 @@ def campaign_pnl(contacts: float, cost_per_contact: float, fixed_cost: float, re
     need = cost + incremental * loss * (1 + r) ** -(lifetime_months / 2)
     hit = np.flatnonzero(cum >= need)
     payback = float(months[hit[0]]) if len(hit) else np.inf
-    items = pd.DataFrame({"item": ["contacts", "bookings", "incremental bookings", "discounted margin",
-                                   "expected credit loss (discounted)", "contact cost", "fixed cost", "profit"],
-                          "value": [contacts, bookings, incremental, incremental * margin_pv,
-                                    incremental * (margin_pv - value), contacts * cost_per_contact, fixed_cost, profit]})
+    items = pd.DataFrame(
+        {
+            "item": [
+                "contacts",
+                "bookings",
+                "incremental bookings",
+                "discounted margin",
+                "expected credit loss (discounted)",
+                "contact cost",
+                "fixed cost",
+                "profit",
+            ],
+            "value": [
+                contacts,
+                bookings,
+                incremental,
+                incremental * margin_pv,
+                incremental * (margin_pv - value),
+                contacts * cost_per_contact,
+                fixed_cost,
+                profit,
+            ],
+        }
+    )
     return CampaignPnL(items, float(profit), float(profit / cost) if cost > 0 else np.inf, float(be), payback)
 
 
@@ -109,12 +154,23 @@ def tornado(fn: Callable[..., float], base: dict, ranges: dict[str, tuple[float,
     rows = []
     for k, (lo, hi) in ranges.items():
         r_lo, r_hi = float(fn(**{**base, k: lo})), float(fn(**{**base, k: hi}))
-        rows.append({"assumption": k, "low": lo, "high": hi, "result_low": r_lo, "result_high": r_hi,
-                     "swing": abs(r_hi - r_lo), "base_result": at_base})
+        rows.append(
+            {
+                "assumption": k,
+                "low": lo,
+                "high": hi,
+                "result_low": r_lo,
+                "result_high": r_hi,
+                "swing": abs(r_hi - r_lo),
+                "base_result": at_base,
+            }
+        )
     return pd.DataFrame(rows).sort_values("swing", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def apr(amount: float, payments: Sequence[float], times_months: Sequence[float], upfront_fees: float = 0.0) -> float:
+def apr(
+    amount: float, payments: Sequence[float], times_months: Sequence[float], upfront_fees: float = 0.0
+) -> float:
     """Total-cost annual percentage rate (as a fraction): the annual rate X that equates the credit drawn
     (net of upfront fees) with the discounted payments, Σ P_k (1 + X)^(−t_k / 12) = amount − fees — the
     EU Consumer Credit Directive definition, with times in months from the drawdown. Solved by bracketing
@@ -125,7 +181,9 @@ def apr(amount: float, payments: Sequence[float], times_months: Sequence[float],
     t = np.asarray(times_months, float) / 12
     net = amount - upfront_fees
     if len(pay) != len(t) or len(pay) == 0:
-        raise ParameterError("payments/times_months", "non-empty sequences of equal length", (len(pay), len(t)))
+        raise ParameterError(
+            "payments/times_months", "non-empty sequences of equal length", (len(pay), len(t))
+        )
     if net <= 0 or pay.sum() < net:
         raise ParameterError("payments", "payments that repay at least the net credit", float(pay.sum()))
 

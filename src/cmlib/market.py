@@ -22,8 +22,14 @@ from cmlib.errors import DataError, ParameterError
 # --- input -----------------------------------------------------------------------------------------
 
 
-def monthly(data: pd.DataFrame | pd.Series, date: str = "month", value: str | None = None, table: str = "market",
-            positive: bool = False, min_periods: int = 0) -> pd.Series:
+def monthly(
+    data: pd.DataFrame | pd.Series,
+    date: str = "month",
+    value: str | None = None,
+    table: str = "market",
+    positive: bool = False,
+    min_periods: int = 0,
+) -> pd.Series:
     """A clean monthly series from a frame (summing rows of the same month, e.g. over segments) or a Series.
 
     Raises DataError for gaps in the monthly index (naming how many months are missing), missing values,
@@ -39,20 +45,29 @@ def monthly(data: pd.DataFrame | pd.Series, date: str = "month", value: str | No
         s = data.sort_index()
     idx = pd.DatetimeIndex(s.index)
     if len(idx) and (idx != idx.to_period("M").to_timestamp()).any():
-        raise DataError.single(table, date, "dates are month starts", int((idx != idx.to_period("M").to_timestamp()).sum()))
+        raise DataError.single(
+            table, date, "dates are month starts", int((idx != idx.to_period("M").to_timestamp()).sum())
+        )
     if idx.has_duplicates:
         raise DataError.single(table, date, "one value per month", int(idx.duplicated().sum()))
     if len(idx):
         full = pd.date_range(idx.min(), idx.max(), freq="MS")
         missing = full.difference(idx)
         if len(missing):
-            raise DataError.single(table, date, "no gaps in the monthly index", len(missing),
-                                   [str(d.date()) for d in missing[:3]])
+            raise DataError.single(
+                table,
+                date,
+                "no gaps in the monthly index",
+                len(missing),
+                [str(d.date()) for d in missing[:3]],
+            )
     s = pd.Series(s.to_numpy(dtype=float), index=pd.DatetimeIndex(idx, freq="MS"), name=s.name)
     if s.isna().any():
         raise DataError.single(table, str(s.name), "not null", int(s.isna().sum()))
     if positive and (s <= 0).any():
-        raise DataError.single(table, str(s.name), "> 0 (logs are taken)", int((s <= 0).sum()), s[s <= 0].head(3).tolist())
+        raise DataError.single(
+            table, str(s.name), "> 0 (logs are taken)", int((s <= 0).sum()), s[s <= 0].head(3).tolist()
+        )
     if len(s) < min_periods:
         raise DataError.single(table, str(s.name), f"at least {min_periods} months", len(s))
     return s
@@ -63,7 +78,9 @@ def select_segments(panel: pd.DataFrame, segments: Sequence[str], column: str = 
     if not segments:
         return panel
     if column not in panel.columns:
-        raise DataError.single("market", column, "required column is missing (segments were requested)", len(panel))
+        raise DataError.single(
+            "market", column, "required column is missing (segments were requested)", len(panel)
+        )
     known = set(panel[column].dropna().astype(str))
     unknown = [s for s in segments if str(s) not in known]
     if unknown:
@@ -98,8 +115,13 @@ def growth(series: pd.Series) -> GrowthResult:
     s = monthly(series, positive=True, min_periods=13)
     tab = pd.DataFrame({"value": s, "mom": s.pct_change(), "yoy": s.pct_change(12)})
     years = (len(s) - 1) / 12
-    row = {"latest_month": s.index[-1].date(), "latest_value": s.iloc[-1], "yoy_latest": tab["yoy"].iloc[-1],
-           "cagr_full": cagr(s.iloc[0], s.iloc[-1], years), "years": years}
+    row = {
+        "latest_month": s.index[-1].date(),
+        "latest_value": s.iloc[-1],
+        "yoy_latest": tab["yoy"].iloc[-1],
+        "cagr_full": cagr(s.iloc[0], s.iloc[-1], years),
+        "years": years,
+    }
     if len(s) > 36:
         row["cagr_3y"] = cagr(s.iloc[-37], s.iloc[-1], 3.0)
     return GrowthResult(tab, pd.DataFrame([row]))
@@ -145,17 +167,30 @@ def _fit_forecast_raw(y: pd.Series, model: str, horizon: int, alpha: float) -> p
     if model == "ets":
         from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
-        fit = ETSModel(y, error="add", trend="add", damped_trend=True, seasonal="add", seasonal_periods=12).fit(
-            disp=False, maxiter=2000)
+        fit = ETSModel(
+            y, error="add", trend="add", damped_trend=True, seasonal="add", seasonal_periods=12
+        ).fit(disp=False, maxiter=2000)
         pred = fit.get_prediction(start=len(y), end=len(y) + horizon - 1).summary_frame(alpha=alpha)
-        return pd.DataFrame({"mean": pred["mean"].to_numpy(), "lower": pred["pi_lower"].to_numpy(),
-                             "upper": pred["pi_upper"].to_numpy()}, index=idx)
+        return pd.DataFrame(
+            {
+                "mean": pred["mean"].to_numpy(),
+                "lower": pred["pi_lower"].to_numpy(),
+                "upper": pred["pi_upper"].to_numpy(),
+            },
+            index=idx,
+        )
     if model == "sarimax":
         fit = sm.tsa.SARIMAX(y, order=(1, 1, 1), seasonal_order=(0, 1, 1, 12)).fit(disp=False)
         f = fit.get_forecast(horizon)
         ci = f.conf_int(alpha=alpha)
-        return pd.DataFrame({"mean": f.predicted_mean.to_numpy(), "lower": ci.iloc[:, 0].to_numpy(),
-                             "upper": ci.iloc[:, 1].to_numpy()}, index=idx)
+        return pd.DataFrame(
+            {
+                "mean": f.predicted_mean.to_numpy(),
+                "lower": ci.iloc[:, 0].to_numpy(),
+                "upper": ci.iloc[:, 1].to_numpy(),
+            },
+            index=idx,
+        )
     raise ParameterError("model", f"one of {MODELS}", model)
 
 
@@ -187,13 +222,16 @@ class ForecastResult(Result):
 
     def to_dict(self) -> dict:
         b = self.backtest.set_index("model")
-        return {"forecast_mape": float(b.loc[self.model, "mape"]),
-                "seasonal_naive_mape": float(b.loc["seasonal_naive", "mape"]),
-                "forecast_12m_total": float(self.forecast["mean"].sum())}
+        return {
+            "forecast_mape": float(b.loc[self.model, "mape"]),
+            "seasonal_naive_mape": float(b.loc["seasonal_naive", "mape"]),
+            "forecast_12m_total": float(self.forecast["mean"].sum()),
+        }
 
 
-def backtest(series: pd.Series, horizon: int = 12, n_origins: int = 4, step: int = 3,
-             models: Sequence[str] = MODELS) -> pd.DataFrame:
+def backtest(
+    series: pd.Series, horizon: int = 12, n_origins: int = 4, step: int = 3, models: Sequence[str] = MODELS
+) -> pd.DataFrame:
     """Rolling-origin backtest on the log series: for each origin (the last ``n_origins`` ones, ``step``
     months apart, each leaving ``horizon`` months to predict) refit every model and score the level
     forecast by MAPE. Returns one row per model: mape, and relative to seasonal naive."""
@@ -202,11 +240,15 @@ def backtest(series: pd.Series, horizon: int = 12, n_origins: int = 4, step: int
     last_origin = len(y) - horizon
     origins = [last_origin - step * k for k in range(n_origins)][::-1]
     if origins[0] < 36:
-        raise DataError.single("market", str(s.name), f"at least {36 + horizon + step * (n_origins - 1)} months "
-                               "for the backtest", len(s))
+        raise DataError.single(
+            "market",
+            str(s.name),
+            f"at least {36 + horizon + step * (n_origins - 1)} months for the backtest",
+            len(s),
+        )
     errs: dict[str, list[float]] = {m: [] for m in models}
     for o in origins:
-        train, test = y.iloc[:o], s.iloc[o:o + horizon]
+        train, test = y.iloc[:o], s.iloc[o : o + horizon]
         for m in models:
             f = _fit_forecast(train, m, horizon, 0.05)
             errs[m].extend(np.abs(np.exp(f["mean"].to_numpy()) / test.to_numpy() - 1))
@@ -217,8 +259,9 @@ def backtest(series: pd.Series, horizon: int = 12, n_origins: int = 4, step: int
     return out
 
 
-def forecast(series: pd.Series, horizon: int = 12, alpha: float = 0.05, n_origins: int = 4,
-             step: int = 3) -> ForecastResult:
+def forecast(
+    series: pd.Series, horizon: int = 12, alpha: float = 0.05, n_origins: int = 4, step: int = 3
+) -> ForecastResult:
     """Forecast ``horizon`` months with the model (ETS, SARIMAX or seasonal naive) of lowest backtest MAPE,
     refitted on the whole series; intervals come from the model on the log scale, exp'd back."""
     if horizon < 1:
@@ -272,16 +315,24 @@ def attractiveness(metrics: pd.DataFrame, weights: dict[str, float]) -> Attracti
     return AttractivenessResult(out.sort_values("rank"), dict(weights))
 
 
-def segment_metrics(market: pd.DataFrame, customers: pd.DataFrame, contacts: pd.DataFrame,
-                    applications: pd.DataFrame, performance: pd.DataFrame, segment: str = "segment") -> pd.DataFrame:
+def segment_metrics(
+    market: pd.DataFrame,
+    customers: pd.DataFrame,
+    contacts: pd.DataFrame,
+    applications: pd.DataFrame,
+    performance: pd.DataFrame,
+    segment: str = "segment",
+) -> pd.DataFrame:
     """Per segment, from the bank's own tables and the market panel: size (latest market balance),
     growth (YoY of market balance), response, approval and 12-month bad rates, and monthly margin per
     account. ``segment`` must be a column of both ``market`` and ``customers``."""
-    for name, df, cols in (("market", market, ["month", segment, "market_balance"]),
-                           ("customers", customers, ["customer_id", segment]),
-                           ("contacts", contacts, ["customer_id", "responded"]),
-                           ("applications", applications, ["customer_id", "decision", "bad_12m"]),
-                           ("performance", performance, ["customer_id", "margin"])):
+    for name, df, cols in (
+        ("market", market, ["month", segment, "market_balance"]),
+        ("customers", customers, ["customer_id", segment]),
+        ("contacts", contacts, ["customer_id", "responded"]),
+        ("applications", applications, ["customer_id", "decision", "bad_12m"]),
+        ("performance", performance, ["customer_id", "margin"]),
+    ):
         for c in cols:
             if c not in df.columns:
                 raise DataError.single(name, c, "required column is missing", len(df))
@@ -292,13 +343,16 @@ def segment_metrics(market: pd.DataFrame, customers: pd.DataFrame, contacts: pd.
     con = contacts.assign(_s=contacts["customer_id"].map(seg_of))
     app = applications.assign(_s=applications["customer_id"].map(seg_of))
     perf = performance.assign(_s=performance["customer_id"].map(seg_of))
-    out = pd.DataFrame({
-        "size": cur, "growth": cur / prev - 1,
-        "response_rate": con.groupby("_s")["responded"].mean(),
-        "approval_rate": app.groupby("_s")["decision"].apply(lambda d: (d == "approved").mean()),
-        "bad_rate": app.groupby("_s")["bad_12m"].mean(),
-        "margin_per_account_month": perf.groupby("_s")["margin"].mean(),
-    })
+    out = pd.DataFrame(
+        {
+            "size": cur,
+            "growth": cur / prev - 1,
+            "response_rate": con.groupby("_s")["responded"].mean(),
+            "approval_rate": app.groupby("_s")["decision"].apply(lambda d: (d == "approved").mean()),
+            "bad_rate": app.groupby("_s")["bad_12m"].mean(),
+            "margin_per_account_month": perf.groupby("_s")["margin"].mean(),
+        }
+    )
     out.index.name = segment
     return out.dropna(subset=["size"])
 
@@ -316,8 +370,11 @@ class PriceEffectResult(Result):
 
     def to_dict(self) -> dict:
         r = self.summary.loc["price_gap_pp"]
-        return {"price_effect_logit_per_pp": float(r["coef"]), "price_effect_ci_low": float(r["ci_low"]),
-                "price_effect_ci_high": float(r["ci_high"])}
+        return {
+            "price_effect_logit_per_pp": float(r["coef"]),
+            "price_effect_ci_low": float(r["ci_low"]),
+            "price_effect_ci_high": float(r["ci_high"]),
+        }
 
 
 def price_index(own: pd.Series, competitors: pd.DataFrame) -> pd.Series:
@@ -325,9 +382,16 @@ def price_index(own: pd.Series, competitors: pd.DataFrame) -> pd.Series:
     return 100 * own / competitors.mean(axis=1)
 
 
-def price_effect(df: pd.DataFrame, share: str, own_price: str, competitor_prices: Sequence[str],
-                 controls: Sequence[str] = (), alpha: float = 0.05, seasonal: bool = False,
-                 date: str = "month") -> PriceEffectResult:
+def price_effect(
+    df: pd.DataFrame,
+    share: str,
+    own_price: str,
+    competitor_prices: Sequence[str],
+    controls: Sequence[str] = (),
+    alpha: float = 0.05,
+    seasonal: bool = False,
+    date: str = "month",
+) -> PriceEffectResult:
     """Estimate how own share responds to the price gap (own − mean competitor, percentage points):
     logit(share) = a + b·gap + c·controls (+ month dummies) + u, with AR(1) errors u (statsmodels SARIMAX
     regression, maximum likelihood). Share residuals are strongly autocorrelated; OLS with Newey–West
@@ -342,7 +406,9 @@ def price_effect(df: pd.DataFrame, share: str, own_price: str, competitor_prices
         raise DataError.single("market", missing[0], "required column is missing", len(df))
     s = df[share]
     if ((s <= 0) | (s >= 1)).any():
-        raise DataError.single("market", share, "share strictly between 0 and 1", int(((s <= 0) | (s >= 1)).sum()))
+        raise DataError.single(
+            "market", share, "share strictly between 0 and 1", int(((s <= 0) | (s >= 1)).sum())
+        )
     d = df.sort_values(date).reset_index(drop=True)
     monthly(d.set_index(pd.to_datetime(d[date]))[share], table="market")  # no gaps, one row per month
     gap = d[own_price] - d[list(competitor_prices)].mean(axis=1)
@@ -354,21 +420,32 @@ def price_effect(df: pd.DataFrame, share: str, own_price: str, competitor_prices
     y = np.log(d[share] / (1 - d[share]))
     fit = sm.tsa.SARIMAX(y, exog=X, order=(1, 0, 0), trend="c").fit(disp=False, maxiter=1000)
     ci = fit.conf_int(alpha)
-    summ = pd.DataFrame({"coef": fit.params, "se": fit.bse, "ci_low": ci[0], "ci_high": ci[1],
-                         "p_value": fit.pvalues})
+    summ = pd.DataFrame(
+        {"coef": fit.params, "se": fit.bse, "ci_low": ci[0], "ci_high": ci[1], "p_value": fit.pvalues}
+    )
     comp = d[list(competitor_prices)]
     move = (comp.iloc[-1] - comp.iloc[-2]).to_numpy()
     sh = d[share].iloc[-1]
     b = fit.params["price_gap_pp"]
     # own price fixed: a rival's cut of x points widens the gap by x / (number of rivals)
-    risk = pd.DataFrame({"competitor": list(competitor_prices), "latest_move_pp": move,
-                         "share_change": b * (-move / len(competitor_prices)) * sh * (1 - sh)})
+    risk = pd.DataFrame(
+        {
+            "competitor": list(competitor_prices),
+            "latest_move_pp": move,
+            "share_change": b * (-move / len(competitor_prices)) * sh * (1 - sh),
+        }
+    )
     keep = [c for c in summ.index if not c.startswith("m_") and c != "sigma2"]
     return PriceEffectResult(summ.loc[keep], fit, risk)
 
 
-def price_alerts(df: pd.DataFrame, competitor_prices: Sequence[str], threshold_pp: float, date: str = "month",
-                 last_n: int | None = None) -> pd.DataFrame:
+def price_alerts(
+    df: pd.DataFrame,
+    competitor_prices: Sequence[str],
+    threshold_pp: float,
+    date: str = "month",
+    last_n: int | None = None,
+) -> pd.DataFrame:
     """Months where a competitor moved its APR by more than ``threshold_pp`` points from the month before."""
     if threshold_pp <= 0:
         raise ParameterError("threshold_pp", "a positive number of percentage points", threshold_pp)
@@ -394,8 +471,10 @@ class ITSResult(Result):
 
     def to_dict(self) -> dict:
         s = self.summary
-        return {"level_change_log": float(s.loc["level_change", "coef"]),
-                "slope_change_log": float(s.loc["slope_change", "coef"])}
+        return {
+            "level_change_log": float(s.loc["level_change", "coef"]),
+            "slope_change_log": float(s.loc["slope_change", "coef"]),
+        }
 
 
 def _its_design(index: pd.DatetimeIndex, k: int, seasonal: bool) -> pd.DataFrame:
@@ -407,18 +486,27 @@ def _its_design(index: pd.DatetimeIndex, k: int, seasonal: bool) -> pd.DataFrame
     return sm.add_constant(X)
 
 
-def interrupted_time_series(series: pd.Series, break_date: str | pd.Timestamp, seasonal: bool = True,
-                            alpha: float = 0.05, hac_lags: int = 6) -> ITSResult:
+def interrupted_time_series(
+    series: pd.Series,
+    break_date: str | pd.Timestamp,
+    seasonal: bool = True,
+    alpha: float = 0.05,
+    hac_lags: int = 6,
+) -> ITSResult:
     """Segmented regression of log(series) on trend, a level shift and a slope change at ``break_date``
     (plus month dummies), with HAC errors. Coefficients are changes in log units (≈ fractions)."""
     s = monthly(series, positive=True, min_periods=24)
     bd = pd.Timestamp(break_date)
     if bd not in s.index or s.index.get_loc(bd) < 6 or s.index.get_loc(bd) > len(s) - 6:
-        raise ParameterError("break_date", "a month inside the series with six months either side", str(bd.date()))
+        raise ParameterError(
+            "break_date", "a month inside the series with six months either side", str(bd.date())
+        )
     X = _its_design(s.index, s.index.get_loc(bd), seasonal)
     fit = sm.OLS(np.log(s), X).fit(cov_type="HAC", cov_kwds={"maxlags": hac_lags})
     ci = fit.conf_int(alpha)
-    summ = pd.DataFrame({"coef": fit.params, "se": fit.bse, "ci_low": ci[0], "ci_high": ci[1], "p_value": fit.pvalues})
+    summ = pd.DataFrame(
+        {"coef": fit.params, "se": fit.bse, "ci_low": ci[0], "ci_high": ci[1], "p_value": fit.pvalues}
+    )
     return ITSResult(summ.loc[["trend", "level_change", "slope_change"]], fit, bd)
 
 
@@ -426,8 +514,10 @@ def _seg_rss(y: np.ndarray):
     """RSS of a straight-line fit to y[i:j] from prefix sums; ``i`` may be an array (vectorised)."""
     n = len(y)
     t = np.arange(n, dtype=float)
-    c = {k: np.concatenate([[0.0], np.cumsum(v)]) for k, v in
-         {"1": np.ones(n), "t": t, "tt": t * t, "y": y, "ty": t * y, "yy": y * y}.items()}
+    c = {
+        k: np.concatenate([[0.0], np.cumsum(v)])
+        for k, v in {"1": np.ones(n), "t": t, "tt": t * t, "y": y, "ty": t * y, "yy": y * y}.items()
+    }
 
     def rss(i, j: int):
         m = c["1"][j] - c["1"][i]
@@ -454,7 +544,7 @@ def _best_partition(y: np.ndarray, k_breaks: int, min_size: int) -> tuple[float,
     cost[0, js] = rss(np.zeros(len(js), dtype=int), js)
     for b in range(1, k_breaks + 1):
         # the last layer is only needed at j = n
-        for j in (range((b + 1) * min_size, n + 1) if b < k_breaks else [n]):
+        for j in range((b + 1) * min_size, n + 1) if b < k_breaks else [n]:
             i = np.arange(b * min_size, j - min_size + 1)
             if len(i) == 0:
                 continue
@@ -511,8 +601,15 @@ class BreakResult(Result):
         return {"n_breaks": float(self.n_breaks), "break_p_value": self.p_value}
 
 
-def detect_breaks(series: pd.Series, max_breaks: int = 2, min_size: int = 12, alpha: float = 0.05,
-                  n_boot: int = 199, random_state: int = 0, log: bool = True) -> BreakResult:
+def detect_breaks(
+    series: pd.Series,
+    max_breaks: int = 2,
+    min_size: int = 12,
+    alpha: float = 0.05,
+    n_boot: int = 199,
+    random_state: int = 0,
+    log: bool = True,
+) -> BreakResult:
     """Change points in level and slope at unknown dates.
 
     1. Remove seasonality (:func:`seasonal_profile`: median month-on-month change per calendar month, which a
@@ -533,8 +630,12 @@ def detect_breaks(series: pd.Series, max_breaks: int = 2, min_size: int = 12, al
     y = adj.to_numpy()
     n = len(y)
     fits = [_best_partition(y, k, min_size) for k in range(max_breaks + 1)]
-    bic = pd.DataFrame({"breaks": range(max_breaks + 1),
-                        "bic": [n * np.log(f[0] / n) + 3 * k * np.log(n) for k, f in enumerate(fits)]})
+    bic = pd.DataFrame(
+        {
+            "breaks": range(max_breaks + 1),
+            "bic": [n * np.log(f[0] / n) + 3 * k * np.log(n) for k, f in enumerate(fits)],
+        }
+    )
     k = int(bic.loc[bic["bic"].idxmin(), "breaks"])
     rng = np.random.default_rng(random_state)
 
@@ -558,7 +659,9 @@ def detect_breaks(series: pd.Series, max_breaks: int = 2, min_size: int = 12, al
         boot_lr = np.empty(n_boot)
         for b in range(n_boot):
             yb = base + rng.choice(res_m, n, replace=True)
-            boot_lr[b] = n * np.log(_best_partition(yb, m, min_size)[0] / _best_partition(yb, m + 1, min_size)[0])
+            boot_lr[b] = n * np.log(
+                _best_partition(yb, m, min_size)[0] / _best_partition(yb, m + 1, min_size)[0]
+            )
         p_m = float((1 + (boot_lr >= lr).sum()) / (n_boot + 1))
         if m == 0:
             p = p_m  # the headline: is there any break at all?
@@ -578,8 +681,14 @@ def detect_breaks(series: pd.Series, max_breaks: int = 2, min_size: int = 12, al
             lo, hi = np.percentile(dates[:, i], [5, 95]).round().astype(int)
             left, right = (bps[i - 1] if i else 0), (bps[i + 1] if i + 1 < k else n)
             cl, cr = np.polyfit(t[left:bp], y[left:bp], 1), np.polyfit(t[bp:right], y[bp:right], 1)
-            rows.append({"date": s.index[bp], "date_low": s.index[lo], "date_high": s.index[hi],
-                         "level_change": float(np.polyval(cr, bp) - np.polyval(cl, bp)),
-                         "slope_change": float(cr[0] - cl[0])})
+            rows.append(
+                {
+                    "date": s.index[bp],
+                    "date_low": s.index[lo],
+                    "date_high": s.index[hi],
+                    "level_change": float(np.polyval(cr, bp) - np.polyval(cl, bp)),
+                    "slope_change": float(cr[0] - cl[0]),
+                }
+            )
     summary = pd.DataFrame(rows, columns=["date", "date_low", "date_high", "level_change", "slope_change"])
     return BreakResult(summary, k, p, bic, pd.Series(y, index=s.index), pd.Series(fitted, index=s.index))

@@ -37,20 +37,33 @@ def channel_funnel(contacts, campaigns: pd.DataFrame, backend: str = "duckdb") -
     approvals and bookings — counted by :mod:`cmlib.engine` per campaign, so ``contacts`` may be a table
     of any size."""
 
-    counts = engine.funnel_counts(contacts, ["responded", "approved", "booked"], by=["campaign_id"], backend=backend)
-    m = counts.merge(campaigns[["campaign_id", "channel", "cost_per_contact", "fixed_cost"]], on="campaign_id",
-                     how="left", validate="one_to_one")
+    counts = engine.funnel_counts(
+        contacts, ["responded", "approved", "booked"], by=["campaign_id"], backend=backend
+    )
+    m = counts.merge(
+        campaigns[["campaign_id", "channel", "cost_per_contact", "fixed_cost"]],
+        on="campaign_id",
+        how="left",
+        validate="one_to_one",
+    )
     if m["channel"].isna().any():
-        raise DataError.single("contacts", "campaign_id", "a campaign listed in campaigns", int(m["channel"].isna().sum()))
+        raise DataError.single(
+            "contacts", "campaign_id", "a campaign listed in campaigns", int(m["channel"].isna().sum())
+        )
     m["spend"] = m["n"] * m["cost_per_contact"] + m["fixed_cost"]
-    out = m.groupby("channel", sort=True).agg(spend=("spend", "sum"), contacts=("n", "sum"),
-                                              responses=("n_responded", "sum"), approvals=("n_approved", "sum"),
-                                              bookings=("n_booked", "sum"))
+    out = m.groupby("channel", sort=True).agg(
+        spend=("spend", "sum"),
+        contacts=("n", "sum"),
+        responses=("n_responded", "sum"),
+        approvals=("n_approved", "sum"),
+        bookings=("n_booked", "sum"),
+    )
     return out.reset_index()
 
 
-def channel_economics(funnel: pd.DataFrame, expected_bad_rate: pd.Series | float, npv_per_good: float,
-                      loss_per_bad: float) -> pd.DataFrame:
+def channel_economics(
+    funnel: pd.DataFrame, expected_bad_rate: pd.Series | float, npv_per_good: float, loss_per_bad: float
+) -> pd.DataFrame:
     """Per channel, from a funnel table with columns ``channel``, ``spend``, ``contacts``, ``responses``,
     ``approvals``, ``bookings``: rates, cost per acquisition (spend / bookings), cost per good account
     (spend / expected good bookings, goods = bookings × (1 − bad rate)), and NPV per unit spent =
@@ -60,8 +73,11 @@ def channel_economics(funnel: pd.DataFrame, expected_bad_rate: pd.Series | float
     if miss:
         raise DataError.single("channel funnel", miss[0], "required column is missing", len(funnel))
     f = funnel.set_index("channel")
-    bad = (expected_bad_rate.reindex(f.index) if isinstance(expected_bad_rate, pd.Series)
-           else pd.Series(float(expected_bad_rate), index=f.index))
+    bad = (
+        expected_bad_rate.reindex(f.index)
+        if isinstance(expected_bad_rate, pd.Series)
+        else pd.Series(float(expected_bad_rate), index=f.index)
+    )
     out = pd.DataFrame(index=f.index)
     out["spend"] = f["spend"]
     out["cost_per_contact"] = f["spend"] / f["contacts"]
@@ -73,7 +89,9 @@ def channel_economics(funnel: pd.DataFrame, expected_bad_rate: pd.Series | float
     goods = f["bookings"] * (1 - bad)
     out["cost_per_acquisition"] = f["spend"] / f["bookings"]
     out["cost_per_good_account"] = f["spend"] / goods
-    out["npv_per_unit_spent"] = (goods * npv_per_good - f["bookings"] * bad * loss_per_bad - f["spend"]) / f["spend"]
+    out["npv_per_unit_spent"] = (goods * npv_per_good - f["bookings"] * bad * loss_per_bad - f["spend"]) / f[
+        "spend"
+    ]
     return out.replace([np.inf, -np.inf], np.nan)
 
 
@@ -99,7 +117,9 @@ class ResponseCurve(Result):
         p = params or self.params
         return p["base"] + incremental_bookings(p, weekly_spend)
 
-    def band(self, weekly_spend, level: float = 0.9, n_draws: int = 400, random_state: int = 0) -> pd.DataFrame:
+    def band(
+        self, weekly_spend, level: float = 0.9, n_draws: int = 400, random_state: int = 0
+    ) -> pd.DataFrame:
         """Incremental steady-state bookings (above base) with a band from parameter draws (normal on the
         fitting scale)."""
         rng = np.random.default_rng(random_state)
@@ -107,8 +127,14 @@ class ResponseCurve(Result):
         x = np.asarray(weekly_spend, float)
         sims = np.array([self.steady_bookings(x, _unpack(d)) - _unpack(d)["base"] for d in draws])
         a = (1 - level) / 2
-        return pd.DataFrame({"weekly_spend": x, "bookings": self.steady_bookings(x) - self.params["base"],
-                             "low": np.quantile(sims, a, axis=0), "high": np.quantile(sims, 1 - a, axis=0)})
+        return pd.DataFrame(
+            {
+                "weekly_spend": x,
+                "bookings": self.steady_bookings(x) - self.params["base"],
+                "low": np.quantile(sims, a, axis=0),
+                "high": np.quantile(sims, 1 - a, axis=0),
+            }
+        )
 
     def to_dict(self) -> dict:
         return {"channel": self.channel, **self.params}
@@ -116,8 +142,13 @@ class ResponseCurve(Result):
 
 def _unpack(th) -> dict:
     th = np.clip(np.asarray(th, float), -700, 700)  # the optimiser may probe far out; exp must stay finite
-    return {"base": float(np.exp(th[0])), "top": float(np.exp(th[1])), "decay": float(1 / (1 + np.exp(-th[2]))),
-            "half_saturation": float(np.exp(th[3])), "shape": float(np.exp(th[4]))}
+    return {
+        "base": float(np.exp(th[0])),
+        "top": float(np.exp(th[1])),
+        "decay": float(1 / (1 + np.exp(-th[2]))),
+        "half_saturation": float(np.exp(th[3])),
+        "shape": float(np.exp(th[4])),
+    }
 
 
 def fit_response_curve(spend, bookings, channel: str = "channel", level: float = 0.95) -> ResponseCurve:
@@ -133,10 +164,16 @@ def fit_response_curve(spend, bookings, channel: str = "channel", level: float =
     if len(x) != len(y) or len(x) < 12:
         raise ParameterError("spend/bookings", "at least 12 weeks of equal length", (len(x), len(y)))
     if (x < 0).any() or (y < 0).any():
-        raise DataError.single("channel_spend", "spend" if (x < 0).any() else "bookings", "non-negative",
-                               int(((x < 0) | (y < 0)).sum()))
+        raise DataError.single(
+            "channel_spend",
+            "spend" if (x < 0).any() else "bookings",
+            "non-negative",
+            int(((x < 0) | (y < 0)).sum()),
+        )
     if np.std(x) < 1e-6 * max(np.mean(x), 1.0) or len(np.unique(x)) < 4:
-        raise DataError.single("channel_spend", "spend", f"spend varies over weeks (channel {channel})", len(x))
+        raise DataError.single(
+            "channel_spend", "spend", f"spend varies over weeks (channel {channel})", len(x)
+        )
 
     def nll(th):
         p = _unpack(th)
@@ -147,9 +184,18 @@ def fit_response_curve(spend, bookings, channel: str = "channel", level: float =
     best = None
     for k_mult in (0.5, 1.5, 4.0):  # a few starts: the likelihood is not convex in (K, S)
         for d0 in (-1.0, 0.5):
-            th0 = np.array([np.log(max(y.min(), 1.0)), np.log(max(y.max() - y.min(), 1.0)), d0,
-                            np.log(scale * k_mult), np.log(1.5)])
-            r = minimize(nll, th0, method="Nelder-Mead", options={"maxiter": 8000, "xatol": 1e-8, "fatol": 1e-10})
+            th0 = np.array(
+                [
+                    np.log(max(y.min(), 1.0)),
+                    np.log(max(y.max() - y.min(), 1.0)),
+                    d0,
+                    np.log(scale * k_mult),
+                    np.log(1.5),
+                ]
+            )
+            r = minimize(
+                nll, th0, method="Nelder-Mead", options={"maxiter": 8000, "xatol": 1e-8, "fatol": 1e-10}
+            )
             r = minimize(nll, r.x, method="BFGS")
             if best is None or r.fun < best.fun:
                 best = r
@@ -163,7 +209,10 @@ def fit_response_curve(spend, bookings, channel: str = "channel", level: float =
     summ = pd.DataFrame({"estimate": est, "ci_low": lo, "ci_high": hi}).loc[list(PARAMS)]
     summ["se_fit_scale"] = se
     # an estimate on the edge of its range (no carry-over, no base level) has no Wald interval worth showing
-    edge = {"decay": not 1e-3 < est["decay"] < 0.999, "base": est["base"] < 1e-3 * max(float(np.mean(y)), 1e-9)}
+    edge = {
+        "decay": not 1e-3 < est["decay"] < 0.999,
+        "base": est["base"] < 1e-3 * max(float(np.mean(y)), 1e-9),
+    }
     summ["at_boundary"] = [edge.get(k, False) for k in summ.index]
     summ.loc[summ["at_boundary"], ["ci_low", "ci_high"]] = np.nan
     return ResponseCurve(channel, est, summ, th, cov)
@@ -175,12 +224,15 @@ def _hessian(f, x, eps: float = 1e-4) -> np.ndarray:
     for i in range(n):
         for j in range(i, n):
             e_i, e_j = np.eye(n)[i] * eps, np.eye(n)[j] * eps
-            H[i, j] = H[j, i] = (f(x + e_i + e_j) - f(x + e_i - e_j) - f(x - e_i + e_j) + f(x - e_i - e_j)) / (4 * eps**2)
+            H[i, j] = H[j, i] = (
+                f(x + e_i + e_j) - f(x + e_i - e_j) - f(x - e_i + e_j) + f(x - e_i - e_j)
+            ) / (4 * eps**2)
     return H
 
 
-def fit_channel_curves(weekly: pd.DataFrame, channel: str = "channel", spend: str = "spend",
-                       bookings: str = "bookings") -> dict[str, ResponseCurve]:
+def fit_channel_curves(
+    weekly: pd.DataFrame, channel: str = "channel", spend: str = "spend", bookings: str = "bookings"
+) -> dict[str, ResponseCurve]:
     """One curve per channel of a weekly table (``channel_spend`` of the simulated bank, or user data)."""
     return {ch: fit_response_curve(g[spend], g[bookings], ch) for ch, g in weekly.groupby(channel, sort=True)}
 
@@ -201,9 +253,16 @@ class Allocation(Result):
         return {"total_value": self.total_value, "total_spend": self.total_spend}
 
 
-def allocate_budget(curves: dict[str, ResponseCurve], budget: float, lower: dict | None = None,
-                    upper: dict | None = None, value_per_booking: dict | float = 1.0, net_of_spend: bool = False,
-                    grid: int = 400, params: dict | None = None) -> Allocation:
+def allocate_budget(
+    curves: dict[str, ResponseCurve],
+    budget: float,
+    lower: dict | None = None,
+    upper: dict | None = None,
+    value_per_booking: dict | float = 1.0,
+    net_of_spend: bool = False,
+    grid: int = 400,
+    params: dict | None = None,
+) -> Allocation:
     """Split a weekly ``budget`` over channels to maximise Σ value_c · incremental bookings_c(x_c) (minus the
     spend itself with ``net_of_spend``, i.e. NPV; then the budget is a cap, not a target).
 
@@ -219,14 +278,26 @@ def allocate_budget(curves: dict[str, ResponseCurve], budget: float, lower: dict
     hi = np.array([float((upper or {}).get(c, budget)) for c in chans])
     hi = np.minimum(hi, budget)
     if (lo < 0).any() or (lo > hi + 1e-9).any():
-        raise ParameterError("lower/upper", "0 ≤ lower ≤ upper for every channel", dict(zip(chans, zip(lo, hi, strict=True), strict=True)))
+        raise ParameterError(
+            "lower/upper",
+            "0 ≤ lower ≤ upper for every channel",
+            dict(zip(chans, zip(lo, hi, strict=True), strict=True)),
+        )
     lo = np.minimum(lo, hi)  # within rounding of the check above
     if lo.sum() > budget + 1e-9:
         raise ParameterError("budget", f"at least the sum of channel minimums ({lo.sum():,.0f})", budget)
     if not net_of_spend and hi.sum() < budget - 1e-9:
-        raise ParameterError("upper", f"channel maximums that can absorb the budget ({budget:,.0f})", float(hi.sum()))
-    vpb = np.array([float(value_per_booking.get(c, 0.0)) if isinstance(value_per_booking, dict) else float(value_per_booking)
-                    for c in chans])
+        raise ParameterError(
+            "upper", f"channel maximums that can absorb the budget ({budget:,.0f})", float(hi.sum())
+        )
+    vpb = np.array(
+        [
+            float(value_per_booking.get(c, 0.0))
+            if isinstance(value_per_booking, dict)
+            else float(value_per_booking)
+            for c in chans
+        ]
+    )
     pars = [(params or {}).get(c, curves[c].params) for c in chans]
 
     def value_c(k, x):
@@ -266,20 +337,39 @@ def allocate_budget(curves: dict[str, ResponseCurve], budget: float, lower: dict
     def neg(z):
         return -float(sum(value_c(k, z[k]) for k in range(len(chans))))
 
-    cons = [{"type": "eq" if not net_of_spend else "ineq",
-             "fun": (lambda z: budget - z.sum())}]
-    r = minimize(neg, x, method="SLSQP", bounds=list(zip(lo, hi, strict=True)), constraints=cons,
-                 options={"ftol": 1e-12, "maxiter": 500})
-    if r.success and -r.fun >= -neg(x) and (r.x >= lo - 1e-6).all() and (r.x <= hi + 1e-6).all() \
-            and r.x.sum() <= budget + 1e-6:
+    cons = [{"type": "eq" if not net_of_spend else "ineq", "fun": (lambda z: budget - z.sum())}]
+    r = minimize(
+        neg,
+        x,
+        method="SLSQP",
+        bounds=list(zip(lo, hi, strict=True)),
+        constraints=cons,
+        options={"ftol": 1e-12, "maxiter": 500},
+    )
+    if (
+        r.success
+        and -r.fun >= -neg(x)
+        and (r.x >= lo - 1e-6).all()
+        and (r.x <= hi + 1e-6).all()
+        and r.x.sum() <= budget + 1e-6
+    ):
         x = np.clip(r.x, lo, hi)
     eps = max(budget, 1.0) * 1e-4
     vals = np.array([value_c(k, x[k]) for k in range(len(chans))])
     marg = np.array([(value_c(k, x[k] + eps) - vals[k]) / eps for k in range(len(chans))])
     book = np.array([float(incremental_bookings(pars[k], x[k])) for k in range(len(chans))])
-    summ = pd.DataFrame({"channel": chans, "weekly_spend": x, "share": x / max(x.sum(), 1e-12),
-                         "incremental_bookings": book, "value": vals, "marginal_value_per_unit": marg,
-                         "at_lower": np.isclose(x, lo), "at_upper": np.isclose(x, hi)})
+    summ = pd.DataFrame(
+        {
+            "channel": chans,
+            "weekly_spend": x,
+            "share": x / max(x.sum(), 1e-12),
+            "incremental_bookings": book,
+            "value": vals,
+            "marginal_value_per_unit": marg,
+            "at_lower": np.isclose(x, lo),
+            "at_upper": np.isclose(x, hi),
+        }
+    )
     return Allocation(summ, float(vals.sum()), float(x.sum()))
 
 
@@ -295,8 +385,12 @@ def _spend_rest(x, budget, hi, values) -> np.ndarray:
     return x
 
 
-def evaluate_allocation(curves: dict[str, ResponseCurve], spend: dict, value_per_booking: dict | float = 1.0,
-                        params: dict | None = None) -> float:
+def evaluate_allocation(
+    curves: dict[str, ResponseCurve],
+    spend: dict,
+    value_per_booking: dict | float = 1.0,
+    params: dict | None = None,
+) -> float:
     """Σ value · incremental steady-state bookings of a given weekly spend per channel (fitted curves, or
     ``params`` such as the truth)."""
     total = 0.0
@@ -325,9 +419,13 @@ def check_randomised(X: pd.DataFrame, treatment, max_smd: float = 0.1) -> pd.Dat
     tab = pd.DataFrame(rows)
     bad = tab[tab["smd"].abs() > max_smd]
     if len(bad):
-        raise DataError.single("uplift training data", str(bad["feature"].iloc[0]),
-                               f"treatment randomised: |standardised mean difference| ≤ {max_smd:g}",
-                               int(len(bad)), bad["smd"].round(3).tolist()[:3])
+        raise DataError.single(
+            "uplift training data",
+            str(bad["feature"].iloc[0]),
+            f"treatment randomised: |standardised mean difference| ≤ {max_smd:g}",
+            int(len(bad)),
+            bad["smd"].round(3).tolist()[:3],
+        )
     return tab
 
 
@@ -390,7 +488,9 @@ def response_model():
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), LogisticRegression(max_iter=2000))
+    return make_pipeline(
+        SimpleImputer(strategy="median"), StandardScaler(), LogisticRegression(max_iter=2000)
+    )
 
 
 def _default_regressor():
@@ -406,9 +506,13 @@ def _check_uplift(X, treatment, y):
     t = np.asarray(treatment)
     yy = np.asarray(y)
     if not np.isin(t, (0, 1, True, False)).all():
-        raise DataError.single("uplift training data", "treatment", "treatment in {0, 1}", int((~np.isin(t, (0, 1))).sum()))
+        raise DataError.single(
+            "uplift training data", "treatment", "treatment in {0, 1}", int((~np.isin(t, (0, 1))).sum())
+        )
     if not np.isin(yy, (0, 1, True, False)).all():
-        raise DataError.single("uplift training data", "outcome", "binary outcome in {0, 1}", int((~np.isin(yy, (0, 1))).sum()))
+        raise DataError.single(
+            "uplift training data", "outcome", "binary outcome in {0, 1}", int((~np.isin(yy, (0, 1))).sum())
+        )
     t = t.astype(bool)
     if t.all() or (~t).all():
         raise DataError.single("uplift training data", "treatment", "both treated and control rows", len(t))
@@ -430,8 +534,9 @@ def qini_curve(y, treatment, uplift, n_points: int = 100) -> pd.DataFrame:
     idx = np.unique(np.linspace(0, n - 1, n_points).round().astype(int))
     share = (idx + 1) / n
     qn = q[idx] / max(t.sum(), 1)
-    return pd.DataFrame({"share_targeted": np.r_[0.0, share], "qini": np.r_[0.0, qn],
-                         "random": np.r_[0.0, share * qn[-1]]})
+    return pd.DataFrame(
+        {"share_targeted": np.r_[0.0, share], "qini": np.r_[0.0, qn], "random": np.r_[0.0, share * qn[-1]]}
+    )
 
 
 def auuc(y, treatment, uplift) -> float:
@@ -470,9 +575,15 @@ class TargetSelection(Result):
         return dict(self.totals)
 
 
-def select_targets(candidates: pd.DataFrame, budget: float, max_contacts_per_customer: int = 1,
-                   customer: str = "customer_id", value: str = "expected_value", cost: str = "cost",
-                   eligible: str | None = "eligible") -> TargetSelection:
+def select_targets(
+    candidates: pd.DataFrame,
+    budget: float,
+    max_contacts_per_customer: int = 1,
+    customer: str = "customer_id",
+    value: str = "expected_value",
+    cost: str = "cost",
+    eligible: str | None = "eligible",
+) -> TargetSelection:
     """Choose contacts under a budget and contact rules: one row per candidate (customer × channel) with
     its expected incremental value, its cost and whether the rules allow it (``eligible``: do-not-contact,
     channel permission, risk cutoff — computed by the caller). Ineligible rows and rows whose value does
@@ -488,7 +599,9 @@ def select_targets(candidates: pd.DataFrame, budget: float, max_contacts_per_cus
     if max_contacts_per_customer < 1:
         raise ParameterError("max_contacts_per_customer", "an integer ≥ 1", max_contacts_per_customer)
     if (candidates[cost] < 0).any():
-        raise DataError.single("targeting candidates", cost, "non-negative cost", int((candidates[cost] < 0).sum()))
+        raise DataError.single(
+            "targeting candidates", cost, "non-negative cost", int((candidates[cost] < 0).sum())
+        )
     c = candidates
     ok = (c[value] > c[cost]) & (c[eligible].astype(bool) if eligible else True)
     pool = c[ok].assign(_ratio=(c[value] - c[cost]) / c[cost].where(c[cost] > 0, 1e-12))
@@ -497,10 +610,14 @@ def select_targets(candidates: pd.DataFrame, budget: float, max_contacts_per_cus
     pool = pool[pool.groupby(customer).cumcount() < max_contacts_per_customer]
     within = pool[cost].cumsum() <= budget + 1e-9
     chosen = pool[within].drop(columns="_ratio")
-    summ = {"contacts": int(len(chosen)), "customers": int(chosen[customer].nunique()),
-            "spend": float(chosen[cost].sum()), "expected_value": float(chosen[value].sum()),
-            "expected_net_value": float((chosen[value] - chosen[cost]).sum()),
-            "eligible_candidates": int(c[eligible].astype(bool).sum()) if eligible else int(len(c))}
+    summ = {
+        "contacts": int(len(chosen)),
+        "customers": int(chosen[customer].nunique()),
+        "spend": float(chosen[cost].sum()),
+        "expected_value": float(chosen[value].sum()),
+        "expected_net_value": float((chosen[value] - chosen[cost]).sum()),
+        "eligible_candidates": int(c[eligible].astype(bool).sum()) if eligible else int(len(c)),
+    }
     return TargetSelection(chosen, summ)
 
 
@@ -531,8 +648,10 @@ class InteractionUplift(BaseEstimator):
     def predict(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
         n = len(X)
-        return (self.model_.predict_proba(self._design(X, np.ones(n)))[:, 1]
-                - self.model_.predict_proba(self._design(X, np.zeros(n)))[:, 1])
+        return (
+            self.model_.predict_proba(self._design(X, np.ones(n)))[:, 1]
+            - self.model_.predict_proba(self._design(X, np.zeros(n)))[:, 1]
+        )
 
 
 # --- linking spend to credit losses: the scorecard and lifetime-value artefacts ---------------------
@@ -580,11 +699,19 @@ class AccountValue:
         :meth:`npv`) and ``eligible`` (as :meth:`eligible`); index of ``customers``."""
         score = self._score(customers)
         pd_bad = self._pd_bad(customers, score)
-        return pd.DataFrame({"score": np.full(len(customers), np.nan) if score is None else score, "pd_bad": pd_bad,
-                             "npv": self.margin(customers, segment) - pd_bad * self.loss_if_bad(customers, segment),
-                             "eligible": self._eligible(customers, score)}, index=customers.index)
+        return pd.DataFrame(
+            {
+                "score": np.full(len(customers), np.nan) if score is None else score,
+                "pd_bad": pd_bad,
+                "npv": self.margin(customers, segment) - pd_bad * self.loss_if_bad(customers, segment),
+                "eligible": self._eligible(customers, score),
+            },
+            index=customers.index,
+        )
 
-    def _segment_values(self, customers: pd.DataFrame, column: str, fallback: str, segment: str) -> np.ndarray:
+    def _segment_values(
+        self, customers: pd.DataFrame, column: str, fallback: str, segment: str
+    ) -> np.ndarray:
         if self.clv is not None and segment in customers:
             c = self.clv.set_index("segment")
             mean = float(np.average(c[column], weights=c["accounts"]))
@@ -597,15 +724,24 @@ class AccountValue:
 
     def loss_if_bad(self, customers: pd.DataFrame, segment: str = "segment") -> np.ndarray:
         """Credit loss when the account goes bad: exposure at default × LGD."""
-        return self._segment_values(customers, "exposure_at_default", "exposure_at_default", segment) * self.lgd
+        return (
+            self._segment_values(customers, "exposure_at_default", "exposure_at_default", segment) * self.lgd
+        )
 
     def npv(self, customers: pd.DataFrame, segment: str = "segment") -> np.ndarray:
         """Expected NPV of booking each customer: margin − PD × loss if bad."""
         return self.assess(customers, segment)["npv"].to_numpy()
 
 
-def account_value(scorecard_path=None, clv_path=None, required: bool = False, bad_rate: float = 0.05,
-                  discounted_margin: float = 300.0, exposure_at_default: float = 1500.0, lgd: float = 1.0) -> AccountValue:
+def account_value(
+    scorecard_path=None,
+    clv_path=None,
+    required: bool = False,
+    bad_rate: float = 0.05,
+    discounted_margin: float = 300.0,
+    exposure_at_default: float = 1500.0,
+    lgd: float = 1.0,
+) -> AccountValue:
     """Read the scorecard and CLV artefacts (paths, or None when a run has none). ``required=True`` turns a
     missing or incompatible artefact into an ArtefactError; otherwise the stated fallbacks are used and
     ``notes`` says so (the report must show it)."""
@@ -615,7 +751,9 @@ def account_value(scorecard_path=None, clv_path=None, required: bool = False, ba
     lgd_used = lgd
     try:
         if scorecard_path is None:
-            raise ArtefactError("scorecard artefact (scorecard.json) not found in this run or the last good one")
+            raise ArtefactError(
+                "scorecard artefact (scorecard.json) not found in this run or the last good one"
+            )
         card = load(scorecard_path)
     except ArtefactError as exc:
         if required:
@@ -623,13 +761,26 @@ def account_value(scorecard_path=None, clv_path=None, required: bool = False, ba
         notes.append(f"{exc}; using a flat probability of bad of {bad_rate:.1%} and no risk cutoff")
     try:
         if clv_path is None:
-            raise ArtefactError("lifetime-value artefact (clv.json) not found in this run or the last good one")
+            raise ArtefactError(
+                "lifetime-value artefact (clv.json) not found in this run or the last good one"
+            )
         clv, assumptions = read_clv_artefact(clv_path)
         lgd_used = float(assumptions.get("lgd", lgd))
     except ArtefactError as exc:
         if required:
             raise
-        notes.append(f"{exc}; using a discounted margin of {discounted_margin:,.0f} and exposure at default of "
-                     f"{exposure_at_default:,.0f} per account")
-    return AccountValue(card, clv, lgd_used, {"bad_rate": bad_rate, "discounted_margin": discounted_margin,
-                                              "exposure_at_default": exposure_at_default}, notes)
+        notes.append(
+            f"{exc}; using a discounted margin of {discounted_margin:,.0f} and exposure at default of "
+            f"{exposure_at_default:,.0f} per account"
+        )
+    return AccountValue(
+        card,
+        clv,
+        lgd_used,
+        {
+            "bad_rate": bad_rate,
+            "discounted_margin": discounted_margin,
+            "exposure_at_default": exposure_at_default,
+        },
+        notes,
+    )

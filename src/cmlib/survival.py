@@ -33,9 +33,17 @@ CLV_SCHEMA_VERSION = 1
 # --- duration tables -------------------------------------------------------------------------------
 
 
-def duration_table(panel: Any, account: str = "account_id", mob: str = "mob", state: str = "state",
-                   dpd: str = "dpd", default_dpd: int = 90, closed_states: Sequence[str] = ("closed",),
-                   prepaid_states: Sequence[str] = ("prepaid",), backend: str = "duckdb") -> pd.DataFrame:
+def duration_table(
+    panel: Any,
+    account: str = "account_id",
+    mob: str = "mob",
+    state: str = "state",
+    dpd: str = "dpd",
+    default_dpd: int = 90,
+    closed_states: Sequence[str] = ("closed",),
+    prepaid_states: Sequence[str] = ("prepaid",),
+    backend: str = "duckdb",
+) -> pd.DataFrame:
     """One row per account from a monthly panel: ``entry`` (months already on book when first observed:
     left truncation), ``duration`` (MOB of the first event, else of the last observed month), ``cause``
     (default = first month at ``default_dpd``+ DPD, closure, prepayment, or censored) and 0/1 flags per cause.
@@ -47,43 +55,71 @@ def duration_table(panel: Any, account: str = "account_id", mob: str = "mob", st
     missing = [c for c in (account, mob, state, dpd) if c not in t.columns]
     if missing:
         raise DataError.single("performance", missing[0], "required column is missing", -1)
-    per = t.group_by(account).aggregate(
-        first_mob=t[mob].min(), last_mob=t[mob].max(), n_rows=t.count(),
-        first_default=ibis.ifelse(t[dpd] >= default_dpd, t[mob], None).min(),
-        first_closed=ibis.ifelse(t[state].isin(list(closed_states)), t[mob], None).min(),
-        first_prepaid=ibis.ifelse(t[state].isin(list(prepaid_states)), t[mob], None).min(),
-    ).order_by(account)
+    per = (
+        t.group_by(account)
+        .aggregate(
+            first_mob=t[mob].min(),
+            last_mob=t[mob].max(),
+            n_rows=t.count(),
+            first_default=ibis.ifelse(t[dpd] >= default_dpd, t[mob], None).min(),
+            first_closed=ibis.ifelse(t[state].isin(list(closed_states)), t[mob], None).min(),
+            first_prepaid=ibis.ifelse(t[state].isin(list(prepaid_states)), t[mob], None).min(),
+        )
+        .order_by(account)
+    )
     d = engine.execute(per, backend)
     if (d["first_mob"] < 1).any():
         raise DataError.single("performance", mob, "months on book ≥ 1", int((d["first_mob"] < 1).sum()))
     gaps = d["n_rows"] != d["last_mob"] - d["first_mob"] + 1
     if gaps.any():
-        raise DataError.single("performance", mob, "no gaps in an account's months", int(gaps.sum()),
-                               d.loc[gaps, account].head(3).tolist())
+        raise DataError.single(
+            "performance",
+            mob,
+            "no gaps in an account's months",
+            int(gaps.sum()),
+            d.loc[gaps, account].head(3).tolist(),
+        )
     firsts = d[["first_default", "first_closed", "first_prepaid"]].astype(float)
     ev = firsts.min(axis=1)
     # the earliest cause wins; default first on a tie (it cannot tie with an exit in this panel)
     arr = firsts.fillna(np.inf).to_numpy()
     cause = np.where(ev.isna(), "censored", np.array(CAUSES)[np.argmin(arr, axis=1)])
-    out = pd.DataFrame({account: d[account], "entry": d["first_mob"] - 1,
-                        "duration": np.where(ev.isna(), d["last_mob"], ev).astype(int), "cause": cause})
+    out = pd.DataFrame(
+        {
+            account: d[account],
+            "entry": d["first_mob"] - 1,
+            "duration": np.where(ev.isna(), d["last_mob"], ev).astype(int),
+            "cause": cause,
+        }
+    )
     if (out["duration"] <= out["entry"]).any():
-        raise DataError.single("performance", mob, "entry before exit", int((out["duration"] <= out["entry"]).sum()))
+        raise DataError.single(
+            "performance", mob, "entry before exit", int((out["duration"] <= out["entry"]).sum())
+        )
     for c in CAUSES:
         out[c] = (out["cause"] == c).astype(int)
     return out
 
 
-def _check_survival(df: pd.DataFrame, duration: str, event: str, entry: str | None = None, table: str = "durations"):
+def _check_survival(
+    df: pd.DataFrame, duration: str, event: str, entry: str | None = None, table: str = "durations"
+):
     for c in [duration, event] + ([entry] if entry else []):
         if c not in df.columns:
             raise DataError.single(table, c, "required column is missing", len(df))
     if (df[duration] <= 0).any():
-        raise DataError.single(table, duration, "durations > 0", int((df[duration] <= 0).sum()),
-                               df.loc[df[duration] <= 0, duration].head(3).tolist())
+        raise DataError.single(
+            table,
+            duration,
+            "durations > 0",
+            int((df[duration] <= 0).sum()),
+            df.loc[df[duration] <= 0, duration].head(3).tolist(),
+        )
     bad = ~df[event].isin([0, 1, True, False])
     if bad.any():
-        raise DataError.single(table, event, "events in {0, 1}", int(bad.sum()), df.loc[bad, event].head(3).tolist())
+        raise DataError.single(
+            table, event, "events in {0, 1}", int(bad.sum()), df.loc[bad, event].head(3).tolist()
+        )
     if entry and (df[entry] >= df[duration]).any():
         raise DataError.single(table, entry, "entry before exit", int((df[entry] >= df[duration]).sum()))
 
@@ -136,15 +172,25 @@ class CurvesResult(Result):
             kmf.plot_survival_function(ax=ax, ci_show=ci, label=str(name))
         ax.set_xlabel("months on book")
         ax.set_ylabel("share without the event")
-        ax.set_title("Kaplan–Meier curves" + (f" (log-rank p = {self.logrank_p:.2g})" if self.logrank_p is not None else ""))
+        ax.set_title(
+            "Kaplan–Meier curves"
+            + (f" (log-rank p = {self.logrank_p:.2g})" if self.logrank_p is not None else "")
+        )
         return ax
 
     def to_dict(self) -> dict:
         return {f"{g}.rmst": float(r) for g, r in self.summary["rmst"].items()}
 
 
-def curves(df: pd.DataFrame, duration: str, event: str, by: str | None = None, entry: str | None = None,
-           horizon: float | None = None, alpha: float = 0.05) -> CurvesResult:
+def curves(
+    df: pd.DataFrame,
+    duration: str,
+    event: str,
+    by: str | None = None,
+    entry: str | None = None,
+    horizon: float | None = None,
+    alpha: float = 0.05,
+) -> CurvesResult:
     """Kaplan–Meier (with CIs) and Nelson–Aalen per group of ``by``; median survival with its CI, RMST to
     ``horizon`` (default: the largest time observed in every group) with the estimate's CI, and a log-rank
     test across groups. A group without events raises DataError (nothing to estimate)."""
@@ -160,17 +206,32 @@ def curves(df: pd.DataFrame, duration: str, event: str, by: str | None = None, e
     for name, g in groups:
         label = "all" if name is None else name
         if g[event].sum() == 0:
-            raise DataError.single("durations", event, f"events in every group ({by}={name!r} has none)", len(g))
-        kmf = KaplanMeierFitter(alpha=alpha).fit(g[duration], g[event], entry=g[entry] if entry else None,
-                                                 label=str(label))
-        naf = NelsonAalenFitter(alpha=alpha).fit(g[duration], g[event], entry=g[entry] if entry else None,
-                                                 label=str(label))
+            raise DataError.single(
+                "durations", event, f"events in every group ({by}={name!r} has none)", len(g)
+            )
+        kmf = KaplanMeierFitter(alpha=alpha).fit(
+            g[duration], g[event], entry=g[entry] if entry else None, label=str(label)
+        )
+        naf = NelsonAalenFitter(alpha=alpha).fit(
+            g[duration], g[event], entry=g[entry] if entry else None, label=str(label)
+        )
         med_ci = median_survival_times(kmf.confidence_interval_)
         r, se, lo, hi = rmst(kmf, horizon, alpha)
-        rows.append({"group": label, "n": len(g), "events": int(g[event].sum()), "median": kmf.median_survival_time_,
-                     "median_ci_low": float(med_ci.iloc[0, 0]), "median_ci_high": float(med_ci.iloc[0, 1]),
-                     "survival_at_horizon": float(kmf.predict(horizon)), "rmst": r, "rmst_se": se,
-                     "rmst_ci_low": lo, "rmst_ci_high": hi})
+        rows.append(
+            {
+                "group": label,
+                "n": len(g),
+                "events": int(g[event].sum()),
+                "median": kmf.median_survival_time_,
+                "median_ci_low": float(med_ci.iloc[0, 0]),
+                "median_ci_high": float(med_ci.iloc[0, 1]),
+                "survival_at_horizon": float(kmf.predict(horizon)),
+                "rmst": r,
+                "rmst_se": se,
+                "rmst_ci_low": lo,
+                "rmst_ci_high": hi,
+            }
+        )
         fitters[label], hazards[label] = kmf, naf
     p = None
     if by is not None and len(groups) > 1:
@@ -202,11 +263,21 @@ class CoxResult(Result):
     fitter: Any
 
     def to_dict(self) -> dict:
-        return {f"hr.{k}": float(v) for k, v in self.summary["hazard_ratio"].items()} | {"concordance": self.concordance}
+        return {f"hr.{k}": float(v) for k, v in self.summary["hazard_ratio"].items()} | {
+            "concordance": self.concordance
+        }
 
 
-def cox(df: pd.DataFrame, duration: str, event: str, covariates: Sequence[str], strata: Sequence[str] | None = None,
-        entry: str | None = None, alpha: float = 0.05, penalizer: float = 0.0) -> CoxResult:
+def cox(
+    df: pd.DataFrame,
+    duration: str,
+    event: str,
+    covariates: Sequence[str],
+    strata: Sequence[str] | None = None,
+    entry: str | None = None,
+    alpha: float = 0.05,
+    penalizer: float = 0.0,
+) -> CoxResult:
     """lifelines CoxPHFitter on ``covariates`` (numeric; one-hot categoricals first), with the hazard-ratio
     table and Schoenfeld-residual proportional-hazards tests (rank time transform); a covariate that fails
     (p < 0.05) gets the advice to stratify on it or add its interaction with time."""
@@ -221,11 +292,23 @@ def cox(df: pd.DataFrame, duration: str, event: str, covariates: Sequence[str], 
     const = [c for c in covariates if d[c].nunique() < 2]
     if const:
         raise DataError.single("durations", const[0], "a covariate that varies", len(d))
-    cph = CoxPHFitter(alpha=alpha, penalizer=penalizer).fit(d, duration, event, strata=strata, entry_col=entry)
+    cph = CoxPHFitter(alpha=alpha, penalizer=penalizer).fit(
+        d, duration, event, strata=strata, entry_col=entry
+    )
     s = cph.summary
-    ci = [c for c in s.columns if c.startswith("exp(coef) lower")][0], [c for c in s.columns if c.startswith("exp(coef) upper")][0]
-    summ = pd.DataFrame({"coef": s["coef"], "hazard_ratio": s["exp(coef)"], "hr_ci_low": s[ci[0]],
-                         "hr_ci_high": s[ci[1]], "p_value": s["p"]})
+    ci = (
+        [c for c in s.columns if c.startswith("exp(coef) lower")][0],
+        [c for c in s.columns if c.startswith("exp(coef) upper")][0],
+    )
+    summ = pd.DataFrame(
+        {
+            "coef": s["coef"],
+            "hazard_ratio": s["exp(coef)"],
+            "hr_ci_low": s[ci[0]],
+            "hr_ci_high": s[ci[1]],
+            "p_value": s["p"],
+        }
+    )
     ph = proportional_hazard_test(cph, d, time_transform="rank").summary[["test_statistic", "p"]]
     ph = ph.rename(columns={"p": "p_value"})
     ph["proportional"] = ph["p_value"] >= 0.05
@@ -233,16 +316,28 @@ def cox(df: pd.DataFrame, duration: str, event: str, covariates: Sequence[str], 
     return CoxResult(summ, ph, float(cph.concordance_index_), cph)
 
 
-def time_varying_panel(panel: pd.DataFrame, durations: pd.DataFrame, macro: pd.Series, cause: str,
-                       covariates: pd.DataFrame, account: str = "account_id") -> pd.DataFrame:
+def time_varying_panel(
+    panel: pd.DataFrame,
+    durations: pd.DataFrame,
+    macro: pd.Series,
+    cause: str,
+    covariates: pd.DataFrame,
+    account: str = "account_id",
+) -> pd.DataFrame:
     """Start/stop rows (one per account-month) for a Cox model with a time-varying macro covariate:
     ``start`` = MOB − 1, ``stop`` = MOB, ``event`` 1 in the month of ``cause``; static covariates joined
     from ``covariates`` (indexed by account), the macro value of the calendar month as ``macro``."""
     p = panel[[account, "month", "mob"]].merge(durations[[account, "duration", "cause"]], on=account)
     p = p[p["mob"] <= p["duration"]]
-    out = pd.DataFrame({"id": p[account].to_numpy(), "start": p["mob"].to_numpy() - 1, "stop": p["mob"].to_numpy(),
-                        "event": ((p["mob"] == p["duration"]) & (p["cause"] == cause)).astype(int).to_numpy(),
-                        "macro": macro.reindex(p["month"]).to_numpy()})
+    out = pd.DataFrame(
+        {
+            "id": p[account].to_numpy(),
+            "start": p["mob"].to_numpy() - 1,
+            "stop": p["mob"].to_numpy(),
+            "event": ((p["mob"] == p["duration"]) & (p["cause"] == cause)).astype(int).to_numpy(),
+            "macro": macro.reindex(p["month"]).to_numpy(),
+        }
+    )
     return out.join(covariates.reindex(p[account]).reset_index(drop=True))
 
 
@@ -250,12 +345,19 @@ def cox_time_varying(long: pd.DataFrame, covariates: Sequence[str], alpha: float
     """lifelines CoxTimeVaryingFitter on start/stop rows; returns the hazard-ratio table."""
     from lifelines import CoxTimeVaryingFitter
 
-    ctv = CoxTimeVaryingFitter(alpha=alpha).fit(long[["id", "start", "stop", "event", *covariates]], id_col="id",
-                                                event_col="event", start_col="start", stop_col="stop")
+    ctv = CoxTimeVaryingFitter(alpha=alpha).fit(
+        long[["id", "start", "stop", "event", *covariates]],
+        id_col="id",
+        event_col="event",
+        start_col="start",
+        stop_col="stop",
+    )
     s = ctv.summary
     lo = [c for c in s.columns if c.startswith("exp(coef) lower")][0]
     hi = [c for c in s.columns if c.startswith("exp(coef) upper")][0]
-    return pd.DataFrame({"hazard_ratio": s["exp(coef)"], "hr_ci_low": s[lo], "hr_ci_high": s[hi], "p_value": s["p"]})
+    return pd.DataFrame(
+        {"hazard_ratio": s["exp(coef)"], "hr_ci_low": s[lo], "hr_ci_high": s[hi], "p_value": s["p"]}
+    )
 
 
 @dataclass(repr=False)
@@ -269,19 +371,29 @@ class ParametricResult(Result):
 
     def survival(self, times: Sequence[float]) -> pd.DataFrame:
         """Population-average predicted survival of each model at ``times`` (rows), models as columns."""
-        return pd.DataFrame({name: f.predict_survival_function(self.data, times=times).mean(axis=1).to_numpy()
-                             for name, f in self.fitters.items()}, index=pd.Index(list(times), name="time"))
+        return pd.DataFrame(
+            {
+                name: f.predict_survival_function(self.data, times=times).mean(axis=1).to_numpy()
+                for name, f in self.fitters.items()
+            },
+            index=pd.Index(list(times), name="time"),
+        )
 
 
-def parametric(df: pd.DataFrame, duration: str, event: str, covariates: Sequence[str] = ()) -> ParametricResult:
+def parametric(
+    df: pd.DataFrame, duration: str, event: str, covariates: Sequence[str] = ()
+) -> ParametricResult:
     """Weibull, log-normal and log-logistic AFT models (lifelines) with the covariates; the lowest AIC wins."""
     from lifelines import LogLogisticAFTFitter, LogNormalAFTFitter, WeibullAFTFitter
 
     _check_survival(df, duration, event)
     d = df[[duration, event, *covariates]].dropna()
     fitters, rows = {}, []
-    for name, cls in (("weibull", WeibullAFTFitter), ("lognormal", LogNormalAFTFitter),
-                      ("loglogistic", LogLogisticAFTFitter)):
+    for name, cls in (
+        ("weibull", WeibullAFTFitter),
+        ("lognormal", LogNormalAFTFitter),
+        ("loglogistic", LogLogisticAFTFitter),
+    ):
         f = cls().fit(d, duration, event)
         fitters[name] = f
         rows.append({"model": name, "aic": float(f.AIC_), "log_likelihood": float(f.log_likelihood_)})
@@ -289,8 +401,14 @@ def parametric(df: pd.DataFrame, duration: str, event: str, covariates: Sequence
     return ParametricResult(summ, summ.loc[0, "model"], fitters, d)
 
 
-def integrated_brier(train: pd.DataFrame, test: pd.DataFrame, duration: str, event: str,
-                     surv: pd.DataFrame, times: Sequence[float]) -> float:
+def integrated_brier(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    duration: str,
+    event: str,
+    surv: pd.DataFrame,
+    times: Sequence[float],
+) -> float:
     """Integrated Brier score on hold-out (Graf et al.), with inverse-probability-of-censoring weights from
     the training censoring distribution. ``surv``: predicted survival, rows = ``times``, columns = test rows."""
     from lifelines import KaplanMeierFitter
@@ -299,7 +417,9 @@ def integrated_brier(train: pd.DataFrame, test: pd.DataFrame, duration: str, eve
 
     def g(t):
         v = np.atleast_1d(np.asarray(t, float))
-        return np.maximum(np.asarray(cens.predict(list(v), interpolate=False), dtype=float).reshape(-1), 1e-12)
+        return np.maximum(
+            np.asarray(cens.predict(list(v), interpolate=False), dtype=float).reshape(-1), 1e-12
+        )
 
     T, E = test[duration].to_numpy(float), test[event].to_numpy()
     scores = []
@@ -316,8 +436,13 @@ def integrated_brier(train: pd.DataFrame, test: pd.DataFrame, duration: str, eve
 # --- competing risks -------------------------------------------------------------------------------
 
 
-def cumulative_incidence(df: pd.DataFrame, duration: str = "duration", cause: str = "cause",
-                         causes: Sequence[str] = CAUSES, entry: str | None = None) -> pd.DataFrame:
+def cumulative_incidence(
+    df: pd.DataFrame,
+    duration: str = "duration",
+    cause: str = "cause",
+    causes: Sequence[str] = CAUSES,
+    entry: str | None = None,
+) -> pd.DataFrame:
     """Aalen–Johansen cumulative incidence of each cause by month: CIF_k(t) = Σ_{s≤t} S(s−) d_k(s) / n(s),
     with S the all-cause Kaplan–Meier. Unlike 1 − KM with other causes censored, the CIFs add up to the
     probability of any exit. Tied times of different causes are handled exactly (lifelines' fitter
@@ -328,7 +453,10 @@ def cumulative_incidence(df: pd.DataFrame, duration: str = "duration", cause: st
     T = df[duration].to_numpy()
     E = df[entry].to_numpy() if entry else np.zeros(len(df))
     n = np.array([((E < t) & (T >= t)).sum() for t in times], dtype=float)
-    d = {c: np.array([((T == t) & (df[cause].to_numpy() == c)).sum() for t in times], dtype=float) for c in causes}
+    d = {
+        c: np.array([((T == t) & (df[cause].to_numpy() == c)).sum() for t in times], dtype=float)
+        for c in causes
+    }
     d_all = sum(d.values())
     with np.errstate(divide="ignore", invalid="ignore"):
         haz_all = np.where(n > 0, d_all / n, 0.0)
@@ -340,8 +468,14 @@ def cumulative_incidence(df: pd.DataFrame, duration: str = "duration", cause: st
 # --- the counts-based path -------------------------------------------------------------------------
 
 
-def person_period_counts(data: Any, duration: str, event: str, cells: Sequence[str], entry: str | None = None,
-                         backend: str = "duckdb") -> pd.DataFrame:
+def person_period_counts(
+    data: Any,
+    duration: str,
+    event: str,
+    cells: Sequence[str],
+    entry: str | None = None,
+    backend: str = "duckdb",
+) -> pd.DataFrame:
     """Events and at-risk counts per month × covariate cell, aggregated in the engine: the input of a
     discrete-time hazard model for a book of any size (only cells × months come back).
 
@@ -354,17 +488,22 @@ def person_period_counts(data: Any, duration: str, event: str, cells: Sequence[s
     missing = [c for c in cols if c not in t.columns]
     if missing:
         raise DataError.single("durations", missing[0], "required column is missing", -1)
-    ex = engine.group_counts(t, [*cells, duration], event, backend).rename(columns={duration: "time", "n": "n_exit"})
+    ex = engine.group_counts(t, [*cells, duration], event, backend).rename(
+        columns={duration: "time", "n": "n_exit"}
+    )
     if (ex["time"] <= 0).any():
-        raise DataError.single("durations", duration, "durations > 0", int(ex.loc[ex["time"] <= 0, "n_exit"].sum()))
+        raise DataError.single(
+            "durations", duration, "durations > 0", int(ex.loc[ex["time"] <= 0, "n_exit"].sum())
+        )
     tmax = int(ex["time"].max())
     # one row per cell × month on a dense grid; the cumulative sums over months give the at-risk counts
     grp = ex.groupby(cells, sort=True, dropna=False)
     k, keys = grp.ngroup().to_numpy(), grp.size().index.to_frame(index=False)
 
     def grid(cell: np.ndarray, col: np.ndarray, weights: pd.Series, width: int) -> np.ndarray:
-        return np.bincount(cell * width + col, weights=weights.to_numpy(float),
-                           minlength=len(keys) * width).reshape(len(keys), width)
+        return np.bincount(
+            cell * width + col, weights=weights.to_numpy(float), minlength=len(keys) * width
+        ).reshape(len(keys), width)
 
     ti = ex["time"].to_numpy(int) - 1
     exits, events = grid(k, ti, ex["n_exit"], tmax), grid(k, ti, ex["n_event"], tmax)
@@ -412,8 +551,9 @@ class DiscreteHazardResult(Result):
         return {"loglik": self.loglik, "hazard_ratio": self.summary["hazard_ratio"].to_dict()}
 
 
-def _cloglog_binomial(X: np.ndarray, d: np.ndarray, n: np.ndarray, beta: np.ndarray, tol: float = 1e-10,
-                      max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, float, int]:
+def _cloglog_binomial(
+    X: np.ndarray, d: np.ndarray, n: np.ndarray, beta: np.ndarray, tol: float = 1e-10, max_iter: int = 100
+) -> tuple[np.ndarray, np.ndarray, float, int]:
     """Maximum likelihood of d ~ Binomial(n, 1 − exp(−exp(Xβ))) by Fisher scoring with step halving.
 
     Returns (β, covariance = inverse expected information, log-likelihood without the binomial
@@ -447,8 +587,9 @@ def _cloglog_binomial(X: np.ndarray, d: np.ndarray, n: np.ndarray, beta: np.ndar
     return beta, np.linalg.inv(info), ll, it
 
 
-def discrete_hazard(counts: pd.DataFrame, cells: Sequence[str], alpha: float = 0.05,
-                    time_bands: Sequence[float] | None = None) -> DiscreteHazardResult:
+def discrete_hazard(
+    counts: pd.DataFrame, cells: Sequence[str], alpha: float = 0.05, time_bands: Sequence[float] | None = None
+) -> DiscreteHazardResult:
     """Binomial model with complementary log-log link on (events, at-risk) per month × cell: a baseline per
     month (or per band of ``time_bands``, intervals closed on the right) plus one effect per level of each
     cell column beyond its first (sorted) level. exp(coef) is a hazard ratio: grouping a continuous
@@ -494,18 +635,30 @@ def discrete_hazard(counts: pd.DataFrame, cells: Sequence[str], alpha: float = 0
     z = stats.norm.ppf(1 - alpha / 2)
     nb = len(band_labels)
     b, s = beta[nb:], se[nb:]
-    summary = pd.DataFrame({"coef": b, "se": s, "hazard_ratio": np.exp(b), "hr_ci_low": np.exp(b - z * s),
-                            "hr_ci_high": np.exp(b + z * s), "p_value": 2 * stats.norm.sf(np.abs(b / s))},
-                           index=pd.Index(names, name="effect"))
-    baseline = pd.DataFrame({"coef": beta[:nb], "se": se[:nb], "hazard": -np.expm1(-np.exp(beta[:nb]))},
-                            index=pd.Index(band_labels, name="time"))
+    summary = pd.DataFrame(
+        {
+            "coef": b,
+            "se": s,
+            "hazard_ratio": np.exp(b),
+            "hr_ci_low": np.exp(b - z * s),
+            "hr_ci_high": np.exp(b + z * s),
+            "p_value": 2 * stats.norm.sf(np.abs(b / s)),
+        },
+        index=pd.Index(names, name="effect"),
+    )
+    baseline = pd.DataFrame(
+        {"coef": beta[:nb], "se": se[:nb], "hazard": -np.expm1(-np.exp(beta[:nb]))},
+        index=pd.Index(band_labels, name="time"),
+    )
     return DiscreteHazardResult(summary, baseline, ll, it)
 
 
 # --- vintages, roll rates, projection ------------------------------------------------------------
 
 
-def vintage_curves(panel: Any, bad_dpd: int = 90, min_accounts: int = 1, backend: str = "duckdb") -> pd.DataFrame:
+def vintage_curves(
+    panel: Any, bad_dpd: int = 90, min_accounts: int = 1, backend: str = "duckdb"
+) -> pd.DataFrame:
     """Cumulative bad rate (share of the cohort's accounts that reached ``bad_dpd``+) by origination cohort
     (rows) × months on book (columns); a cell is blank where the cohort is not yet observed."""
     v = engine.vintage_counts(panel, bad_dpd=bad_dpd, backend=backend)
@@ -515,7 +668,9 @@ def vintage_curves(panel: Any, bad_dpd: int = 90, min_accounts: int = 1, backend
     return v.pivot(index="cohort", columns="mob", values="cum_bad_rate")
 
 
-def roll_rate_matrix(panel: Any, states: Sequence[str] | None = None, backend: str = "duckdb") -> pd.DataFrame:
+def roll_rate_matrix(
+    panel: Any, states: Sequence[str] | None = None, backend: str = "duckdb"
+) -> pd.DataFrame:
     """Month-to-month transition probabilities between states (rows sum to 1; absorbing states stay put)."""
     r = engine.roll_counts(panel, backend=backend)
     m = r.pivot(index="from_state", columns="to_state", values="n").fillna(0.0)
@@ -543,9 +698,15 @@ def markov_projection(matrix: pd.DataFrame, start: pd.Series, months: int) -> pd
 # --- value -----------------------------------------------------------------------------------------
 
 
-def lifetime_value(survival: pd.Series, default_incidence: pd.Series, margin_per_month: float,
-                   exposure_at_default: float, lgd: float = 0.85, annual_discount_rate: float = 0.10,
-                   horizon: int = 60) -> dict:
+def lifetime_value(
+    survival: pd.Series,
+    default_incidence: pd.Series,
+    margin_per_month: float,
+    exposure_at_default: float,
+    lgd: float = 0.85,
+    annual_discount_rate: float = 0.10,
+    horizon: int = 60,
+) -> dict:
     """Expected discounted value of a booked account: Σ_t S(t−1)·margin/(1+r)^t − Σ_t f_default(t)·EAD·LGD/(1+r)^t
     over ``horizon`` months, where S is the probability of still being open and f_default the monthly
     increment of the default cumulative incidence. Curves are indexed by month on book; beyond their end
@@ -561,15 +722,23 @@ def lifetime_value(survival: pd.Series, default_incidence: pd.Series, margin_per
     disc = (1 + annual_discount_rate) ** (-t / 12)
     revenue = float(np.sum(s[:-1] * margin_per_month * disc))
     loss = float(np.sum(np.diff(cif) * exposure_at_default * lgd * disc))
-    return {"clv": revenue - loss, "discounted_margin": revenue, "expected_loss": loss,
-            "expected_lifetime_months": float(s[:-1].sum())}
+    return {
+        "clv": revenue - loss,
+        "discounted_margin": revenue,
+        "expected_loss": loss,
+        "expected_lifetime_months": float(s[:-1].sum()),
+    }
 
 
 def write_clv_artefact(path: str | Path, by_segment: pd.DataFrame, assumptions: dict) -> Path:
     """Versioned JSON artefact of lifetime values per segment (read by cost optimisation)."""
     p = Path(path)
-    doc = {"schema_version": CLV_SCHEMA_VERSION, "kind": "clv", "assumptions": assumptions,
-           "segments": json.loads(by_segment.reset_index().to_json(orient="records"))}
+    doc = {
+        "schema_version": CLV_SCHEMA_VERSION,
+        "kind": "clv",
+        "assumptions": assumptions,
+        "segments": json.loads(by_segment.reset_index().to_json(orient="records")),
+    }
     p.write_text(json.dumps(doc, indent=2))
     return p
 
@@ -584,8 +753,10 @@ def read_clv_artefact(path: str | Path) -> tuple[pd.DataFrame, dict]:
     except json.JSONDecodeError as exc:
         raise ArtefactError(f"CLV artefact {p.name} is not valid JSON: {exc}") from None
     if doc.get("kind") != "clv" or doc.get("schema_version") != CLV_SCHEMA_VERSION:
-        raise ArtefactError(f"CLV artefact {p.name}: expected kind 'clv' schema {CLV_SCHEMA_VERSION}, got "
-                            f"{doc.get('kind')!r} schema {doc.get('schema_version')!r}")
+        raise ArtefactError(
+            f"CLV artefact {p.name}: expected kind 'clv' schema {CLV_SCHEMA_VERSION}, got "
+            f"{doc.get('kind')!r} schema {doc.get('schema_version')!r}"
+        )
     return pd.DataFrame(doc["segments"]), doc["assumptions"]
 
 
@@ -613,8 +784,13 @@ def _roll_frame(panel: pd.DataFrame, features: pd.DataFrame, account: str) -> pd
     return p.join(features, on=account)
 
 
-def early_warning(panel: pd.DataFrame, features: pd.DataFrame, account: str = "account_id",
-                  roll_dpd: int = 60, random_state: int = 0) -> EarlyWarningResult:
+def early_warning(
+    panel: pd.DataFrame,
+    features: pd.DataFrame,
+    account: str = "account_id",
+    roll_dpd: int = 60,
+    random_state: int = 0,
+) -> EarlyWarningResult:
     """Logistic model of rolling from current/30 DPD to ``roll_dpd``+ DPD next month on the account's state,
     months on book, utilisation and static ``features`` (indexed by account). Backtest: trained on months
     before the last complete transition month, it ranks that month's accounts; AUC and the share of rolls
@@ -629,8 +805,12 @@ def early_warning(panel: pd.DataFrame, features: pd.DataFrame, account: str = "a
     last = known["month"].max()
     train, test = known[known["month"] < last], known[known["month"] == last]
     if train["y"].nunique() < 2 or test["y"].nunique() < 2:
-        raise DataError.single("performance", "dpd", "rolls to 60+ DPD in both training and test months",
-                               int(train["y"].sum() + test["y"].sum()))
+        raise DataError.single(
+            "performance",
+            "dpd",
+            "rolls to 60+ DPD in both training and test months",
+            int(train["y"].sum() + test["y"].sum()),
+        )
 
     def model():
         return LogisticRegression(max_iter=2000, random_state=random_state)
@@ -638,17 +818,33 @@ def early_warning(panel: pd.DataFrame, features: pd.DataFrame, account: str = "a
     m = model().fit(train[cols].fillna(0), train["y"])
     p = m.predict_proba(test[cols].fillna(0))[:, 1]
     top = p >= np.quantile(p, 0.9)
-    summ = pd.DataFrame([{"backtest_month": last.date(), "auc": roc_auc_score(test["y"], p),
-                          "top_decile_capture": test["y"].to_numpy()[top].sum() / test["y"].sum(),
-                          "roll_rate": test["y"].mean(), "accounts_scored": int(f["next_dpd"].isna().sum())}])
+    summ = pd.DataFrame(
+        [
+            {
+                "backtest_month": last.date(),
+                "auc": roc_auc_score(test["y"], p),
+                "top_decile_capture": test["y"].to_numpy()[top].sum() / test["y"].sum(),
+                "roll_rate": test["y"].mean(),
+                "accounts_scored": int(f["next_dpd"].isna().sum()),
+            }
+        ]
+    )
     full = model().fit(known[cols].fillna(0), known["y"])
     latest = f[f["month"] == f["month"].max()]
-    scores = pd.DataFrame({account: latest[account].to_numpy(),
-                           "p_roll_60_next_month": full.predict_proba(latest[cols].fillna(0))[:, 1]})
-    return EarlyWarningResult(summ, scores.sort_values("p_roll_60_next_month", ascending=False).reset_index(drop=True))
+    scores = pd.DataFrame(
+        {
+            account: latest[account].to_numpy(),
+            "p_roll_60_next_month": full.predict_proba(latest[cols].fillna(0))[:, 1],
+        }
+    )
+    return EarlyWarningResult(
+        summ, scores.sort_values("p_roll_60_next_month", ascending=False).reset_index(drop=True)
+    )
 
 
-def conditional_churn(cox_result: CoxResult, current: pd.DataFrame, duration: str, months: int = 3) -> pd.Series:
+def conditional_churn(
+    cox_result: CoxResult, current: pd.DataFrame, duration: str, months: int = 3
+) -> pd.Series:
     """P(the event within ``months`` | open now at ``duration``) for each row of ``current`` from a Cox fit."""
     cph = cox_result.fitter
     at = current[duration].to_numpy(float)
@@ -656,21 +852,31 @@ def conditional_churn(cox_result: CoxResult, current: pd.DataFrame, duration: st
     return pd.Series(1 - sf.iloc[0].to_numpy(), index=current.index, name=f"p_event_{months}m")
 
 
-def retention_targets(value: pd.Series, p_churn: pd.Series, min_value_quantile: float = 0.7,
-                      min_churn_probability: float = 0.1) -> pd.DataFrame:
+def retention_targets(
+    value: pd.Series, p_churn: pd.Series, min_value_quantile: float = 0.7, min_churn_probability: float = 0.1
+) -> pd.DataFrame:
     """Accounts worth retaining: value in the top (1 − ``min_value_quantile``) and churn probability at
     least ``min_churn_probability``; ``value_at_stake`` = value × churn probability. Sorted by it."""
     if not 0 <= min_value_quantile < 1:
         raise ParameterError("min_value_quantile", "a fraction in [0, 1)", min_value_quantile)
     df = pd.DataFrame({"value": value, "p_churn": p_churn}).dropna()
-    sel = df[(df["value"] >= df["value"].quantile(min_value_quantile)) & (df["p_churn"] >= min_churn_probability)]
+    sel = df[
+        (df["value"] >= df["value"].quantile(min_value_quantile)) & (df["p_churn"] >= min_churn_probability)
+    ]
     sel = sel.assign(value_at_stake=sel["value"] * sel["p_churn"])
     return sel.sort_values("value_at_stake", ascending=False)
 
 
-def clv_by_segment(durations: pd.DataFrame, panel: pd.DataFrame, segment: str, horizon: int = 24,
-                   annual_discount_rate: float = 0.10, lgd: float = 1.0, loss_lag_months: int = 3,
-                   account: str = "account_id") -> pd.DataFrame:
+def clv_by_segment(
+    durations: pd.DataFrame,
+    panel: pd.DataFrame,
+    segment: str,
+    horizon: int = 24,
+    annual_discount_rate: float = 0.10,
+    lgd: float = 1.0,
+    loss_lag_months: int = 3,
+    account: str = "account_id",
+) -> pd.DataFrame:
     """Lifetime value per segment from the book's own curves: S(t) = Kaplan–Meier of any exit, the default
     cumulative incidence (Aalen–Johansen) shifted by ``loss_lag_months`` (first 90+ DPD to charge-off), the
     average monthly margin of performing months and the average balance written off at charge-off
@@ -691,15 +897,33 @@ def clv_by_segment(durations: pd.DataFrame, panel: pd.DataFrame, segment: str, h
         dflt.index = dflt.index + loss_lag_months
         performing = acc[~acc["state"].isin(["charged_off"])]
         co = acc[acc["state"] == "charged_off"]
-        ead = float(co["balance"].mean()) if len(co) else float(acc.loc[acc["dpd"] >= 90, "balance"].mean() or 0.0)
-        v = lifetime_value(s, dflt, float(performing["margin"].mean()), ead, lgd, annual_discount_rate, horizon)
-        rows.append({segment: seg, "accounts": len(g), "margin_per_month": float(performing["margin"].mean()),
-                     "exposure_at_default": ead, **v})
+        ead = (
+            float(co["balance"].mean())
+            if len(co)
+            else float(acc.loc[acc["dpd"] >= 90, "balance"].mean() or 0.0)
+        )
+        v = lifetime_value(
+            s, dflt, float(performing["margin"].mean()), ead, lgd, annual_discount_rate, horizon
+        )
+        rows.append(
+            {
+                segment: seg,
+                "accounts": len(g),
+                "margin_per_month": float(performing["margin"].mean()),
+                "exposure_at_default": ead,
+                **v,
+            }
+        )
     return pd.DataFrame(rows).set_index(segment)
 
 
-def realised_value(panel: pd.DataFrame, accounts: Sequence, horizon: int, annual_discount_rate: float = 0.10,
-                   account: str = "account_id") -> float:
+def realised_value(
+    panel: pd.DataFrame,
+    accounts: Sequence,
+    horizon: int,
+    annual_discount_rate: float = 0.10,
+    account: str = "account_id",
+) -> float:
     """Average discounted margin (charge-offs included as negative margin) actually earned over the first
     ``horizon`` months by accounts observed that long — the benchmark a CLV estimate must meet."""
     p = panel[panel[account].isin(accounts) & (panel["mob"] <= horizon)]

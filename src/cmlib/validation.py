@@ -26,7 +26,9 @@ def require_columns(df, columns: Iterable[str | None], table: str) -> None:
     missing = [c for c in dict.fromkeys(columns) if c is not None and c not in have]
     if missing:
         n = _n_rows(df)
-        raise DataError(table, [{"column": c, "rule": "required column is missing", "n_rows": n} for c in missing])
+        raise DataError(
+            table, [{"column": c, "rule": "required column is missing", "n_rows": n} for c in missing]
+        )
 
 
 def check_binary(df: pd.DataFrame, column: str, table: str, allow_missing: bool = False) -> pd.Series:
@@ -39,7 +41,9 @@ def check_binary(df: pd.DataFrame, column: str, table: str, allow_missing: bool 
     v = s.dropna()
     bad = ~v.isin([0, 1, True, False])
     if bad.any():
-        raise DataError.single(table, column, "binary target in {0, 1}", bad.sum(), v[bad].unique()[:3].tolist())
+        raise DataError.single(
+            table, column, "binary target in {0, 1}", bad.sum(), v[bad].unique()[:3].tolist()
+        )
     if v.nunique() < 2:
         raise DataError.single(table, column, "both classes present", len(v), v.unique()[:1].tolist())
     return s.astype("float64") if allow_missing else s.astype("int64")
@@ -51,7 +55,9 @@ def is_binary(values) -> bool:
     return bool(len(v)) and bool(v.isin([0, 1, True, False]).all())
 
 
-def check_fraction(name: str, value, *, open_low: bool = True, open_high: bool = True, where: str | None = None):
+def check_fraction(
+    name: str, value, *, open_low: bool = True, open_high: bool = True, where: str | None = None
+):
     """``value`` as a float in (0, 1) (ends included when ``open_low``/``open_high`` is False)."""
     ok = isinstance(value, int | float | np.number) and not isinstance(value, bool)
     v = float(value) if ok else np.nan

@@ -9,9 +9,16 @@ from __future__ import annotations
 
 CHANNELS = ["branch", "telemarketing", "direct_mail", "email", "sms", "paid_social", "search", "partners"]
 #: the contact permission a channel needs (None: the customer comes to us)
-CHANNEL_PERMISSION = {"branch": None, "telemarketing": "perm_phone", "direct_mail": "perm_mail",
-                      "email": "perm_email", "sms": "perm_sms", "paid_social": "perm_email", "search": None,
-                      "partners": None}
+CHANNEL_PERMISSION = {
+    "branch": None,
+    "telemarketing": "perm_phone",
+    "direct_mail": "perm_mail",
+    "email": "perm_email",
+    "sms": "perm_sms",
+    "paid_social": "perm_email",
+    "search": None,
+    "partners": None,
+}
 REGIONS = ["capital", "north", "south", "east", "west", "central", "coast", "rural"]
 SEGMENTS = ["student", "young_professional", "mass", "affluent", "senior"]
 EMPLOYMENT = ["salaried", "self_employed", "retired", "student", "unemployed"]

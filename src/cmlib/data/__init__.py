@@ -5,5 +5,15 @@ from cmlib.data.public import PUBLIC_SETS, load_public
 from cmlib.data.schemas import check_binary, require_columns, validate
 from cmlib.data.synthetic import BankWorld, simulate_bank, write_bank
 
-__all__ = ["PUBLIC_SETS", "BankWorld", "check_binary", "load", "load_public", "open_table", "require_columns",
-           "simulate_bank", "validate", "write_bank"]
+__all__ = [
+    "PUBLIC_SETS",
+    "BankWorld",
+    "check_binary",
+    "load",
+    "load_public",
+    "open_table",
+    "require_columns",
+    "simulate_bank",
+    "validate",
+    "write_bank",
+]

@@ -14,10 +14,19 @@ def main(args) -> int:
 
         def progress(done: int, total: int) -> None:
             el = time.perf_counter() - t0
-            print(f"  {done:,}/{total:,} customers ({done / total:.0%}) in {el:.0f} s", file=sys.stderr, flush=True)
+            print(
+                f"  {done:,}/{total:,} customers ({done / total:.0%}) in {el:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
 
-        out = write_bank(args.out, n_customers=args.customers, seed=args.seed, chunk_size=args.chunk_size,
-                         progress=progress)
+        out = write_bank(
+            args.out,
+            n_customers=args.customers,
+            seed=args.seed,
+            chunk_size=args.chunk_size,
+            progress=progress,
+        )
         import pyarrow.parquet as pq
 
         for d in sorted(p for p in out.iterdir() if p.is_dir() and p.name != "truth"):

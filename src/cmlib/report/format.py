@@ -71,8 +71,10 @@ def md(template: str, **values: Any) -> Markdown:
     Values are escaped (and also neutralised for markdown emphasis) so a customer-supplied string such
     as ``<script>`` or ``*`` cannot change the report.
     """
-    safe = {k: escape(v).replace("*", "&#42;").replace("_", "&#95;").replace("`", "&#96;")
-            for k, v in values.items()}
+    safe = {
+        k: escape(v).replace("*", "&#42;").replace("_", "&#95;").replace("`", "&#96;")
+        for k, v in values.items()
+    }
     return Markdown(template.format(**safe))
 
 
@@ -82,8 +84,14 @@ def bullets(lines: Iterable[str]) -> Markdown:
     return Markdown("\n".join(f"- {escape(line)}" for line in lines))
 
 
-def table(df: pd.DataFrame, percent: Iterable[str] = (), money_cols: Iterable[str] = (),
-          counts: Iterable[str] = (), digits: int = 3, caption: str | None = None):
+def table(
+    df: pd.DataFrame,
+    percent: Iterable[str] = (),
+    money_cols: Iterable[str] = (),
+    counts: Iterable[str] = (),
+    digits: int = 3,
+    caption: str | None = None,
+):
     """A display-ready Styler: percent/money/count columns formatted, every text cell escaped."""
     fmt: dict[str, Any] = {}
     for c in df.columns:

@@ -15,8 +15,9 @@ from nbconvert import HTMLExporter
 
 SUMMARY_TAG = "summary"
 _CDN_SCRIPT = re.compile(r"<script\b[^>]*\bsrc=[\"']https?://[^>]*>\s*</script>", re.I | re.S)
-_CDN_BLOCK = re.compile(r"<script\b[^>]*>(?:(?!</script>).)*?https?://cdn(?:(?!</script>).)*?</script>",
-                        re.I | re.S)
+_CDN_BLOCK = re.compile(
+    r"<script\b[^>]*>(?:(?!</script>).)*?https?://cdn(?:(?!</script>).)*?</script>", re.I | re.S
+)
 _CDN_LINK = re.compile(r"<link\b[^>]*\bhref=[\"']https?://[^>]*>", re.I)
 
 
@@ -29,8 +30,11 @@ def summary_first(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     rest = [c for c in cells if c not in summary]
     head = 0
     # keep papermill's error banner and the notebook's title on top
-    while head < len(rest) and rest[head].cell_type == "markdown" and head < 2 and (
-        head == 0 or "papermill-error-cell-tag" in rest[head - 1].get("metadata", {}).get("tags", [])
+    while (
+        head < len(rest)
+        and rest[head].cell_type == "markdown"
+        and head < 2
+        and (head == 0 or "papermill-error-cell-tag" in rest[head - 1].get("metadata", {}).get("tags", []))
     ):
         head += 1
     nb.cells = rest[:head] + summary + rest[head:]
@@ -51,7 +55,9 @@ def strip_cdn(html: str) -> str:
     return _CDN_LINK.sub("", html)
 
 
-def to_html(ipynb: Path | str, html_path: Path | str, *, with_code: bool = False, title: str | None = None) -> Path:
+def to_html(
+    ipynb: Path | str, html_path: Path | str, *, with_code: bool = False, title: str | None = None
+) -> Path:
     """Export an executed notebook to ``html_path`` (summary first, offline, code hidden by default)."""
     nb = nbformat.read(str(ipynb), as_version=4)
     failed = failed_cell_index(nb)

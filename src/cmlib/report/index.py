@@ -82,9 +82,11 @@ def render_index(runs: list[dict]) -> str:
     for r in runs:  # oldest first, so "previous" is the last earlier value of the same metric
         nbs = []
         for n in r.get("notebooks", []):
-            link = f'{escape(r["folder"])}/{escape(n["name"])}.html'
-            nbs.append(f'<a href="{link}">{escape(n["name"])}</a> <span class="{escape(n["status"])}">'
-                       f'{escape(n["status"])}</span> <span class="muted">{n.get("seconds", 0):.0f} s</span>')
+            link = f"{escape(r['folder'])}/{escape(n['name'])}.html"
+            nbs.append(
+                f'<a href="{link}">{escape(n["name"])}</a> <span class="{escape(n["status"])}">'
+                f'{escape(n["status"])}</span> <span class="muted">{n.get("seconds", 0):.0f} s</span>'
+            )
         mets = []
         for nb, d in sorted(r["metrics"].items()):
             for name, m in sorted(d.items()):
@@ -96,22 +98,25 @@ def render_index(runs: list[dict]) -> str:
                     cls = "" if better is None or diff == 0 else ("up" if (diff > 0) == better else "down")
                     delta = f' <span class="{cls}">({escape(_fmt_delta(diff, m["unit"]))})</span>'
                 previous[key] = m["value"]
-                mets.append(f'{escape(nb)}.{escape(name)} = {escape(_fmt(m["value"], m["unit"]))}{delta}')
+                mets.append(f"{escape(nb)}.{escape(name)} = {escape(_fmt(m['value'], m['unit']))}{delta}")
         alerts = evaluate_alerts(r)
         rendered.append(
             f'<tr><td><a href="{escape(r["folder"])}/manifest.json">{escape(r["folder"])}</a><br>'
             f'<span class="muted">{escape(r.get("params_file") or "defaults")}</span></td>'
             f'<td class="{escape(r["status"])}">{escape(r["status"])}</td>'
-            f'<td>{"<br>".join(nbs)}</td><td>{"<br>".join(mets) or "–"}</td>'
-            f'<td class="alert">{"<br>".join(escape(a) for a in alerts) or "–"}</td></tr>')
+            f"<td>{'<br>'.join(nbs)}</td><td>{'<br>'.join(mets) or '–'}</td>"
+            f'<td class="alert">{"<br>".join(escape(a) for a in alerts) or "–"}</td></tr>'
+        )
     rows = list(reversed(rendered))  # newest first
     body = "\n".join(rows) or '<tr><td colspan="5">No runs yet: <code>make reports</code>.</td></tr>'
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Credit Marketing Lab — reports'
-            f'</title><style>{_CSS}</style></head><body><h1>Credit Marketing Lab — report runs</h1>'
-            f'<p class="muted">Newest first. Change is against the previous run that recorded the same metric; '
-            f'green is better, red worse. <a href="latest/">latest good run</a></p>'
-            f'<table><tr><th>run</th><th>status</th><th>notebooks</th><th>headline metrics (change)</th>'
-            f'<th>alerts</th></tr>{body}</table></body></html>')
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Credit Marketing Lab — reports'
+        f"</title><style>{_CSS}</style></head><body><h1>Credit Marketing Lab — report runs</h1>"
+        f'<p class="muted">Newest first. Change is against the previous run that recorded the same metric; '
+        f'green is better, red worse. <a href="latest/">latest good run</a></p>'
+        f"<table><tr><th>run</th><th>status</th><th>notebooks</th><th>headline metrics (change)</th>"
+        f"<th>alerts</th></tr>{body}</table></body></html>"
+    )
 
 
 def write_index(out_dir: Path) -> Path:

@@ -60,8 +60,9 @@ def current_notebook() -> str:
     return os.environ.get(ENV_NOTEBOOK, "interactive")
 
 
-def record(name: str, value: Any, unit: str = "other", higher_is_better: bool | None = None,
-           description: str = "") -> None:
+def record(
+    name: str, value: Any, unit: str = "other", higher_is_better: bool | None = None, description: str = ""
+) -> None:
     """Record a headline metric for the run index and alerts (returns nothing, so a notebook cell
     ending in ``record(...)`` prints nothing).
 
@@ -121,8 +122,12 @@ def record_input(name: str, df: pd.DataFrame) -> str:
         f = rd / "inputs" / f"{current_notebook()}.jsonl"
         f.parent.mkdir(parents=True, exist_ok=True)
         with f.open("a") as fh:
-            fh.write(json.dumps({"table": name, "rows": int(len(df)), "columns": int(df.shape[1]),
-                                 "fingerprint": fp}) + "\n")
+            fh.write(
+                json.dumps(
+                    {"table": name, "rows": int(len(df)), "columns": int(df.shape[1]), "fingerprint": fp}
+                )
+                + "\n"
+            )
     return fp
 
 
@@ -143,11 +148,20 @@ def find_artefact(filename: str) -> Path | None:
     rd = run_dir()
     root = project_root()
     if rd is not None:
-        candidates = [rd / "artefacts" / filename, rd.parent / "latest" / "artefacts" / filename,
-                      root / "reports" / "latest" / "artefacts" / filename]
+        candidates = [
+            rd / "artefacts" / filename,
+            rd.parent / "latest" / "artefacts" / filename,
+            root / "reports" / "latest" / "artefacts" / filename,
+        ]
         return next((c for c in candidates if c.exists()), None)
-    found = [c for c in (root / "reports" / "latest" / "artefacts" / filename, root / "data" / "artefacts" / filename)
-             if c.exists()]
+    found = [
+        c
+        for c in (
+            root / "reports" / "latest" / "artefacts" / filename,
+            root / "data" / "artefacts" / filename,
+        )
+        if c.exists()
+    ]
     return max(found, key=lambda c: c.stat().st_mtime) if found else None
 
 
@@ -183,7 +197,10 @@ def locate_artefacts(*filenames: str) -> dict[str, Path | None]:
             print(f"{name}: from {label}")
         else:
             nb = producer_of(name)
-            how = (f"run {nb} first: `make reports`, or open notebooks/{nb}.ipynb and Run All" if nb
-                   else "no notebook in notebooks/ declares it")
+            how = (
+                f"run {nb} first: `make reports`, or open notebooks/{nb}.ipynb and Run All"
+                if nb
+                else "no notebook in notebooks/ declares it"
+            )
             print(f"{name} not found (no good run under reports/, nothing in data/artefacts): {how}")
     return out

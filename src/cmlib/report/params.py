@@ -87,14 +87,16 @@ def read_spec(path: str | Path) -> NotebookSpec:
     nb = nbformat.read(path, as_version=4)
     cell = parameters_cell(nb)
     if cell is None:
-        raise ParameterError("parameters", "a first code cell tagged 'parameters'", "no such cell",
-                             where=path.name)
+        raise ParameterError(
+            "parameters", "a first code cell tagged 'parameters'", "no such cell", where=path.name
+        )
     params: dict[str, Parameter] = {}
     lines = cell.source.splitlines()
     tree = ast.parse(cell.source)
     for node in tree.body:
-        if not (isinstance(node, ast.Assign) and len(node.targets) == 1
-                and isinstance(node.targets[0], ast.Name)):
+        if not (
+            isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+        ):
             if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value:
                 target, value = node.target, node.value
             else:
@@ -104,8 +106,9 @@ def read_spec(path: str | Path) -> NotebookSpec:
         try:
             default = ast.literal_eval(value)
         except ValueError as exc:
-            raise ParameterError(target.id, "a literal default value", ast.unparse(value),
-                                 where=path.name) from exc
+            raise ParameterError(
+                target.id, "a literal default value", ast.unparse(value), where=path.name
+            ) from exc
         line = lines[node.lineno - 1]
         comment = line.split("#", 1)[1].strip() if "#" in line else ""
         params[target.id] = Parameter(target.id, default, comment)
@@ -217,15 +220,23 @@ def load_params_file(path: str | Path) -> RunParameters:
         raise ParameterError("-f", "a mapping with keys parameters/notebooks/alerts", type(doc).__name__)
     unknown = set(doc) - {"parameters", "notebooks", "alerts", "description"}
     if unknown:
-        raise ParameterError(sorted(unknown)[0], "one of parameters, notebooks, alerts, description",
-                             "an unknown top-level key", where=path.name)
+        raise ParameterError(
+            sorted(unknown)[0],
+            "one of parameters, notebooks, alerts, description",
+            "an unknown top-level key",
+            where=path.name,
+        )
     alerts = doc.get("alerts") or []
     for a in alerts:
         if not (isinstance(a, dict) and "metric" in a and ({"above", "below"} & set(a))):
-            raise ParameterError("alerts", "items like {metric: NB.name, above: X} or {below: X}", a,
-                                 where=path.name)
-    return RunParameters(dict(doc.get("parameters") or {}),
-                         {k: dict(v or {}) for k, v in (doc.get("notebooks") or {}).items()}, list(alerts))
+            raise ParameterError(
+                "alerts", "items like {metric: NB.name, above: X} or {below: X}", a, where=path.name
+            )
+    return RunParameters(
+        dict(doc.get("parameters") or {}),
+        {k: dict(v or {}) for k, v in (doc.get("notebooks") or {}).items()},
+        list(alerts),
+    )
 
 
 def add_cli_params(rp: RunParameters, pairs: list[tuple[str, str]]) -> RunParameters:
@@ -241,8 +252,9 @@ def add_cli_params(rp: RunParameters, pairs: list[tuple[str, str]]) -> RunParame
     return rp
 
 
-def validate(specs: list[NotebookSpec], rp: RunParameters,
-             all_specs: list[NotebookSpec] | None = None) -> dict[str, dict[str, Any]]:
+def validate(
+    specs: list[NotebookSpec], rp: RunParameters, all_specs: list[NotebookSpec] | None = None
+) -> dict[str, dict[str, Any]]:
     """Resolve and type-check the parameters of each notebook; return {notebook name: parameters}.
 
     A common name typed with ``-p`` must be declared by at least one selected notebook; one from a params
@@ -259,20 +271,27 @@ def validate(specs: list[NotebookSpec], rp: RunParameters,
         pool = specs if key in rp.common_from_text else every.values()
         if not any(key in s.parameters for s in pool):
             where = ", ".join(sorted(names))
-            raise ParameterError(key, "a name declared in the parameters cell", value,
-                                 where=f"unknown parameter in {where}")
+            raise ParameterError(
+                key, "a name declared in the parameters cell", value, where=f"unknown parameter in {where}"
+            )
     out: dict[str, dict[str, Any]] = {}
     for s in specs:
         resolved: dict[str, Any] = {}
         for key, value in rp.common.items():
             if key in s.parameters:
-                resolved[key] = coerce(s.parameters[key], value, from_text=key in rp.common_from_text,
-                                       where=s.name)
+                resolved[key] = coerce(
+                    s.parameters[key], value, from_text=key in rp.common_from_text, where=s.name
+                )
         for key, value in rp.per_notebook.get(s.name, {}).items():
             if key not in s.parameters:
-                raise ParameterError(key, "a name declared in the parameters cell", value,
-                                     where=f"unknown parameter in {s.name}")
-            resolved[key] = coerce(s.parameters[key], value, from_text=(s.name, key) in rp.per_from_text,
-                                   where=s.name)
+                raise ParameterError(
+                    key,
+                    "a name declared in the parameters cell",
+                    value,
+                    where=f"unknown parameter in {s.name}",
+                )
+            resolved[key] = coerce(
+                s.parameters[key], value, from_text=(s.name, key) in rp.per_from_text, where=s.name
+            )
         out[s.name] = resolved
     return out

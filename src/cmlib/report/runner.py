@@ -33,8 +33,22 @@ from cmlib.report.index import write_index
 from cmlib.report.metrics import ENV_NOTEBOOK, ENV_RUN_DIR, read_metrics
 from cmlib.report.params import NotebookSpec, RunParameters, read_spec, validate
 
-KEY_PACKAGES = ["cmlib", "pandas", "numpy", "scipy", "scikit-learn", "statsmodels", "lifelines", "duckdb",
-                "ibis-framework", "pandera", "papermill", "nbconvert", "seaborn", "matplotlib"]
+KEY_PACKAGES = [
+    "cmlib",
+    "pandas",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "statsmodels",
+    "lifelines",
+    "duckdb",
+    "ibis-framework",
+    "pandera",
+    "papermill",
+    "nbconvert",
+    "seaborn",
+    "matplotlib",
+]
 
 
 @dataclass
@@ -68,7 +82,12 @@ def resolve_notebooks(names: list[str] | None, notebooks_dir: Path) -> list[Path
     out = []
     for n in names:
         p = Path(n)
-        cands = [p, p.with_suffix(".ipynb"), notebooks_dir / p.name, (notebooks_dir / p.name).with_suffix(".ipynb")]
+        cands = [
+            p,
+            p.with_suffix(".ipynb"),
+            notebooks_dir / p.name,
+            (notebooks_dir / p.name).with_suffix(".ipynb"),
+        ]
         hit = next((c for c in cands if c.suffix == ".ipynb" and c.is_file()), None)
         if hit is None:
             avail = ", ".join(q.stem for q in sorted(notebooks_dir.glob("*.ipynb"))) or "none"
@@ -83,8 +102,9 @@ def dependency_order(specs: list[NotebookSpec]) -> dict[str, set[str]]:
     for s in specs:
         for a in s.produces:
             producers[a] = s.name
-    deps = {s.name: {producers[a] for a in s.consumes if a in producers and producers[a] != s.name}
-            for s in specs}
+    deps = {
+        s.name: {producers[a] for a in s.consumes if a in producers and producers[a] != s.name} for s in specs
+    }
     seen: set[str] = set()
     stack: set[str] = set()
 
@@ -106,8 +126,9 @@ def dependency_order(specs: list[NotebookSpec]) -> dict[str, set[str]]:
 
 def _git(cwd: Path, *args: str) -> str | None:
     try:
-        return subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True, check=True,
-                              timeout=10).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(cwd), *args], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
 
@@ -135,10 +156,19 @@ def _log(msg: str) -> None:
     print(msg, flush=True)
 
 
-def run(notebooks: list[str] | None = None, *, params: RunParameters | None = None,
-        params_file: str | None = None, jobs: int = 1, with_code: bool = False,
-        out_dir: str | Path = "reports", notebooks_dir: str | Path = "notebooks",
-        cell_timeout: int = 1800, run_id: str | None = None, log=_log) -> RunResult:
+def run(
+    notebooks: list[str] | None = None,
+    *,
+    params: RunParameters | None = None,
+    params_file: str | None = None,
+    jobs: int = 1,
+    with_code: bool = False,
+    out_dir: str | Path = "reports",
+    notebooks_dir: str | Path = "notebooks",
+    cell_timeout: int = 1800,
+    run_id: str | None = None,
+    log=_log,
+) -> RunResult:
     """Run notebooks and publish their reports; see the module docstring. Returns a :class:`RunResult`."""
     if jobs < 1:
         raise ParameterError("--jobs", "an integer ≥ 1", jobs)
@@ -164,27 +194,44 @@ def run(notebooks: list[str] | None = None, *, params: RunParameters | None = No
 
     def execute(spec: NotebookSpec) -> NotebookResult:
         job = {
-            "name": spec.name, "input": str(spec.path),
+            "name": spec.name,
+            "input": str(spec.path),
             "output": str(staging / "notebooks" / spec.path.name),
             "html": str(staging / f"{spec.name}.html"),
             "result": str(staging / "notebooks" / f".{spec.name}.result.json"),
-            "parameters": resolved[spec.name], "cell_timeout": cell_timeout,
-            "cwd": str(spec.path.parent), "with_code": with_code,
+            "parameters": resolved[spec.name],
+            "cell_timeout": cell_timeout,
+            "cwd": str(spec.path.parent),
+            "with_code": with_code,
         }
         job_file = staging / "notebooks" / f".{spec.name}.job.json"
         job_file.write_text(json.dumps(job))
-        env = dict(os.environ, **{ENV_RUN_DIR: str(staging), ENV_NOTEBOOK: spec.name,
-                                  "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-                                  "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
-        proc = subprocess.run([sys.executable, "-m", "cmlib.report._execute", str(job_file)], env=env,
-                              capture_output=True, text=True)
+        env = dict(
+            os.environ,
+            **{
+                ENV_RUN_DIR: str(staging),
+                ENV_NOTEBOOK: spec.name,
+                "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+                "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+            },
+        )
+        proc = subprocess.run(
+            [sys.executable, "-m", "cmlib.report._execute", str(job_file)],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         res_file = Path(job["result"])
         if res_file.exists():
             r = json.loads(res_file.read_text())
             res_file.unlink()
         else:
-            r = {"status": "failed", "error": f"executor crashed: {proc.stderr.strip()[-2000:]}",
-                 "seconds": 0.0, "attempts": 0}
+            r = {
+                "status": "failed",
+                "error": f"executor crashed: {proc.stderr.strip()[-2000:]}",
+                "seconds": 0.0,
+                "attempts": 0,
+            }
         job_file.unlink()
         return NotebookResult(spec.name, r["status"], r["seconds"], r["error"], r.get("attempts", 0))
 
@@ -199,7 +246,9 @@ def run(notebooks: list[str] | None = None, *, params: RunParameters | None = No
                 if any(d in results and results[d].status != "ok" for d in ds):
                     failed_dep = sorted(d for d in ds if results[d].status != "ok")
                     results[name] = NotebookResult(name, "skipped", error=f"needs {', '.join(failed_dep)}")
-                    log(f"[{len(results)}/{total}] skipped {name}: needs {', '.join(failed_dep)}, which failed")
+                    log(
+                        f"[{len(results)}/{total}] skipped {name}: needs {', '.join(failed_dep)}, which failed"
+                    )
                     del pending[name]
                 elif all(d in results for d in ds):
                     log(f"[start] {name}")
@@ -225,12 +274,19 @@ def run(notebooks: list[str] | None = None, *, params: RunParameters | None = No
     commit = _git(notebooks_dir, "rev-parse", "HEAD")
     dirty = _git(notebooks_dir, "status", "--porcelain", "--untracked-files=no")
     manifest: dict[str, Any] = {
-        "run_id": run_id, "status": status, "started": started.isoformat(timespec="seconds"),
+        "run_id": run_id,
+        "status": status,
+        "started": started.isoformat(timespec="seconds"),
         "finished": dt.datetime.now().isoformat(timespec="seconds"),
-        "params_file": params_file, "parameters": resolved,
-        "alerts": rp.alerts, "data_fingerprint": inputs,
+        "params_file": params_file,
+        "parameters": resolved,
+        "alerts": rp.alerts,
+        "data_fingerprint": inputs,
         "git": {"commit": commit, "dirty": bool(dirty) if dirty is not None else None},
-        "packages": _versions(), "jobs": jobs, "cell_timeout_s": cell_timeout, "with_code": with_code,
+        "packages": _versions(),
+        "jobs": jobs,
+        "cell_timeout_s": cell_timeout,
+        "with_code": with_code,
         "notebooks": [asdict(r) for r in ordered],
         "order": {n: sorted(d) for n, d in deps.items()},
     }
@@ -259,9 +315,18 @@ def main_run(args) -> int:
     rp = load_params_file(args.params_file) if args.params_file else RunParameters()
     add_cli_params(rp, [tuple(p) for p in args.param or []])
     t0 = time.perf_counter()
-    res = run(args.notebooks, params=rp, params_file=args.params_file, jobs=args.jobs,
-              with_code=args.with_code, out_dir=args.out, notebooks_dir=args.notebooks_dir,
-              cell_timeout=args.cell_timeout)
-    print(f"{sum(r.status == 'ok' for r in res.notebooks)} of {len(res.notebooks)} notebooks ok "
-          f"in {time.perf_counter() - t0:.1f} s; index: {Path(args.out) / 'index.html'}")
+    res = run(
+        args.notebooks,
+        params=rp,
+        params_file=args.params_file,
+        jobs=args.jobs,
+        with_code=args.with_code,
+        out_dir=args.out,
+        notebooks_dir=args.notebooks_dir,
+        cell_timeout=args.cell_timeout,
+    )
+    print(
+        f"{sum(r.status == 'ok' for r in res.notebooks)} of {len(res.notebooks)} notebooks ok "
+        f"in {time.perf_counter() - t0:.1f} s; index: {Path(args.out) / 'index.html'}"
+    )
     return 0 if res.ok else 1

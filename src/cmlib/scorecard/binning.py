@@ -24,7 +24,9 @@ from cmlib.vocab import special_label
 PATTERNS = ("ascending", "descending", "auto", "peak", "valley", "none")
 
 
-def bin_iv(events: float, total: float, all_events: float, all_nonevents: float, smoothing: float = 0.5) -> float:
+def bin_iv(
+    events: float, total: float, all_events: float, all_nonevents: float, smoothing: float = 0.5
+) -> float:
     """Information value contributed by one bin: (e − n)·ln(e / n) with e, n the bin's shares of all events
     and non-events; ``smoothing`` (added to both counts) keeps a pure bin finite."""
     e = (events + smoothing) / (all_events + smoothing)
@@ -32,8 +34,14 @@ def bin_iv(events: float, total: float, all_events: float, all_nonevents: float,
     return float((e - n) * np.log(e / n))
 
 
-def strong_and_significant(events: float, total: float, all_events: float, all_total: float,
-                           alpha: float | None, min_odds_ratio: float = 2.0) -> bool:
+def strong_and_significant(
+    events: float,
+    total: float,
+    all_events: float,
+    all_total: float,
+    alpha: float | None,
+    min_odds_ratio: float = 2.0,
+) -> bool:
     """Whether a small bin's event rate differs from the rest of the sample enough to keep it on its own:
     a two-sided two-proportion z-test at level ``alpha`` *and* an odds ratio against the rest of at least
     ``min_odds_ratio`` (or at most its inverse). ``alpha=None`` switches the exception off."""
@@ -49,10 +57,18 @@ def strong_and_significant(events: float, total: float, all_events: float, all_t
     return bool(math.erfc(abs(z) / math.sqrt(2)) < alpha and abs(np.log(odds)) >= np.log(min_odds_ratio))
 
 
-def optimal_partition(events: Sequence[float], totals: Sequence[float], monotonic: str = "auto", max_bins: int = 8,
-                      min_bin_share: float = 0.05, min_events: int = 1, min_nonevents: int = 1,
-                      smoothing: float = 0.5, rare_alpha: float | None = None,
-                      rare_min_odds_ratio: float = 2.0) -> list[int]:
+def optimal_partition(
+    events: Sequence[float],
+    totals: Sequence[float],
+    monotonic: str = "auto",
+    max_bins: int = 8,
+    min_bin_share: float = 0.05,
+    min_events: int = 1,
+    min_nonevents: int = 1,
+    smoothing: float = 0.5,
+    rare_alpha: float | None = None,
+    rare_min_odds_ratio: float = 2.0,
+) -> list[int]:
     """Edges of the IV-maximising partition of ordered pre-bins: ``[0, c1, …, n]``, bin k = pre-bins
     ``edges[k]:edges[k+1]``. Event rates of consecutive bins must rise strictly (ascending), fall strictly
     (descending), rise then fall (peak) or fall then rise (valley); ``auto`` takes the better of ascending
@@ -67,8 +83,9 @@ def optimal_partition(events: Sequence[float], totals: Sequence[float], monotoni
     if len(ev) != len(tot) or len(ev) == 0:
         raise ParameterError("events/totals", "two non-empty sequences of equal length", (len(ev), len(tot)))
     if (ev < 0).any() or (tot < ev).any():
-        raise DataError.single("bin_counts", "n_event", "0 ≤ events ≤ rows in every pre-bin",
-                               int(((ev < 0) | (tot < ev)).sum()))
+        raise DataError.single(
+            "bin_counts", "n_event", "0 ≤ events ≤ rows in every pre-bin", int(((ev < 0) | (tot < ev)).sum())
+        )
     if monotonic not in PATTERNS:
         raise ParameterError("monotonic", f"one of {PATTERNS}", monotonic)
     if max_bins < 1:
@@ -77,15 +94,27 @@ def optimal_partition(events: Sequence[float], totals: Sequence[float], monotoni
         best = None
         for pat in ("ascending", "descending"):
             try:
-                edges = optimal_partition(ev, tot, pat, max_bins, min_bin_share, min_events, min_nonevents, smoothing,
-                                          rare_alpha, rare_min_odds_ratio)
+                edges = optimal_partition(
+                    ev,
+                    tot,
+                    pat,
+                    max_bins,
+                    min_bin_share,
+                    min_events,
+                    min_nonevents,
+                    smoothing,
+                    rare_alpha,
+                    rare_min_odds_ratio,
+                )
             except DataError:
                 continue
             iv = _partition_iv(ev, tot, edges, smoothing)
             if best is None or iv > best[0] + 1e-12:
                 best = (iv, edges)
         if best is None:
-            raise DataError.single("bin_counts", "n_event", "a partition meeting the binning constraints", int(tot.sum()))
+            raise DataError.single(
+                "bin_counts", "n_event", "a partition meeting the binning constraints", int(tot.sum())
+            )
         return best[1]
     n = len(ev)
     E, T = ev.sum(), tot.sum()
@@ -96,7 +125,9 @@ def optimal_partition(events: Sequence[float], totals: Sequence[float], monotoni
         e, t = ce[j] - ce[i], ct[j] - ct[i]
         if e < min_events or t - e < min_nonevents:
             return False
-        return t >= min_bin_share * T - 1e-9 or strong_and_significant(e, t, E, T, rare_alpha, rare_min_odds_ratio)
+        return t >= min_bin_share * T - 1e-9 or strong_and_significant(
+            e, t, E, T, rare_alpha, rare_min_odds_ratio
+        )
 
     def rate(i: int, j: int) -> float:
         return (ce[j] - ce[i]) / (ct[j] - ct[i])
@@ -147,9 +178,13 @@ def optimal_partition(events: Sequence[float], totals: Sequence[float], monotoni
                         back[b][key] = (k, i, ph)
     finals = [(v, b, key) for b in range(1, max_bins + 1) for key, v in best[b].items() if key[1] == n]
     if not finals:
-        raise DataError.single("bin_counts", "n_event", "a partition meeting the binning constraints "
-                               f"(min share {min_bin_share}, min events {min_events}, pattern {monotonic})",
-                               int(T))
+        raise DataError.single(
+            "bin_counts",
+            "n_event",
+            "a partition meeting the binning constraints "
+            f"(min share {min_bin_share}, min events {min_events}, pattern {monotonic})",
+            int(T),
+        )
     # prefer fewer bins on ties (simpler), then the first found
     v, b, key = max(finals, key=lambda f: (round(f[0], 12), -f[1]))
     edges = [n]
@@ -165,7 +200,10 @@ def optimal_partition(events: Sequence[float], totals: Sequence[float], monotoni
 
 def _partition_iv(ev: np.ndarray, tot: np.ndarray, edges: Sequence[int], smoothing: float = 0.5) -> float:
     E, T = ev.sum(), tot.sum()
-    return sum(bin_iv(ev[a:b].sum(), tot[a:b].sum(), E, T - E, smoothing) for a, b in zip(edges[:-1], edges[1:], strict=True))
+    return sum(
+        bin_iv(ev[a:b].sum(), tot[a:b].sum(), E, T - E, smoothing)
+        for a, b in zip(edges[:-1], edges[1:], strict=True)
+    )
 
 
 def _binned_gini(tab: pd.DataFrame) -> float:
@@ -201,9 +239,19 @@ class WoEBinner(BaseEstimator):
     WoE = ln(share of non-events / share of events) per bin (positive = safer), with ``smoothing``.
     """
 
-    def __init__(self, n_prebins: int = 20, max_bins: int = 6, min_bin_share: float = 0.03, min_events: int = 5,
-                 monotonic: str = "auto", special_codes: dict | None = None, smoothing: float = 0.5,
-                 rare_alpha: float | None = 0.001, rare_min_odds_ratio: float = 2.0, user_splits: dict | None = None):
+    def __init__(
+        self,
+        n_prebins: int = 20,
+        max_bins: int = 6,
+        min_bin_share: float = 0.03,
+        min_events: int = 5,
+        monotonic: str = "auto",
+        special_codes: dict | None = None,
+        smoothing: float = 0.5,
+        rare_alpha: float | None = 0.001,
+        rare_min_odds_ratio: float = 2.0,
+        user_splits: dict | None = None,
+    ):
         self.n_prebins = n_prebins
         self.max_bins = max_bins
         self.min_bin_share = min_bin_share
@@ -217,7 +265,9 @@ class WoEBinner(BaseEstimator):
 
     def _woe(self, e: float, t: float) -> float:
         s = self.smoothing
-        return float(np.log(((t - e + s) / (self.total_nonevents_ + s)) / ((e + s) / (self.total_events_ + s))))
+        return float(
+            np.log(((t - e + s) / (self.total_nonevents_ + s)) / ((e + s) / (self.total_events_ + s)))
+        )
 
     def fit(self, X, y) -> WoEBinner:
         """Fit on a pandas frame ``X`` with labels ``y`` (1 = event), or on any engine source (an Ibis table,
@@ -236,18 +286,27 @@ class WoEBinner(BaseEstimator):
             n, n_event = len(y), float(y.sum())  # check_binary has checked the values and both classes
         else:
             if not isinstance(y, str):
-                raise ParameterError("y", "the target column's name when X is a table or path", type(y).__name__)
+                raise ParameterError(
+                    "y", "the target column's name when X is a table or path", type(y).__name__
+                )
             t = engine.table(X)
             target, features = y, [c for c in t.columns if c != y]
             if target not in t.columns:
                 raise DataError.single(table_name, target, "target column present", -1)
             tv = t[target]
-            r0 = engine.execute(t.aggregate(
-                n=t.count(), n_event=tv.cast("float64").sum(), n_null_target=tv.isnull().sum().cast("int64"),
-                n_bad_target=(~tv.cast("float64").isin([0.0, 1.0])).sum().cast("int64"))).iloc[0]
+            r0 = engine.execute(
+                t.aggregate(
+                    n=t.count(),
+                    n_event=tv.cast("float64").sum(),
+                    n_null_target=tv.isnull().sum().cast("int64"),
+                    n_bad_target=(~tv.cast("float64").isin([0.0, 1.0])).sum().cast("int64"),
+                )
+            ).iloc[0]
             n, n_event = int(r0["n"]), float(r0["n_event"] or 0)
             if int(r0["n_null_target"] or 0):
-                raise DataError.single(table_name, target, "binary target has no missing values", int(r0["n_null_target"]))
+                raise DataError.single(
+                    table_name, target, "binary target has no missing values", int(r0["n_null_target"])
+                )
             if int(r0["n_bad_target"] or 0):
                 raise DataError.single(table_name, target, "binary target in {0, 1}", int(r0["n_bad_target"]))
             if n_event in (0, n):
@@ -265,85 +324,167 @@ class WoEBinner(BaseEstimator):
                 raise DataError.single(table_name, f, "at least two distinct values", n)
             (numeric if p["numeric"] else categorical).append(f)
         specials = {f: list((self.special_codes or {}).get(f, [])) for f in numeric}
-        manual = {f: sorted(float(b) for b in self.user_splits[f]) for f in numeric if f in (self.user_splits or {})}
+        manual = {
+            f: sorted(float(b) for b in self.user_splits[f]) for f in numeric if f in (self.user_splits or {})
+        }
         # few values (flags, counts): one pre-bin per value; else quantile pre-bins — a handful of queries in all
-        few = [f for f in numeric if f not in manual and prof.loc[f, "n_distinct"] <= self.n_prebins + len(specials[f])]
+        few = [
+            f
+            for f in numeric
+            if f not in manual and prof.loc[f, "n_distinct"] <= self.n_prebins + len(specials[f])
+        ]
         edges = dict(manual)
         for f, vals in engine.distinct_values_many(t, few).items():
             vals = [v for v in vals if v not in specials[f]]
             if len(vals) <= self.n_prebins:  # the approximate count can be a little off: check exactly
                 edges[f] = vals[1:]
-        edges.update(engine.quantile_edges_many(t, {f: specials[f] for f in numeric if f not in edges}, self.n_prebins))
+        edges.update(
+            engine.quantile_edges_many(t, {f: specials[f] for f in numeric if f not in edges}, self.n_prebins)
+        )
         # categoricals are counted as text by bin_counts_many on either path
         counts = engine.bin_counts_many(t, target, {f: (edges[f], specials[f]) for f in numeric}, categorical)
         for f in features:
             if f in numeric:
                 pre = counts[f]
                 main = pre[pre["bin_index"] >= 0].reset_index(drop=True)
-                cut = (list(range(len(main) + 1)) if f in manual else
-                       optimal_partition(main["n_event"], main["n"], self.monotonic, self.max_bins, self.min_bin_share,
-                                         self.min_events, 1, self.smoothing, self.rare_alpha, self.rare_min_odds_ratio))
+                cut = (
+                    list(range(len(main) + 1))
+                    if f in manual
+                    else optimal_partition(
+                        main["n_event"],
+                        main["n"],
+                        self.monotonic,
+                        self.max_bins,
+                        self.min_bin_share,
+                        self.min_events,
+                        1,
+                        self.smoothing,
+                        self.rare_alpha,
+                        self.rare_min_odds_ratio,
+                    )
+                )
                 rows = []
                 for a, b in zip(cut[:-1], cut[1:], strict=True):
                     g = main.iloc[a:b]
-                    rows.append({"bin": f"[{g['lower'].iloc[0]:g}, {g['upper'].iloc[-1]:g})", "lower": g["lower"].iloc[0],
-                                 "upper": g["upper"].iloc[-1], "n": g["n"].sum(), "n_event": g["n_event"].sum()})
+                    rows.append(
+                        {
+                            "bin": f"[{g['lower'].iloc[0]:g}, {g['upper'].iloc[-1]:g})",
+                            "lower": g["lower"].iloc[0],
+                            "upper": g["upper"].iloc[-1],
+                            "n": g["n"].sum(),
+                            "n_event": g["n_event"].sum(),
+                        }
+                    )
                 for r in pre[pre["bin_index"] < 0].itertuples():
-                    rows.append({"bin": r.bin, "lower": np.nan, "upper": np.nan, "n": r.n, "n_event": r.n_event})
+                    rows.append(
+                        {"bin": r.bin, "lower": np.nan, "upper": np.nan, "n": r.n, "n_event": r.n_event}
+                    )
                 tab = pd.DataFrame(rows)
             else:
                 cnt = counts[f]
                 miss = cnt[cnt["bin"] == "missing"]
                 cnt = cnt[cnt["bin"] != "missing"]
                 rare = (cnt["n"] < self.min_bin_share * n) & ~np.array(
-                    [(e >= self.min_events) and strong_and_significant(e, m, n_event, n, self.rare_alpha,
-                                                                       self.rare_min_odds_ratio)
-                     for e, m in zip(cnt["n_event"], cnt["n"], strict=True)], dtype=bool)
-                pooled = pd.DataFrame([{"bin": "(rare)", "n": cnt.loc[rare, "n"].sum(), "n_event": cnt.loc[rare, "n_event"].sum()}]) if rare.any() else cnt.head(0)
+                    [
+                        (e >= self.min_events)
+                        and strong_and_significant(
+                            e, m, n_event, n, self.rare_alpha, self.rare_min_odds_ratio
+                        )
+                        for e, m in zip(cnt["n_event"], cnt["n"], strict=True)
+                    ],
+                    dtype=bool,
+                )
+                pooled = (
+                    pd.DataFrame(
+                        [
+                            {
+                                "bin": "(rare)",
+                                "n": cnt.loc[rare, "n"].sum(),
+                                "n_event": cnt.loc[rare, "n_event"].sum(),
+                            }
+                        ]
+                    )
+                    if rare.any()
+                    else cnt.head(0)
+                )
                 tab = pd.concat([cnt.loc[~rare, ["bin", "n", "n_event"]], pooled], ignore_index=True)
                 tab["levels"] = [[b] if b != "(rare)" else cnt.loc[rare, "bin"].tolist() for b in tab["bin"]]
                 tab = self._merge_levels(tab, n_event, n)
-                tab = pd.concat([tab, pd.DataFrame([{"bin": "missing", "n": int(miss["n"].sum()),
-                                                     "n_event": int(miss["n_event"].sum()), "levels": []}])],
-                                ignore_index=True)
+                tab = pd.concat(
+                    [
+                        tab,
+                        pd.DataFrame(
+                            [
+                                {
+                                    "bin": "missing",
+                                    "n": int(miss["n"].sum()),
+                                    "n_event": int(miss["n_event"].sum()),
+                                    "levels": [],
+                                }
+                            ]
+                        ),
+                    ],
+                    ignore_index=True,
+                )
             if "missing" not in set(tab["bin"]):
-                tab = pd.concat([tab, pd.DataFrame([{"bin": "missing", "n": 0, "n_event": 0}])], ignore_index=True)
+                tab = pd.concat(
+                    [tab, pd.DataFrame([{"bin": "missing", "n": 0, "n_event": 0}])], ignore_index=True
+                )
             tab["n_nonevent"] = tab["n"] - tab["n_event"]
             tab["event_rate"] = tab["n_event"] / tab["n"].where(tab["n"] > 0)
             # an empty bin (no missing values at fit) is neutral: WoE 0, the population's average risk
-            tab["woe"] = [self._woe(e, t) if t > 0 else 0.0 for e, t in zip(tab["n_event"], tab["n"], strict=True)]
+            tab["woe"] = [
+                self._woe(e, t) if t > 0 else 0.0 for e, t in zip(tab["n_event"], tab["n"], strict=True)
+            ]
             e_sh = (tab["n_event"] + self.smoothing) / (self.total_events_ + self.smoothing)
             n_sh = (tab["n_nonevent"] + self.smoothing) / (self.total_nonevents_ + self.smoothing)
             tab["iv"] = np.where(tab["n"] > 0, (n_sh - e_sh) * np.log(n_sh / e_sh), 0.0)
             self.tables_[f] = tab
-        self.iv_ = pd.Series({f: float(t["iv"].sum()) for f, t in self.tables_.items()}, name="iv").sort_values(ascending=False)
-        self.gini_ = pd.Series({f: _binned_gini(t) for f, t in self.tables_.items()}, name="gini").reindex(self.iv_.index)
+        self.iv_ = pd.Series(
+            {f: float(t["iv"].sum()) for f, t in self.tables_.items()}, name="iv"
+        ).sort_values(ascending=False)
+        self.gini_ = pd.Series({f: _binned_gini(t) for f, t in self.tables_.items()}, name="gini").reindex(
+            self.iv_.index
+        )
         return self
 
     def _merge_levels(self, tab: pd.DataFrame, n_event: float, n: float) -> pd.DataFrame:
         """Order a categorical's level groups by event rate and merge neighbours optimally (the same exact
         DP as numeric pre-bins, ascending), so ``max_bins`` and ``min_events`` hold for categoricals too.
         When the constraints cannot be met the groups stay as they are."""
-        tab = tab.assign(_rate=tab["n_event"] / tab["n"]).sort_values("_rate", kind="stable").reset_index(drop=True)
+        tab = (
+            tab.assign(_rate=tab["n_event"] / tab["n"])
+            .sort_values("_rate", kind="stable")
+            .reset_index(drop=True)
+        )
         if len(tab) <= 1:
             return tab.drop(columns="_rate")
         try:
-            cut = optimal_partition(tab["n_event"], tab["n"], "ascending", self.max_bins, 0.0, self.min_events, 1,
-                                    self.smoothing)
+            cut = optimal_partition(
+                tab["n_event"], tab["n"], "ascending", self.max_bins, 0.0, self.min_events, 1, self.smoothing
+            )
         except DataError:
             return tab.drop(columns="_rate")
         rows = []
         for a, b in zip(cut[:-1], cut[1:], strict=True):
             g = tab.iloc[a:b]
-            rows.append({"bin": ", ".join(g["bin"]) if b - a > 1 else g["bin"].iloc[0], "n": g["n"].sum(),
-                         "n_event": g["n_event"].sum(), "levels": [lv for lvs in g["levels"] for lv in lvs]})
+            rows.append(
+                {
+                    "bin": ", ".join(g["bin"]) if b - a > 1 else g["bin"].iloc[0],
+                    "n": g["n"].sum(),
+                    "n_event": g["n_event"].sum(),
+                    "levels": [lv for lvs in g["levels"] for lv in lvs],
+                }
+            )
         return pd.DataFrame(rows)
 
     def _check(self, X: pd.DataFrame, features: list[str]) -> None:
         unknown = [c for c in X.columns if c not in self.tables_]
         if unknown:
-            raise DataError("scoring data", [{"column": c, "rule": "a feature seen at fit", "n_rows": len(X)}
-                                             for c in unknown])
+            raise DataError(
+                "scoring data",
+                [{"column": c, "rule": "a feature seen at fit", "n_rows": len(X)} for c in unknown],
+            )
         require_columns(X, features, "scoring data")
 
     def transform(self, X: pd.DataFrame, features: list[str] | None = None) -> pd.DataFrame:
@@ -364,7 +505,9 @@ class WoEBinner(BaseEstimator):
                 num = tab[tab["lower"].notna()]
                 x = pd.to_numeric(col, errors="coerce").to_numpy(float, na_value=np.nan)
                 idx = np.zeros(len(x), dtype=np.intp)
-                for u in num["upper"].to_numpy()[:-1]:  # bin = number of upper bounds ≤ x (few passes, no search)
+                for u in num["upper"].to_numpy()[
+                    :-1
+                ]:  # bin = number of upper bounds ≤ x (few passes, no search)
                     idx += x >= u
                 vals = num["woe"].to_numpy()[idx]
                 for code in (self.special_codes or {}).get(f, []):

@@ -37,9 +37,18 @@ class Scorecard(BaseEstimator):
     SE, CI, p-value), ``points_`` (each feature's bin table with points). ``to_artefact``/``to_json``
     serialise the fitted card; ``to_sql`` scores a table in SQL with the same points."""
 
-    def __init__(self, binner: WoEBinner | None = None, pdo: float = 20.0, base_score: float = 600.0,
-                 base_odds: float = 50.0, rounding: bool = True, min_iv: float = 0.02, max_corr: float | None = 0.7,
-                 max_vif: float | None = 10.0, stepwise: bool = False):
+    def __init__(
+        self,
+        binner: WoEBinner | None = None,
+        pdo: float = 20.0,
+        base_score: float = 600.0,
+        base_odds: float = 50.0,
+        rounding: bool = True,
+        min_iv: float = 0.02,
+        max_corr: float | None = 0.7,
+        max_vif: float | None = 10.0,
+        stepwise: bool = False,
+    ):
         self.binner = binner
         self.pdo = pdo
         self.base_score = base_score
@@ -66,16 +75,20 @@ class Scorecard(BaseEstimator):
         binner = self.binner if self.binner is not None else WoEBinner()
         self.binner_ = WoEBinner(**binner.get_params(deep=False)).fit(X, y)
         W = self.binner_.transform(X)
-        self.selection_ = select_features(W, y, self.binner_.iv_, self.min_iv, self.max_corr, self.max_vif,
-                                          self.stepwise)
+        self.selection_ = select_features(
+            W, y, self.binner_.iv_, self.min_iv, self.max_corr, self.max_vif, self.stepwise
+        )
         self.selection_.summary.insert(2, "gini", self.selection_.summary["feature"].map(self.binner_.gini_))
         self.features_ = self.selection_.selected
         W = W[self.features_]
         # no rank check (an SVD of the whole design): selection has already dropped collinear WoE columns
-        fit = sm.Logit(np.asarray(y, float), sm.add_constant(W, has_constant="add"), check_rank=False).fit(disp=0)
+        fit = sm.Logit(np.asarray(y, float), sm.add_constant(W, has_constant="add"), check_rank=False).fit(
+            disp=0
+        )
         ci = fit.conf_int()
-        self.coefficients_ = pd.DataFrame({"coef": fit.params, "se": fit.bse, "ci_low": ci[0], "ci_high": ci[1],
-                                           "p_value": fit.pvalues})
+        self.coefficients_ = pd.DataFrame(
+            {"coef": fit.params, "se": fit.bse, "ci_low": ci[0], "ci_high": ci[1], "p_value": fit.pvalues}
+        )
         b0 = fit.params["const"]
         k = len(self.features_)
         self.points_ = {}
@@ -143,13 +156,23 @@ class Scorecard(BaseEstimator):
                 if "levels" in tab and isinstance(getattr(r, "levels", None), list):
                     b["levels"] = [str(v) for v in r.levels]
                 bins.append(b)
-            feats.append({"feature": f, "special_codes": list((self.binner_.special_codes or {}).get(f, [])),
-                          "bins": bins})
+            feats.append(
+                {
+                    "feature": f,
+                    "special_codes": list((self.binner_.special_codes or {}).get(f, [])),
+                    "bins": bins,
+                }
+            )
         params = {k: v for k, v in self.get_params(deep=False).items() if k != "binner"}
         params |= {f"binner__{k}": v for k, v in self.binner_.get_params().items()}
-        return artefact_document("scorecard", SCHEMA_VERSION, params=params,
-                                 coefficients=self.coefficients_["coef"].to_dict(), features=feats,
-                                 metadata=metadata or {})
+        return artefact_document(
+            "scorecard",
+            SCHEMA_VERSION,
+            params=params,
+            coefficients=self.coefficients_["coef"].to_dict(),
+            features=feats,
+            metadata=metadata or {},
+        )
 
     def to_json(self, path: str | Path | None = None, metadata: dict | None = None) -> str:
         text = json.dumps(self.to_artefact(metadata), indent=2, default=float)
@@ -186,7 +209,9 @@ class Scorecard(BaseEstimator):
 def load(source: str | Path | dict) -> LoadedScorecard:
     """A scorecard from its JSON export (path, JSON text or dict); ArtefactError if malformed or of another
     schema version. The loaded card scores with the exported points."""
-    return LoadedScorecard(read_artefact(source, "scorecard", SCHEMA_VERSION, required=("params", "features")))
+    return LoadedScorecard(
+        read_artefact(source, "scorecard", SCHEMA_VERSION, required=("params", "features"))
+    )
 
 
 def pd_from_score(score, pdo: float, base_score: float, base_odds: float) -> np.ndarray:

@@ -42,8 +42,12 @@ class AdmissionRules(BaseEstimator):
             try:
                 hit = df.eval(r["decline_if"])
             except (NameError, KeyError, pd.errors.UndefinedVariableError) as exc:
-                raise DataError.single(table, r.get("column", str(exc)), f"rule {r['rule']!r} needs its column "
-                                       f"({r['decline_if']})", len(df)) from None
+                raise DataError.single(
+                    table,
+                    r.get("column", str(exc)),
+                    f"rule {r['rule']!r} needs its column ({r['decline_if']})",
+                    len(df),
+                ) from None
             hit = pd.Series(hit, index=df.index) if np.ndim(hit) == 0 else hit
             if hit.dtype != bool:
                 hit = hit.astype("boolean").fillna(False).astype(bool)
@@ -56,8 +60,9 @@ class AdmissionRules(BaseEstimator):
         first = fails.to_numpy().argmax(axis=1)
         any_fail = fails.to_numpy().any(axis=1)
         names = np.array(fails.columns, dtype=object)[first]
-        return pd.Series(pd.array(np.where(any_fail, names, None), dtype="string"), index=df.index,
-                         name="policy_decline")
+        return pd.Series(
+            pd.array(np.where(any_fail, names, None), dtype="string"), index=df.index, name="policy_decline"
+        )
 
     def waterfall(self, df: pd.DataFrame, table: str = "applications") -> pd.DataFrame:
         """Per rule in order: applicants reaching it, declined by it (count, share of all), and remaining;
@@ -68,7 +73,15 @@ class AdmissionRules(BaseEstimator):
         rows, remaining = [], n
         for r in fails.columns:
             k = int((first == r).sum())
-            rows.append({"rule": r, "reaching": remaining, "declined": k, "declined_share": k / n if n else np.nan,
-                         "fails_alone": int(fails[r].sum()), "remaining": remaining - k})
+            rows.append(
+                {
+                    "rule": r,
+                    "reaching": remaining,
+                    "declined": k,
+                    "declined_share": k / n if n else np.nan,
+                    "fails_alone": int(fails[r].sum()),
+                    "remaining": remaining - k,
+                }
+            )
             remaining -= k
         return pd.DataFrame(rows)

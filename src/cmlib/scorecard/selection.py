@@ -31,11 +31,23 @@ class SelectionResult(Result):
     selected: list[str]
 
     def to_dict(self) -> dict:
-        return {"n_candidates": int(len(self.summary)), "n_selected": len(self.selected), "selected": self.selected}
+        return {
+            "n_candidates": int(len(self.summary)),
+            "n_selected": len(self.selected),
+            "selected": self.selected,
+        }
 
 
-def select_features(W: pd.DataFrame, y, iv: pd.Series, min_iv: float = 0.02, max_corr: float | None = 0.7,
-                    max_vif: float | None = 10.0, stepwise: bool = False, alpha: float = 0.05) -> SelectionResult:
+def select_features(
+    W: pd.DataFrame,
+    y,
+    iv: pd.Series,
+    min_iv: float = 0.02,
+    max_corr: float | None = 0.7,
+    max_vif: float | None = 10.0,
+    stepwise: bool = False,
+    alpha: float = 0.05,
+) -> SelectionResult:
     """Select WoE columns of ``W`` (rows × features) for a scorecard; ``iv`` is each feature's information
     value. Raises DataError when nothing survives (the target cannot be modelled from these features)."""
     if min_iv < 0:
@@ -54,7 +66,9 @@ def select_features(W: pd.DataFrame, y, iv: pd.Series, min_iv: float = 0.02, max
             reason[f] = f"IV {iv[f]:.3f} < {min_iv:g}"
     keep = [f for f in iv.index if not reason[f]]
     if max_corr is not None and len(keep) > 1:
-        corr = pd.DataFrame(np.abs(np.corrcoef(W[keep].to_numpy(float), rowvar=False)), index=keep, columns=keep)
+        corr = pd.DataFrame(
+            np.abs(np.corrcoef(W[keep].to_numpy(float), rowvar=False)), index=keep, columns=keep
+        )
         kept: list[str] = []
         for f in keep:  # IV order: a feature goes when a stronger kept one is too correlated with it
             partner = next((g for g in kept if corr.loc[f, g] > max_corr), None)
@@ -81,13 +95,22 @@ def select_features(W: pd.DataFrame, y, iv: pd.Series, min_iv: float = 0.02, max
             worst = wrong[0] if wrong else p.idxmax()
             if not wrong and p[worst] <= alpha:
                 break
-            reason[worst] = "coefficient has the wrong sign" if wrong else f"p = {p[worst]:.3f} > {alpha:g} (stepwise)"
+            reason[worst] = (
+                "coefficient has the wrong sign" if wrong else f"p = {p[worst]:.3f} > {alpha:g} (stepwise)"
+            )
             keep.remove(worst)
     if not keep:
-        raise DataError.single("training data", ", ".join(iv.index), f"at least one feature with IV ≥ {min_iv:g}",
-                               len(W))
-    summary = pd.DataFrame({"feature": iv.index, "iv": iv.to_numpy(), "selected": [f in keep for f in iv.index],
-                            "reason_dropped": [reason[f] for f in iv.index]})
+        raise DataError.single(
+            "training data", ", ".join(iv.index), f"at least one feature with IV ≥ {min_iv:g}", len(W)
+        )
+    summary = pd.DataFrame(
+        {
+            "feature": iv.index,
+            "iv": iv.to_numpy(),
+            "selected": [f in keep for f in iv.index],
+            "reason_dropped": [reason[f] for f in iv.index],
+        }
+    )
     return SelectionResult(summary, keep)
 
 

@@ -25,12 +25,40 @@ from cmlib.errors import DataError, ParameterError
 PUBLIC_SCORING = ("german", "credit_data", "lending_club", "hmda")
 #: region is left out on purpose: geography is the classic proxy for a protected group (redlining), and in
 #: the simulated bank it carries no risk of its own
-SYNTHETIC_FEATURES = ["age", "income", "employment_type", "employment_years", "housing", "dti", "bureau_score",
-                      "inquiries_6m", "utilisation", "existing_relationship", "tenure_with_bank_months"]
+SYNTHETIC_FEATURES = [
+    "age",
+    "income",
+    "employment_type",
+    "employment_years",
+    "housing",
+    "dti",
+    "bureau_score",
+    "inquiries_6m",
+    "utilisation",
+    "existing_relationship",
+    "tenure_with_bank_months",
+]
 #: never model features: identifiers, outcomes, decisions and protected attributes
-EXCLUDE = {"application_id", "customer_id", "contact_id", "campaign_id", "protected_group", "afam", "decision",
-           "decline_reason", "booked", "bank_score", "bad_12m", "apr", "credit_limit", "application_date",
-           "do_not_lend", "segment", "channel", "product"}
+EXCLUDE = {
+    "application_id",
+    "customer_id",
+    "contact_id",
+    "campaign_id",
+    "protected_group",
+    "afam",
+    "decision",
+    "decline_reason",
+    "booked",
+    "bank_score",
+    "bad_12m",
+    "apr",
+    "credit_limit",
+    "application_date",
+    "do_not_lend",
+    "segment",
+    "channel",
+    "product",
+}
 
 
 @dataclass
@@ -45,12 +73,20 @@ class ScoringData:
     time: str | None = None
     special_codes: dict = field(default_factory=dict)
     policy_rules: list[dict] | None = None
-    applicants: pd.DataFrame | None = None  # all applicants passing policy (synthetic), with current decisions
+    applicants: pd.DataFrame | None = (
+        None  # all applicants passing policy (synthetic), with current decisions
+    )
     truth: dict | None = None
 
 
-def scoring_data(data_source: str = "synthetic", target: str = "bad", n_customers: int = 200_000, seed: int = 1,
-                 features: list[str] | None = None, duckdb_table: str | None = None) -> ScoringData:
+def scoring_data(
+    data_source: str = "synthetic",
+    target: str = "bad",
+    n_customers: int = 200_000,
+    seed: int = 1,
+    features: list[str] | None = None,
+    duckdb_table: str | None = None,
+) -> ScoringData:
     """Load a scoring source by name or path (see the module docstring). ``features`` (optional) restricts
     the candidates; unknown names are a ParameterError."""
     if data_source == "synthetic":
@@ -61,17 +97,29 @@ def scoring_data(data_source: str = "synthetic", target: str = "bad", n_customer
         df = load_public(data_source).frame
         tgt = "denied" if data_source == "hmda" else "bad"
         protected = "protected_group" if "protected_group" in df else None
-        out = ScoringData(data_source, df, tgt, [c for c in df.columns if c != tgt and c not in EXCLUDE],
-                          protected=protected)
+        out = ScoringData(
+            data_source,
+            df,
+            tgt,
+            [c for c in df.columns if c != tgt and c not in EXCLUDE],
+            protected=protected,
+        )
     else:
         from cmlib.data.io import load
 
         df = load(data_source, duckdb_table=duckdb_table, validate=False)
         if target not in df.columns:
-            raise DataError.single(str(data_source), target, "target column present (parameter target)", len(df))
+            raise DataError.single(
+                str(data_source), target, "target column present (parameter target)", len(df)
+            )
         protected = "protected_group" if "protected_group" in df else None
-        out = ScoringData("user", df, target, [c for c in df.columns if c != target and c not in EXCLUDE],
-                          protected=protected)
+        out = ScoringData(
+            "user",
+            df,
+            target,
+            [c for c in df.columns if c != target and c not in EXCLUDE],
+            protected=protected,
+        )
     if features:
         unknown = [f for f in features if f not in out.frame.columns]
         if unknown:
@@ -85,19 +133,30 @@ def _synthetic(n_customers: int, seed: int) -> ScoringData:
     from cmlib.scorecard.policy import AdmissionRules
 
     world = simulate_bank(n_customers=n_customers, seed=seed)
-    apps = world.applications.merge(world.truth_tables["applications"][["application_id", "bad_12m_true"]],
-                                    on="application_id")
+    apps = world.applications.merge(
+        world.truth_tables["applications"][["application_id", "bad_12m_true"]], on="application_id"
+    )
     rules = world.truth["admission_rules"]
     apps["policy_decline"] = AdmissionRules(rules).decide(apps)
     passed = apps[apps["policy_decline"].isna()].reset_index(drop=True)
     booked = passed[passed["booked"]].reset_index(drop=True)
-    return ScoringData("synthetic", booked, "bad_12m", list(SYNTHETIC_FEATURES), protected="protected_group",
-                       time="application_date", special_codes={"bureau_score": [NO_FILE, THIN_FILE]},
-                       policy_rules=rules, applicants=apps, truth=world.truth)
+    return ScoringData(
+        "synthetic",
+        booked,
+        "bad_12m",
+        list(SYNTHETIC_FEATURES),
+        protected="protected_group",
+        time="application_date",
+        special_codes={"bureau_score": [NO_FILE, THIN_FILE]},
+        policy_rules=rules,
+        applicants=apps,
+        truth=world.truth,
+    )
 
 
-def split_sample(data: ScoringData, holdout_share: float = 0.3, how: str = "auto",
-                 random_state: int = 42) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+def split_sample(
+    data: ScoringData, holdout_share: float = 0.3, how: str = "auto", random_state: int = 42
+) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """Development and hold-out samples. ``how``: ``random`` (stratified on the target), ``time`` (the latest
     ``holdout_share`` of rows by the time column: out-of-time, what a model meets after deployment) or
     ``auto`` (time when the source has a time column). Returns (development, hold-out, how used)."""
@@ -115,5 +174,7 @@ def split_sample(data: ScoringData, holdout_share: float = 0.3, how: str = "auto
             raise ParameterError("split", "'random' (this source has no time column)", "time")
         cut = df[data.time].quantile(1 - holdout_share)
         return df[df[data.time] < cut], df[df[data.time] >= cut], how
-    dev, hold = train_test_split(df, test_size=holdout_share, stratify=df[data.target], random_state=random_state)
+    dev, hold = train_test_split(
+        df, test_size=holdout_share, stratify=df[data.target], random_state=random_state
+    )
     return dev, hold, how

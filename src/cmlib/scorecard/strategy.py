@@ -31,8 +31,12 @@ class CutoffResult(Result):
         return self.table
 
     def to_dict(self) -> dict:
-        return {"cutoff": float(self.best["cutoff"]), "approval_rate": float(self.best["approval_rate"]),
-                "bad_rate": float(self.best["bad_rate"]), "expected_profit": float(self.best["expected_profit"])}
+        return {
+            "cutoff": float(self.best["cutoff"]),
+            "approval_rate": float(self.best["approval_rate"]),
+            "bad_rate": float(self.best["bad_rate"]),
+            "expected_profit": float(self.best["expected_profit"]),
+        }
 
     def plot(self, ax=None):
         import matplotlib.pyplot as plt
@@ -67,9 +71,15 @@ def cutoff_table(score, pd_, revenue_good: float, loss_bad: float, y=None, cutof
     k = np.searchsorted(-s_sorted, -cands, side="right")
     n = len(s)
     safe_k = np.maximum(k, 1)
-    tab = pd.DataFrame({"cutoff": cands, "approved": k, "approval_rate": k / n,
-                        "bad_rate": np.where(k > 0, cum_bad[safe_k - 1] / safe_k, np.nan),
-                        "expected_profit": np.where(k > 0, cum_profit[safe_k - 1], 0.0)})
+    tab = pd.DataFrame(
+        {
+            "cutoff": cands,
+            "approved": k,
+            "approval_rate": k / n,
+            "bad_rate": np.where(k > 0, cum_bad[safe_k - 1] / safe_k, np.nan),
+            "expected_profit": np.where(k > 0, cum_profit[safe_k - 1], 0.0),
+        }
+    )
     best = tab.loc[tab["expected_profit"].idxmax()]
     return CutoffResult(tab, best)
 
@@ -82,8 +92,12 @@ def swap_sets(new_approve, old_approve, y=None, pd_=None) -> pd.DataFrame:
     if len(new) != len(old):
         raise ParameterError("old_approve", f"{len(new)} decisions", len(old))
     rows = []
-    for name, m in [("approved by both", new & old), ("swap-in (new only)", new & ~old),
-                    ("swap-out (old only)", ~new & old), ("declined by both", ~new & ~old)]:
+    for name, m in [
+        ("approved by both", new & old),
+        ("swap-in (new only)", new & ~old),
+        ("swap-out (old only)", ~new & old),
+        ("declined by both", ~new & ~old),
+    ]:
         row = {"group": name, "n": int(m.sum()), "share": float(m.mean())}
         if y is not None:
             yy = np.asarray(y, float)[m]
@@ -115,11 +129,24 @@ class RejectInferenceResult(Result):
         return self.by_band
 
     def to_dict(self) -> dict:
-        return {"method": self.method, "ttd_bad_rate": self.ttd_bad_rate, "accepted_bad_rate": self.accepted_bad_rate}
+        return {
+            "method": self.method,
+            "ttd_bad_rate": self.ttd_bad_rate,
+            "accepted_bad_rate": self.accepted_bad_rate,
+        }
 
 
-def reject_inference(score_acc, y_acc, score_rej, pd_rej, method: str = "fuzzy", n_bands: int = 10,
-                     factor: float = 1.0, min_accepted: int = 50, random_state: int = 0) -> RejectInferenceResult:
+def reject_inference(
+    score_acc,
+    y_acc,
+    score_rej,
+    pd_rej,
+    method: str = "fuzzy",
+    n_bands: int = 10,
+    factor: float = 1.0,
+    min_accepted: int = 50,
+    random_state: int = 0,
+) -> RejectInferenceResult:
     """Infer the outcomes of rejected applicants from a known-good/bad model fitted on the accepted.
 
     * ``fuzzy`` (augmentation): each reject enters twice, as bad with weight PD·factor and as good with the
@@ -136,8 +163,9 @@ def reject_inference(score_acc, y_acc, score_rej, pd_rej, method: str = "fuzzy",
     sa, ya = np.asarray(score_acc, float), np.asarray(y_acc, float)
     sr, pr = np.asarray(score_rej, float), np.asarray(pd_rej, float)
     if np.isnan(ya).any() or not np.isin(ya, (0, 1)).all():
-        raise DataError.single("accepted applicants", "target", "outcome in {0, 1}",
-                               int((~np.isin(ya, (0, 1))).sum()))
+        raise DataError.single(
+            "accepted applicants", "target", "outcome in {0, 1}", int((~np.isin(ya, (0, 1))).sum())
+        )
     if method not in ("fuzzy", "parcelling"):
         raise ParameterError("method", "'fuzzy' or 'parcelling'", method)
     if factor <= 0:
@@ -147,8 +175,12 @@ def reject_inference(score_acc, y_acc, score_rej, pd_rej, method: str = "fuzzy",
     acc = pd.DataFrame({"score": sa, "y": ya, "weight": 1.0, "accepted": True, "band": ba})
     if method == "fuzzy":
         p_inf = np.minimum(pr * factor, 1.0)
-        rej = pd.concat([pd.DataFrame({"score": sr, "y": 1.0, "weight": p_inf, "accepted": False, "band": br}),
-                         pd.DataFrame({"score": sr, "y": 0.0, "weight": 1 - p_inf, "accepted": False, "band": br})])
+        rej = pd.concat(
+            [
+                pd.DataFrame({"score": sr, "y": 1.0, "weight": p_inf, "accepted": False, "band": br}),
+                pd.DataFrame({"score": sr, "y": 0.0, "weight": 1 - p_inf, "accepted": False, "band": br}),
+            ]
+        )
     else:
         g = acc.groupby("band")["y"]
         band_rate = g.mean().where(g.size() >= min_accepted)
@@ -156,16 +188,31 @@ def reject_inference(score_acc, y_acc, score_rej, pd_rej, method: str = "fuzzy",
         rate = band_rate.reindex(model_rate.index).fillna(model_rate)
         p_inf = np.minimum(rate.reindex(br).to_numpy() * factor, 1.0)
         draw = np.random.default_rng(random_state).random(len(sr)) < p_inf
-        rej = pd.DataFrame({"score": sr, "y": draw.astype(float), "weight": 1.0, "accepted": False, "band": br})
+        rej = pd.DataFrame(
+            {"score": sr, "y": draw.astype(float), "weight": 1.0, "accepted": False, "band": br}
+        )
     ttd = float((ya.sum() + p_inf.sum()) / (len(ya) + len(pr)))
     aug = pd.concat([acc, rej], ignore_index=True)
-    by = pd.DataFrame({"expected_bad": np.r_[ya, p_inf], "band": np.r_[ba, br],
-                       "accepted": np.r_[np.ones(len(ya), bool), np.zeros(len(pr), bool)]})
-    by_band = pd.DataFrame({
-        "n_accepted": by[by["accepted"]].groupby("band").size(), "n_rejected": by[~by["accepted"]].groupby("band").size(),
-        "accepted_bad_rate": by[by["accepted"]].groupby("band")["expected_bad"].mean(),
-        "inferred_reject_bad_rate": by[~by["accepted"]].groupby("band")["expected_bad"].mean()}).fillna(
-        {"n_accepted": 0, "n_rejected": 0}).rename_axis("band").reset_index()
+    by = pd.DataFrame(
+        {
+            "expected_bad": np.r_[ya, p_inf],
+            "band": np.r_[ba, br],
+            "accepted": np.r_[np.ones(len(ya), bool), np.zeros(len(pr), bool)],
+        }
+    )
+    by_band = (
+        pd.DataFrame(
+            {
+                "n_accepted": by[by["accepted"]].groupby("band").size(),
+                "n_rejected": by[~by["accepted"]].groupby("band").size(),
+                "accepted_bad_rate": by[by["accepted"]].groupby("band")["expected_bad"].mean(),
+                "inferred_reject_bad_rate": by[~by["accepted"]].groupby("band")["expected_bad"].mean(),
+            }
+        )
+        .fillna({"n_accepted": 0, "n_rejected": 0})
+        .rename_axis("band")
+        .reset_index()
+    )
     return RejectInferenceResult(method, ttd, float(ya.mean()), aug, by_band)
 
 
@@ -184,11 +231,15 @@ class FairLendingResult(Result):
 
     def to_dict(self) -> dict:
         others = self.summary[self.summary["group"] != self.reference]
-        return {"min_adverse_impact_ratio": float(others["adverse_impact_ratio"].min()),
-                "four_fifths_flag": bool((others["adverse_impact_ratio"] < 0.8).any())}
+        return {
+            "min_adverse_impact_ratio": float(others["adverse_impact_ratio"].min()),
+            "four_fifths_flag": bool((others["adverse_impact_ratio"] < 0.8).any()),
+        }
 
 
-def adverse_impact(approved, group, reference: str | None = None, reasons: pd.Series | None = None) -> FairLendingResult:
+def adverse_impact(
+    approved, group, reference: str | None = None, reasons: pd.Series | None = None
+) -> FairLendingResult:
     """Approval rate by protected group and the adverse-impact ratio (group rate / reference rate); the
     reference defaults to the group with the highest approval rate. With ``reasons`` (the first reason code
     per applicant), the reason mix of declined applicants by group — the features that drive the gap."""
@@ -211,11 +262,19 @@ def adverse_impact(approved, group, reference: str | None = None, reasons: pd.Se
     for grp in rate.index:
         p = np.nan
         if grp != ref:
-            _, p = proportions_ztest([counts.loc[grp, "sum"], counts.loc[ref, "sum"]],
-                                     [counts.loc[grp, "size"], counts.loc[ref, "size"]])
-        rows.append({"group": grp, "n": int(counts.loc[grp, "size"]), "approval_rate": float(rate[grp]),
-                     "adverse_impact_ratio": float(rate[grp] / rate[ref]) if rate[ref] > 0 else np.nan,
-                     "p_value": float(p)})
+            _, p = proportions_ztest(
+                [counts.loc[grp, "sum"], counts.loc[ref, "sum"]],
+                [counts.loc[grp, "size"], counts.loc[ref, "size"]],
+            )
+        rows.append(
+            {
+                "group": grp,
+                "n": int(counts.loc[grp, "size"]),
+                "approval_rate": float(rate[grp]),
+                "adverse_impact_ratio": float(rate[grp] / rate[ref]) if rate[ref] > 0 else np.nan,
+                "p_value": float(p),
+            }
+        )
     summ = pd.DataFrame(rows)
     summ["four_fifths_flag"] = summ["adverse_impact_ratio"] < 0.8
     rtab = None

@@ -43,8 +43,14 @@ def auc_ci(y, score, n_boot: int = 1000, level: float = 0.95, random_state: int 
         idx = np.concatenate([rng.choice(bad, len(bad)), rng.choice(good, len(good))])
         boots[b] = roc_auc_score(1 - y[idx], s[idx])
     lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
-    return {"auc": auc, "auc_ci_low": float(lo), "auc_ci_high": float(hi), "gini": 2 * auc - 1,
-            "gini_ci_low": float(2 * lo - 1), "gini_ci_high": float(2 * hi - 1)}
+    return {
+        "auc": auc,
+        "auc_ci_low": float(lo),
+        "auc_ci_high": float(hi),
+        "gini": 2 * auc - 1,
+        "gini_ci_low": float(2 * lo - 1),
+        "gini_ci_high": float(2 * hi - 1),
+    }
 
 
 def ks(y, score) -> dict:
@@ -65,8 +71,11 @@ def gains_table(y, score, n_bands: int = 10) -> pd.DataFrame:
     y, s = _xy(y, score)
     ranks = pd.Series(s).rank(method="min").to_numpy()
     band = np.minimum(((ranks - 1) * n_bands // len(s)).astype(int), n_bands - 1)
-    df = pd.DataFrame({"band": band + 1, "y": y, "s": s}).groupby("band").agg(
-        score_min=("s", "min"), score_max=("s", "max"), n=("y", "size"), n_bad=("y", "sum"))
+    df = (
+        pd.DataFrame({"band": band + 1, "y": y, "s": s})
+        .groupby("band")
+        .agg(score_min=("s", "min"), score_max=("s", "max"), n=("y", "size"), n_bad=("y", "sum"))
+    )
     df["bad_rate"] = df["n_bad"] / df["n"]
     df["cum_share_rows"] = df["n"].cumsum() / len(y)
     df["cum_share_bads"] = df["n_bad"].cumsum() / y.sum()
@@ -83,11 +92,16 @@ def calibration(y, pd_, score=None, n_bands: int = 10) -> pd.DataFrame:
     key = -p if score is None else np.asarray(score, float)
     ranks = pd.Series(key).rank(method="min").to_numpy()
     band = np.minimum(((ranks - 1) * n_bands // len(p)).astype(int), n_bands - 1) + 1
-    df = pd.DataFrame({"band": band, "y": y, "p": p}).groupby("band").agg(n=("y", "size"), n_bad=("y", "sum"),
-                                                                          predicted_bad_rate=("p", "mean"))
+    df = (
+        pd.DataFrame({"band": band, "y": y, "p": p})
+        .groupby("band")
+        .agg(n=("y", "size"), n_bad=("y", "sum"), predicted_bad_rate=("p", "mean"))
+    )
     df["observed_bad_rate"] = df["n_bad"] / df["n"]
-    df["p_value"] = [binomtest(int(k), int(n), min(max(q, 1e-12), 1 - 1e-12)).pvalue
-                     for k, n, q in zip(df["n_bad"], df["n"], df["predicted_bad_rate"], strict=True)]
+    df["p_value"] = [
+        binomtest(int(k), int(n), min(max(q, 1e-12), 1 - 1e-12)).pvalue
+        for k, n, q in zip(df["n_bad"], df["n"], df["predicted_bad_rate"], strict=True)
+    ]
     return df.reset_index()
 
 
@@ -99,8 +113,11 @@ def psi(expected, actual, bins: int | list[float] = 10) -> tuple[float, pd.DataF
     a = np.asarray(actual, float)
     if len(e) == 0 or len(a) == 0:
         raise ParameterError("expected/actual", "non-empty samples", (len(e), len(a)))
-    edges = (np.unique(np.quantile(e[~np.isnan(e)], np.linspace(0, 1, bins + 1)[1:-1])) if isinstance(bins, int)
-             else np.asarray(bins, float))
+    edges = (
+        np.unique(np.quantile(e[~np.isnan(e)], np.linspace(0, 1, bins + 1)[1:-1]))
+        if isinstance(bins, int)
+        else np.asarray(bins, float)
+    )
     return _psi_from_labels(np.searchsorted(edges, e, side="right"), np.searchsorted(edges, a, side="right"))
 
 
@@ -111,7 +128,9 @@ def _psi_from_labels(le, la) -> tuple[float, pd.DataFrame]:
     pe = ce.clip(lower=0.5) / ce.sum()
     pa = ca.clip(lower=0.5) / ca.sum()
     part = (pa - pe) * np.log(pa / pe)
-    tab = pd.DataFrame({"bin": idx, "expected_share": ce / ce.sum(), "actual_share": ca / ca.sum(), "psi": part})
+    tab = pd.DataFrame(
+        {"bin": idx, "expected_share": ce / ce.sum(), "actual_share": ca / ca.sum(), "psi": part}
+    )
     return float(part.sum()), tab.reset_index(drop=True)
 
 
@@ -153,8 +172,10 @@ class ValidationResult(Result):
         cap = pd.concat([pd.DataFrame({"cum_share_rows": [0.0], "cum_share_bads": [0.0]}), self.gains])
         ax.plot(cap["cum_share_rows"], cap["cum_share_bads"], marker="o", label="CAP by decile")
         ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--", label="random")
-        ax.set(xlabel="false-positive rate / share declined (riskiest first)",
-               ylabel="true-positive rate / share of bads caught")
+        ax.set(
+            xlabel="false-positive rate / share declined (riskiest first)",
+            ylabel="true-positive rate / share of bads caught",
+        )
         ax.legend(loc="lower right")
         return ax
 
@@ -168,6 +189,10 @@ def validate(y, score, pd_, n_boot: int = 1000, n_bands: int = 10, random_state:
     k = ks(y_, s)
     fpr, tpr, _ = roc_curve(y_, -s)
     cal = calibration(y_, pd_, s, n_bands)
-    summ = pd.DataFrame({"metric": [*a, *k, "bad_rate", "mean_predicted_pd", "n"],
-                         "value": [*a.values(), *k.values(), y_.mean(), float(np.mean(pd_)), len(y_)]})
+    summ = pd.DataFrame(
+        {
+            "metric": [*a, *k, "bad_rate", "mean_predicted_pd", "n"],
+            "value": [*a.values(), *k.values(), y_.mean(), float(np.mean(pd_)), len(y_)],
+        }
+    )
     return ValidationResult(summ, gains_table(y_, s, n_bands), cal, pd.DataFrame({"fpr": fpr, "tpr": tpr}))
