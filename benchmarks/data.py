@@ -117,7 +117,7 @@ def bench_generation(n_customers: int) -> dict:
     try:
         code = (
             f"from cmlib.data.synthetic import write_bank\n"
-            f"write_bank({tmp!r}, n_customers={n_customers}, seed=1, chunk_size=1_000_000)\n"
+            f"write_bank({tmp!r}, n_customers={n_customers}, random_state=1, chunk_size=1_000_000)\n"
         )
         secs, peak_gb, _ = run_child(code)
         size = sum(f.stat().st_size for f in Path(tmp).rglob("*.parquet")) / 1024**3

@@ -36,7 +36,7 @@ ARM = "no_fee_high_limit"
 def _data(n_customers: int):
     from cmlib.data.synthetic import simulate_bank
 
-    w = simulate_bank(n_customers, seed=7)
+    w = simulate_bank(n_customers, random_state=7)
     c = w.contacts[w.contacts["arm"].isin(["control", ARM])]
     up = w.truth_tables["uplift"].drop(columns="customer_id")
     d = c.merge(w.customers, on="customer_id").merge(up, on="contact_id").reset_index(drop=True)

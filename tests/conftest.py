@@ -38,4 +38,4 @@ def bank():
     enough bads (about 750) for scorecard truth checks; built once per session (about 1 s)."""
     from cmlib.data.synthetic import simulate_bank
 
-    return simulate_bank(200_000, seed=3)
+    return simulate_bank(200_000, random_state=3)

@@ -15,11 +15,11 @@ def cmlib(*args):
 
 def test_generate_validate_list(tmp_path):
     out = tmp_path / "world"
-    r = cmlib("data", "generate", "--customers", "5000", "--seed", "2", "--out", str(out))
+    r = cmlib("data", "generate", "--customers", "5000", "--random-state", "2", "--out", str(out))
     assert r.returncode == 0, r.stderr
     assert "customers" in r.stdout and "5,000 rows" in r.stdout and "5,000/5,000 customers" in r.stderr
     truth = json.loads((out / "truth.json").read_text())
-    assert truth["seed"] == 2 and truth["n_customers"] == 5000
+    assert truth["random_state"] == 2 and truth["n_customers"] == 5000
     assert len(pd.read_parquet(out / "customers")) == 5000
     r = cmlib("data", "validate", str(out), "--table", "applications")
     assert r.returncode == 0 and "valid" in r.stdout

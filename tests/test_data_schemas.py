@@ -14,7 +14,7 @@ from cmlib.errors import DataError, ParameterError
 
 @pytest.fixture(scope="module")
 def world():
-    return syn.simulate_bank(n_customers=5_000, seed=11)
+    return syn.simulate_bank(n_customers=5_000, random_state=11)
 
 
 def test_missing_column(world):

@@ -16,23 +16,23 @@ from cmlib.errors import ParameterError
 
 @pytest.fixture(scope="module")
 def small():
-    return syn.simulate_bank(n_customers=5_000, seed=7)
+    return syn.simulate_bank(n_customers=5_000, random_state=7)
 
 
 @pytest.fixture(scope="module")
 def world():
     """100k customers: large enough that sampling error is small against the effects tested."""
-    return syn.simulate_bank(n_customers=100_000, seed=1)
+    return syn.simulate_bank(n_customers=100_000, random_state=1)
 
 
 def test_same_seed_same_tables_other_seed_other_tables(small):
-    again = syn.simulate_bank(n_customers=5_000, seed=7)
+    again = syn.simulate_bank(n_customers=5_000, random_state=7)
     for name, df in small.tables().items():
         pd.testing.assert_frame_equal(df, again.tables()[name], check_exact=True, obj=name)
     assert json.dumps(small.truth, sort_keys=True, default=str) == json.dumps(
         again.truth, sort_keys=True, default=str
     )
-    other = syn.simulate_bank(n_customers=5_000, seed=8)
+    other = syn.simulate_bank(n_customers=5_000, random_state=8)
     assert not other.customers["income"].equals(small.customers["income"])
 
 
@@ -55,8 +55,8 @@ def test_truth_is_json_and_complete(small):
 
 def test_written_in_chunks_equals_in_memory(tmp_path):
     n = syn.BLOCK + 3_000  # two blocks, the second partial
-    mem = syn.simulate_bank(n_customers=n, seed=3)
-    syn.write_bank(tmp_path, n_customers=n, seed=3, chunk_size=syn.BLOCK)
+    mem = syn.simulate_bank(n_customers=n, random_state=3)
+    syn.write_bank(tmp_path, n_customers=n, random_state=3, chunk_size=syn.BLOCK)
     for name, df in mem.tables().items():
         disk = pd.read_parquet(tmp_path / name)
         pd.testing.assert_frame_equal(
@@ -71,8 +71,8 @@ def test_written_in_chunks_equals_in_memory(tmp_path):
 def test_bad_size_and_seed_are_parameter_errors():
     with pytest.raises(ParameterError, match="n_customers"):
         syn.simulate_bank(n_customers=10)
-    with pytest.raises(ParameterError, match="seed"):
-        syn.simulate_bank(n_customers=5_000, seed=-1)
+    with pytest.raises(ParameterError, match="random_state"):
+        syn.simulate_bank(n_customers=5_000, random_state=-1)
     with pytest.raises(ParameterError, match="chunk_size"):
         syn.write_bank("/tmp/never", n_customers=5_000, chunk_size=123)
 
@@ -100,26 +100,19 @@ Z = 4.0  # many checks: |z| < 4 keeps the family-wise false-alarm rate tiny whil
 def test_experiment_funnel_reproduces_true_rates(world):
     c = world.contacts[world.contacts["experiment_id"] == "EXP01"]
     rates = world.truth["experiment"]["rates"]
-    flags = {
-        "response": "responded",
-        "application": "applied",
-        "approval": "approved",
-        "booking": "booked",
-        "activation": "activated",
-    }
     for arm, g in c.groupby("arm"):
-        for stage, col in flags.items():
-            p = rates[arm][stage]
+        for col in ["responded", "applied", "approved", "booked", "activated"]:  # the truth's stage names
+            p = rates[arm][col]
             se = np.sqrt(p * (1 - p) / len(g))
-            assert abs(g[col].mean() - p) < Z * se, (arm, stage, g[col].mean(), p)
+            assert abs(g[col].mean() - p) < Z * se, (arm, col, g[col].mean(), p)
         s = g["spend_90d"]
-        assert abs(s.mean() - rates[arm]["spend"]) < Z * s.std() / np.sqrt(len(g)), (arm, "spend")
+        assert abs(s.mean() - rates[arm]["spend_90d"]) < Z * s.std() / np.sqrt(len(g)), (arm, "spend")
 
 
 def test_trap_arm_has_worse_early_delinquency(world):
     early = world.truth["experiment"]["early_dpd30_3m"]
     assert early["no_fee_high_limit"] > 1.5 * early["control"]
-    assert world.truth["experiment"]["lifts"]["no_fee_high_limit"]["response"] > 0
+    assert world.truth["experiment"]["lifts"]["no_fee_high_limit"]["responded"] > 0
 
 
 def _person_months(world):
@@ -166,8 +159,8 @@ def test_default_hazard_coefficients_are_recovered(world):
 def test_channel_curves_reproduce_truth(world):
     for ch, g in world.channel_spend.groupby("channel"):
         t = world.truth["channel_response"][ch]
-        mean = t["base_bookings"] + t["max_bookings"] * syn.hill(
-            syn.adstock(g["spend"].to_numpy(), t["adstock_decay"]), t["half_saturation"], t["hill_shape"]
+        mean = t["base"] + t["top"] * syn.hill(
+            syn.adstock(g["spend"].to_numpy(), t["decay"]), t["half_saturation"], t["shape"]
         )
         z = (g["bookings"].sum() - mean.sum()) / np.sqrt(mean.sum())  # Poisson
         assert abs(z) < Z, (ch, z)
@@ -183,13 +176,13 @@ def test_market_break_and_price_effect_are_in_the_data(world):
     season = pd.get_dummies(tot.index.month, drop_first=True, dtype=float).to_numpy()
     X = sm.add_constant(np.column_stack([t, after, after * (t - kb), season]))
     fit = sm.OLS(np.log(tot.to_numpy()), X).fit()
-    assert fit.params[2] == pytest.approx(world.truth["market"]["break_level_log"], abs=0.02)
-    assert fit.params[3] == pytest.approx(world.truth["market"]["break_slope_log"], abs=0.0005)
+    assert fit.params[2] == pytest.approx(world.truth["market"]["level_change"], abs=0.02)
+    assert fit.params[3] == pytest.approx(world.truth["market"]["slope_change"], abs=0.0005)
     seg = m[m["segment"] == "mass"]
     gap = seg["own_apr"] - seg[["competitor_a_apr", "competitor_b_apr", "competitor_c_apr"]].mean(axis=1)
     y = np.log(seg["own_share"] / (1 - seg["own_share"]))
     price = sm.OLS(y.to_numpy(), sm.add_constant(gap.to_numpy())).fit(cov_type="HAC", cov_kwds={"maxlags": 6})
-    true = world.truth["market"]["price_effect_logit_per_pp"]
+    true = world.truth["market"]["price_gap_pp"]
     assert abs(price.params[1] - true) < Z * price.bse[1]
 
 

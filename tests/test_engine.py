@@ -16,7 +16,7 @@ STAGES = ["responded", "applied", "approved", "booked", "activated"]
 
 @pytest.fixture(scope="module")
 def world():
-    return syn.simulate_bank(n_customers=5_000, seed=5)
+    return syn.simulate_bank(n_customers=5_000, random_state=5)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -226,7 +226,7 @@ def test_engine_errors_are_clear(world):
 
 
 def test_parquet_folder_runs_lazily(tmp_path):
-    syn.write_bank(tmp_path, n_customers=5_000, seed=5, chunk_size=syn.BLOCK)
+    syn.write_bank(tmp_path, n_customers=5_000, random_state=5, chunk_size=syn.BLOCK)
     got = engine.funnel_counts(tmp_path / "contacts", STAGES)
     c = pd.read_parquet(tmp_path / "contacts")
     assert got["n"].item() == len(c) and got["n_booked"].item() == c["booked"].sum()

@@ -15,14 +15,6 @@ from hypothesis import strategies as st
 from cmlib import optimize as op
 from cmlib.errors import DataError, ParameterError
 
-TRUTH_KEYS = {
-    "base": "base_bookings",
-    "top": "max_bookings",
-    "decay": "adstock_decay",
-    "half_saturation": "half_saturation",
-    "shape": "hill_shape",
-}
-
 
 @pytest.fixture(scope="module")
 def curves(bank):
@@ -30,7 +22,7 @@ def curves(bank):
 
 
 def true_params(bank):
-    return {ch: {k: p[v] for k, v in TRUTH_KEYS.items()} for ch, p in bank.truth["channel_response"].items()}
+    return bank.truth["channel_response"]  # the simulator's truth uses the estimator's names
 
 
 def test_adstock_and_hill_by_hand():
@@ -51,7 +43,7 @@ def test_curves_recover_the_truth_within_their_intervals(bank, curves):
     inside = [
         c.summary.loc[k, "ci_low"] <= truth[ch][k] <= c.summary.loc[k, "ci_high"]
         for ch, c in curves.items()
-        for k in TRUTH_KEYS
+        for k in op.CURVE_PARAMS
     ]
     assert len(inside) == 40 and sum(inside) >= 35
 
@@ -82,7 +74,9 @@ def _toy_curves():
 def test_allocation_matches_brute_force_grid():
     cur = _toy_curves()
     budget, vpb = 12_000.0, {"a": 10.0, "b": 14.0, "c": 8.0}
-    res = op.allocate_budget(cur, budget, lower={"a": 1000}, upper={"b": 5000}, value_per_booking=vpb)
+    res = op.allocate_budget(
+        cur, budget, channel_min={"a": 1000}, channel_max={"b": 5000}, value_per_booking=vpb
+    )
     step = 100.0
     best = -np.inf
     for xa, xb in itertools.product(np.arange(1000, budget + 1, step), np.arange(0, 5000 + 1, step)):
@@ -93,7 +87,7 @@ def test_allocation_matches_brute_force_grid():
     assert res.total_value >= best - 1e-6  # at least as good as the brute-force grid
     assert res.total_value <= best * 1.002  # and not better than the grid allows (a 100-unit grid is close)
     # interior channels end with equal marginal value (the optimality condition)
-    free = res.summary[~res.summary["at_lower"] & ~res.summary["at_upper"]]
+    free = res.summary[~res.summary["at_min"] & ~res.summary["at_max"]]
     if len(free) > 1:
         m = free["marginal_value_per_unit"]
         assert (m.max() - m.min()) / m.abs().max() < 0.02
@@ -107,8 +101,8 @@ def test_constraints_always_hold(budget, lo_a, hi_b, npv):
         res = op.allocate_budget(
             cur,
             budget,
-            lower={"a": lo_a},
-            upper={"b": hi_b},
+            channel_min={"a": lo_a},
+            channel_max={"b": hi_b},
             value_per_booking=5.0,
             net_of_spend=npv,
             grid=60,
@@ -128,9 +122,9 @@ def test_allocation_errors():
     with pytest.raises(ParameterError, match="budget"):
         op.allocate_budget(cur, -1)
     with pytest.raises(ParameterError, match="sum of channel minimums"):
-        op.allocate_budget(cur, 100, lower={"a": 80, "b": 80})
+        op.allocate_budget(cur, 100, channel_min={"a": 80, "b": 80})
     with pytest.raises(ParameterError, match="absorb the budget"):
-        op.allocate_budget(cur, 1000, upper={"a": 100, "b": 100, "c": 100})
+        op.allocate_budget(cur, 1000, channel_max={"a": 100, "b": 100, "c": 100})
     with pytest.raises(DataError, match="spend varies"):
         op.fit_response_curve(np.full(30, 500.0), np.arange(30))
 

@@ -17,7 +17,7 @@ from cmlib.errors import ArtefactError, DataError
 
 @pytest.fixture(scope="module")
 def world():
-    return syn.simulate_bank(n_customers=100_000, seed=1)
+    return syn.simulate_bank(n_customers=100_000, random_state=1)
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +148,8 @@ def test_default_hazard_ratios_recover_truth(world, durations):
     long = sv.time_varying_panel(world.performance, d, macro, "default", x[[*vary, "trap_early"]])
     long["trap_early"] = long["trap_early"] * (long["stop"] <= 8)  # onset in MOB 1-6 shows by MOB 8
     res = sv.cox_time_varying(long, [*vary, "macro", "trap_early"])
-    truth = {**syn.DEFAULT_BETA, "macro": syn.MACRO_GAMMA, "trap_early": syn.TRAP_EARLY_LOG_HR}
+    hz = world.truth["hazards"]["default"]
+    truth = {**syn.DEFAULT_BETA, "macro": hz["macro"], "trap_early": hz["trap_early"]}
     se = (np.log(res["hr_ci_high"]) - np.log(res["hr_ci_low"])) / (2 * 1.959964)
     z = (np.log(res["hazard_ratio"]) - pd.Series(truth).loc[res.index]) / se
     assert (z.abs() < 3).all(), z.to_dict()

@@ -47,7 +47,14 @@ def _parser() -> argparse.ArgumentParser:
     dsub = d.add_subparsers(dest="data_command", required=True)
     g = dsub.add_parser("generate", help="write the simulated bank to Parquet with its truth")
     g.add_argument("--customers", type=int, default=100_000, help="number of customers (default 100000)")
-    g.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    g.add_argument(
+        "--random-state",
+        "--seed",
+        dest="random_state",
+        type=int,
+        default=1,
+        help="random state of the simulated bank (default 1)",
+    )
     g.add_argument("--out", default="data/synthetic", help="output folder (default data/synthetic)")
     g.add_argument("--chunk-size", type=int, default=1_000_000, help="customers per chunk (bounds memory)")
     dsub.add_parser("list", help="public data sets and their cards")

@@ -630,19 +630,19 @@ def survival_counts(
 
 
 def group_counts(
-    data: Any, keys: Sequence[str], event: str | None = None, backend: str = "duckdb"
+    data: Any, by: Sequence[str], event: str | None = None, backend: str = "duckdb"
 ) -> pd.DataFrame:
     """Rows (``n``) and, with ``event``, the sum of that 0/1 column (``n_event``) per distinct combination of
-    ``keys`` (NULL is a key value of its own); only combinations that occur, in no particular order.
+    ``by`` (NULL is a key value of its own); only combinations that occur, in no particular order.
 
-    An in-memory frame is counted in numpy: whole-number keys with a small range are used as they are,
-    other keys are factorised, and the combinations counted by one ``bincount`` — the same counts as the
+    An in-memory frame is counted in numpy: whole-number key columns with a small range are used as they are,
+    other key columns are factorised, and the combinations counted by one ``bincount`` — the same counts as the
     engine's GROUP BY (tested), without handing the rows to DuckDB."""
-    keys = list(keys)
-    cols = keys + ([event] if event else [])
+    by = list(by)
+    cols = by + ([event] if event else [])
     if isinstance(data, pd.DataFrame):
         _columns_exist(data, cols)
-        res = _group_counts_frame(data, keys, event)
+        res = _group_counts_frame(data, by, event)
         if res is not None:
             return res
     t = table(data, backend)
@@ -650,12 +650,12 @@ def group_counts(
     aggs = {"n": ibis._.count().cast("int64")}
     if event:
         aggs["n_event"] = t[event].cast("int64").sum().fill_null(0).cast("int64")
-    return execute_numeric(t.group_by(keys).aggregate(**aggs), backend)
+    return execute_numeric(t.group_by(by).aggregate(**aggs), backend)
 
 
-def _group_counts_frame(df: pd.DataFrame, keys: list[str], event: str | None) -> pd.DataFrame | None:
+def _group_counts_frame(df: pd.DataFrame, by: list[str], event: str | None) -> pd.DataFrame | None:
     codes, values, size = [], [], 1
-    for c in keys:
+    for c in by:
         x = df[c].to_numpy()
         if x.dtype.kind in "iub" and len(x):
             x = x.view(np.int8) if x.dtype.kind == "b" else x
@@ -700,13 +700,13 @@ def _group_counts_frame(df: pd.DataFrame, keys: list[str], event: str | None) ->
         n_ev = None if w is None else np.bincount(key, weights=w, minlength=size)
     at = np.flatnonzero(n)
     out, rest = {}, at.copy()
-    for c, v in zip(reversed(keys), reversed(values), strict=True):  # decode the mixed-radix key
+    for c, v in zip(reversed(by), reversed(values), strict=True):  # decode the mixed-radix key
         out[c] = v.take(rest % len(v))  # an array or an Index: both take positions
         rest //= len(v)
     counts = {"n": n[at].astype(np.int64)} | (
         {"n_event": np.rint(n_ev[at]).astype(np.int64)} if event else {}
     )
-    return pd.DataFrame({c: out[c] for c in keys} | counts)
+    return pd.DataFrame({c: out[c] for c in by} | counts)
 
 
 def _risk_table(

@@ -388,13 +388,11 @@ def decide(
     return Decision(pd.DataFrame(rows))
 
 
-def against_truth(funnel: FunnelResult, true_lifts: dict, stage_names: dict[str, str]) -> pd.DataFrame:
-    """Estimated per-contacted lifts beside the simulator's true lifts: is each truth inside its CI?
-
-    ``stage_names`` maps funnel columns to the truth's stage names (responded → response, …).
-    """
+def against_truth(funnel: FunnelResult, true_lifts: dict) -> pd.DataFrame:
+    """Estimated per-contacted lifts beside the simulator's true lifts (``truth["experiment"]["lifts"]``,
+    keyed by arm and funnel column): is each truth inside its CI?"""
     s = funnel.summary[funnel.summary["basis"] == "per_contacted"].copy()
-    s["true_lift"] = [true_lifts[a][stage_names[m]] for a, m in zip(s["arm"], s["metric"], strict=True)]
+    s["true_lift"] = [true_lifts[a][m] for a, m in zip(s["arm"], s["metric"], strict=True)]
     s["covered"] = (s["abs_ci_low"] <= s["true_lift"]) & (s["true_lift"] <= s["abs_ci_high"])
     return s[["arm", "metric", "true_lift", "abs_lift", "abs_ci_low", "abs_ci_high", "covered"]].reset_index(
         drop=True
@@ -770,19 +768,17 @@ def obrien_fleming_bounds(information_fractions: Sequence[float], alpha: float =
 
 
 def segment_lifts(
-    data: Any, arm: str, metric: str, segment: str, control: str, alpha: float = 0.05, backend: str = "duckdb"
+    data: Any, arm: str, metric: str, by: str, control: str, alpha: float = 0.05, backend: str = "duckdb"
 ) -> pd.DataFrame:
     """Lift of ``metric`` per segment (risk band, channel, customer segment), Holm-adjusted across all
     segment × arm comparisons so that a 'win in one segment' is not a multiple-testing artefact.
     Segments where an arm has fewer than two rows are left out (listed in ``skipped``)."""
     t = engine.table(data, backend)
-    if segment not in t.columns:
-        raise DataError.single("contacts", segment, "required column is missing", -1)
-    m = engine.moments(
-        t.filter(t[arm].notnull() & t[segment].notnull()), [metric], by=[segment, arm], backend=backend
-    )
+    if by not in t.columns:
+        raise DataError.single("contacts", by, "required column is missing", -1)
+    m = engine.moments(t.filter(t[arm].notnull() & t[by].notnull()), [metric], by=[by, arm], backend=backend)
     parts = []
-    for seg, g in m.groupby(segment, sort=True):
+    for seg, g in m.groupby(by, sort=True):
         g = g.set_index(arm)
         if control not in g.index or (g[f"n_{metric}"] < 2).any() or len(g) < 2:
             continue
@@ -793,7 +789,7 @@ def segment_lifts(
         r.insert(0, "segment", seg)
         parts.append(r)
     if not parts:
-        raise DataError.single("contacts", segment, "a segment with every arm populated", 0)
+        raise DataError.single("contacts", by, "a segment with every arm populated", 0)
     out = pd.concat(parts, ignore_index=True)
     out["p_adjusted"] = holm(out["p_value"].to_numpy())
     return out

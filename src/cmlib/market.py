@@ -141,7 +141,7 @@ MODELS = ("ets", "sarimax", "seasonal_naive")
 
 
 def _fit_forecast(y: pd.Series, model: str, horizon: int, alpha: float) -> pd.DataFrame:
-    """Forecast of log y: mean, lower, upper on the next ``horizon`` months.
+    """Forecast of log y: mean, ci_low, ci_high on the next ``horizon`` months.
 
     statsmodels' convergence warnings are silenced here: a model that fits badly shows it where it
     matters, in its backtest error, and the backtest chooses another.
@@ -163,7 +163,7 @@ def _fit_forecast_raw(y: pd.Series, model: str, horizon: int, alpha: float) -> p
         resid = (y - y.shift(12)).dropna()
         sd = resid.std(ddof=1) * np.sqrt(np.floor(np.arange(horizon) / 12) + 1)
         z = stats.norm.ppf(1 - alpha / 2)
-        return pd.DataFrame({"mean": mean, "lower": mean - z * sd, "upper": mean + z * sd}, index=idx)
+        return pd.DataFrame({"mean": mean, "ci_low": mean - z * sd, "ci_high": mean + z * sd}, index=idx)
     if model == "ets":
         from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
@@ -174,8 +174,8 @@ def _fit_forecast_raw(y: pd.Series, model: str, horizon: int, alpha: float) -> p
         return pd.DataFrame(
             {
                 "mean": pred["mean"].to_numpy(),
-                "lower": pred["pi_lower"].to_numpy(),
-                "upper": pred["pi_upper"].to_numpy(),
+                "ci_low": pred["pi_lower"].to_numpy(),
+                "ci_high": pred["pi_upper"].to_numpy(),
             },
             index=idx,
         )
@@ -186,8 +186,8 @@ def _fit_forecast_raw(y: pd.Series, model: str, horizon: int, alpha: float) -> p
         return pd.DataFrame(
             {
                 "mean": f.predicted_mean.to_numpy(),
-                "lower": ci.iloc[:, 0].to_numpy(),
-                "upper": ci.iloc[:, 1].to_numpy(),
+                "ci_low": ci.iloc[:, 0].to_numpy(),
+                "ci_high": ci.iloc[:, 1].to_numpy(),
             },
             index=idx,
         )
@@ -215,7 +215,9 @@ class ForecastResult(Result):
         ax.plot(self.history.index, self.history, color="black", lw=1.2, label="actual")
         f = self.forecast
         ax.plot(f.index, f["mean"], lw=1.8, label=f"forecast ({self.model})")
-        ax.fill_between(f.index, f["lower"], f["upper"], alpha=0.25, label=f"{1 - self.alpha:.0%} interval")
+        ax.fill_between(
+            f.index, f["ci_low"], f["ci_high"], alpha=0.25, label=f"{1 - self.alpha:.0%} interval"
+        )
         ax.legend(loc="upper left")
         ax.set_title("Forecast with prediction interval")
         return ax
@@ -321,14 +323,14 @@ def segment_metrics(
     contacts: pd.DataFrame,
     applications: pd.DataFrame,
     performance: pd.DataFrame,
-    segment: str = "segment",
+    by: str = "segment",
 ) -> pd.DataFrame:
     """Per segment, from the bank's own tables and the market panel: size (latest market balance),
     growth (YoY of market balance), response, approval and 12-month bad rates, and monthly margin per
     account. ``segment`` must be a column of both ``market`` and ``customers``."""
     for name, df, cols in (
-        ("market", market, ["month", segment, "market_balance"]),
-        ("customers", customers, ["customer_id", segment]),
+        ("market", market, ["month", by, "market_balance"]),
+        ("customers", customers, ["customer_id", by]),
         ("contacts", contacts, ["customer_id", "responded"]),
         ("applications", applications, ["customer_id", "decision", "bad_12m"]),
         ("performance", performance, ["customer_id", "margin"]),
@@ -337,9 +339,9 @@ def segment_metrics(
             if c not in df.columns:
                 raise DataError.single(name, c, "required column is missing", len(df))
     last = market["month"].max()
-    cur = market[market["month"] == last].set_index(segment)["market_balance"]
-    prev = market[market["month"] == last - pd.DateOffset(years=1)].set_index(segment)["market_balance"]
-    seg_of = customers.set_index("customer_id")[segment]
+    cur = market[market["month"] == last].set_index(by)["market_balance"]
+    prev = market[market["month"] == last - pd.DateOffset(years=1)].set_index(by)["market_balance"]
+    seg_of = customers.set_index("customer_id")[by]
     con = contacts.assign(_s=contacts["customer_id"].map(seg_of))
     app = applications.assign(_s=applications["customer_id"].map(seg_of))
     perf = performance.assign(_s=performance["customer_id"].map(seg_of))
@@ -353,7 +355,7 @@ def segment_metrics(
             "margin_per_account_month": perf.groupby("_s")["margin"].mean(),
         }
     )
-    out.index.name = segment
+    out.index.name = by
     return out.dropna(subset=["size"])
 
 
@@ -592,7 +594,7 @@ class BreakResult(Result):
         ax.plot(self.fitted.index, self.fitted, lw=2, label="piecewise trend")
         for r in self.summary.itertuples():
             ax.axvline(r.date, color="red", ls="--", lw=1)
-            ax.axvspan(r.date_low, r.date_high, color="red", alpha=0.1)
+            ax.axvspan(r.date_ci_low, r.date_ci_high, color="red", alpha=0.1)
         ax.legend(loc="upper left")
         ax.set_title("Structural breaks (dashed) with their date uncertainty (shaded)")
         return ax
@@ -684,11 +686,13 @@ def detect_breaks(
             rows.append(
                 {
                     "date": s.index[bp],
-                    "date_low": s.index[lo],
-                    "date_high": s.index[hi],
+                    "date_ci_low": s.index[lo],
+                    "date_ci_high": s.index[hi],
                     "level_change": float(np.polyval(cr, bp) - np.polyval(cl, bp)),
                     "slope_change": float(cr[0] - cl[0]),
                 }
             )
-    summary = pd.DataFrame(rows, columns=["date", "date_low", "date_high", "level_change", "slope_change"])
+    summary = pd.DataFrame(
+        rows, columns=["date", "date_ci_low", "date_ci_high", "level_change", "slope_change"]
+    )
     return BreakResult(summary, k, p, bic, pd.Series(y, index=s.index), pd.Series(fitted, index=s.index))

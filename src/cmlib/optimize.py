@@ -118,21 +118,21 @@ class ResponseCurve(Result):
         return p["base"] + incremental_bookings(p, weekly_spend)
 
     def band(
-        self, weekly_spend, level: float = 0.9, n_draws: int = 400, random_state: int = 0
+        self, weekly_spend, alpha: float = 0.1, n_draws: int = 400, random_state: int = 0
     ) -> pd.DataFrame:
         """Incremental steady-state bookings (above base) with a band from parameter draws (normal on the
-        fitting scale)."""
+        fitting scale): ``ci_low``/``ci_high`` at 1 − ``alpha`` (default a 90 % band)."""
         rng = np.random.default_rng(random_state)
         draws = rng.multivariate_normal(self.theta, self.cov, size=n_draws, method="eigh")
         x = np.asarray(weekly_spend, float)
         sims = np.array([self.steady_bookings(x, _unpack(d)) - _unpack(d)["base"] for d in draws])
-        a = (1 - level) / 2
+        a = alpha / 2
         return pd.DataFrame(
             {
                 "weekly_spend": x,
                 "bookings": self.steady_bookings(x) - self.params["base"],
-                "low": np.quantile(sims, a, axis=0),
-                "high": np.quantile(sims, 1 - a, axis=0),
+                "ci_low": np.quantile(sims, a, axis=0),
+                "ci_high": np.quantile(sims, 1 - a, axis=0),
             }
         )
 
@@ -151,7 +151,7 @@ def _unpack(th) -> dict:
     }
 
 
-def fit_response_curve(spend, bookings, channel: str = "channel", level: float = 0.95) -> ResponseCurve:
+def fit_response_curve(spend, bookings, channel: str = "channel", alpha: float = 0.05) -> ResponseCurve:
     """Poisson maximum likelihood of weekly ``bookings`` on weekly ``spend`` (base + top · Hill(adstock)).
     Parameters are fitted on log / logit scales (positivity, decay in (0, 1)); intervals are Wald intervals
     on that scale from the numerical Hessian, mapped back (so they are asymmetric). Needs spend that varies:
@@ -203,7 +203,7 @@ def fit_response_curve(spend, bookings, channel: str = "channel", level: float =
     H = _hessian(nll, th)
     cov = np.linalg.pinv(H)
     se = np.sqrt(np.maximum(np.diag(cov), 0))
-    z = norm.ppf(0.5 + level / 2)
+    z = norm.ppf(1 - alpha / 2)
     lo, hi = _unpack(th - z * se), _unpack(th + z * se)
     est = _unpack(th)
     summ = pd.DataFrame({"estimate": est, "ci_low": lo, "ci_high": hi}).loc[list(PARAMS)]
@@ -231,10 +231,10 @@ def _hessian(f, x, eps: float = 1e-4) -> np.ndarray:
 
 
 def fit_channel_curves(
-    weekly: pd.DataFrame, channel: str = "channel", spend: str = "spend", bookings: str = "bookings"
+    weekly: pd.DataFrame, by: str = "channel", spend: str = "spend", bookings: str = "bookings"
 ) -> dict[str, ResponseCurve]:
     """One curve per channel of a weekly table (``channel_spend`` of the simulated bank, or user data)."""
-    return {ch: fit_response_curve(g[spend], g[bookings], ch) for ch, g in weekly.groupby(channel, sort=True)}
+    return {ch: fit_response_curve(g[spend], g[bookings], ch) for ch, g in weekly.groupby(by, sort=True)}
 
 
 # --- budget allocation ------------------------------------------------------------------------------
@@ -256,8 +256,8 @@ class Allocation(Result):
 def allocate_budget(
     curves: dict[str, ResponseCurve],
     budget: float,
-    lower: dict | None = None,
-    upper: dict | None = None,
+    channel_min: dict | None = None,
+    channel_max: dict | None = None,
     value_per_booking: dict | float = 1.0,
     net_of_spend: bool = False,
     grid: int = 400,
@@ -267,20 +267,20 @@ def allocate_budget(
     spend itself with ``net_of_spend``, i.e. NPV; then the budget is a cap, not a target).
 
     Exact on a grid of ``grid`` steps by dynamic programming over channels (max-plus convolution), then
-    refined by SLSQP from the grid optimum; bounds ``lower``/``upper`` (weekly spend per channel) always hold.
+    refined by SLSQP from the grid optimum; bounds ``channel_min``/``channel_max`` (weekly spend per channel) always hold.
     ``params`` (channel → parameter dict) evaluates other curves than the fitted ones (e.g. the truth)."""
     from scipy.optimize import minimize
 
     chans = sorted(curves)
     if budget < 0:
         raise ParameterError("budget", "a non-negative amount", budget)
-    lo = np.array([float((lower or {}).get(c, 0.0)) for c in chans])
-    hi = np.array([float((upper or {}).get(c, budget)) for c in chans])
+    lo = np.array([float((channel_min or {}).get(c, 0.0)) for c in chans])
+    hi = np.array([float((channel_max or {}).get(c, budget)) for c in chans])
     hi = np.minimum(hi, budget)
     if (lo < 0).any() or (lo > hi + 1e-9).any():
         raise ParameterError(
-            "lower/upper",
-            "0 ≤ lower ≤ upper for every channel",
+            "channel_min/channel_max",
+            "0 ≤ channel_min ≤ channel_max for every channel",
             dict(zip(chans, zip(lo, hi, strict=True), strict=True)),
         )
     lo = np.minimum(lo, hi)  # within rounding of the check above
@@ -288,7 +288,7 @@ def allocate_budget(
         raise ParameterError("budget", f"at least the sum of channel minimums ({lo.sum():,.0f})", budget)
     if not net_of_spend and hi.sum() < budget - 1e-9:
         raise ParameterError(
-            "upper", f"channel maximums that can absorb the budget ({budget:,.0f})", float(hi.sum())
+            "channel_max", f"channel maximums that can absorb the budget ({budget:,.0f})", float(hi.sum())
         )
     vpb = np.array(
         [
@@ -366,8 +366,8 @@ def allocate_budget(
             "incremental_bookings": book,
             "value": vals,
             "marginal_value_per_unit": marg,
-            "at_lower": np.isclose(x, lo),
-            "at_upper": np.isclose(x, hi),
+            "at_min": np.isclose(x, lo),
+            "at_max": np.isclose(x, hi),
         }
     )
     return Allocation(summ, float(vals.sum()), float(x.sum()))

@@ -472,7 +472,7 @@ def person_period_counts(
     data: Any,
     duration: str,
     event: str,
-    cells: Sequence[str],
+    by: Sequence[str],
     entry: str | None = None,
     backend: str = "duckdb",
 ) -> pd.DataFrame:
@@ -483,12 +483,12 @@ def person_period_counts(
     and not exited before t. Columns: ``time``, the cell columns, ``n_event``, ``at_risk`` (rows with
     nobody at risk are left out)."""
     t = data if isinstance(data, pd.DataFrame) else engine.table(data, backend)
-    cells = list(cells)
-    cols = [duration, event, *cells] + ([entry] if entry else [])
+    by = list(by)
+    cols = [duration, event, *by] + ([entry] if entry else [])
     missing = [c for c in cols if c not in t.columns]
     if missing:
         raise DataError.single("durations", missing[0], "required column is missing", -1)
-    ex = engine.group_counts(t, [*cells, duration], event, backend).rename(
+    ex = engine.group_counts(t, [*by, duration], event, backend).rename(
         columns={duration: "time", "n": "n_exit"}
     )
     if (ex["time"] <= 0).any():
@@ -497,7 +497,7 @@ def person_period_counts(
         )
     tmax = int(ex["time"].max())
     # one row per cell × month on a dense grid; the cumulative sums over months give the at-risk counts
-    grp = ex.groupby(cells, sort=True, dropna=False)
+    grp = ex.groupby(by, sort=True, dropna=False)
     k, keys = grp.ngroup().to_numpy(), grp.size().index.to_frame(index=False)
 
     def grid(cell: np.ndarray, col: np.ndarray, weights: pd.Series, width: int) -> np.ndarray:
@@ -509,8 +509,8 @@ def person_period_counts(
     exits, events = grid(k, ti, ex["n_exit"], tmax), grid(k, ti, ex["n_event"], tmax)
     exited_before = np.cumsum(exits, axis=1) - exits
     if entry:
-        en = engine.group_counts(t, [*cells, entry], backend=backend)
-        en = en.merge(keys.assign(_cell=np.arange(len(keys))), on=cells)
+        en = engine.group_counts(t, [*by, entry], backend=backend)
+        en = en.merge(keys.assign(_cell=np.arange(len(keys))), on=by)
         entered = grid(en["_cell"].to_numpy(), np.clip(en[entry].to_numpy(int), 0, tmax), en["n"], tmax + 1)
         entered_before = np.cumsum(entered, axis=1)[:, :tmax]  # entry ≤ t − 1, i.e. entry < t
         at_risk = entered_before - exited_before
@@ -588,7 +588,7 @@ def _cloglog_binomial(
 
 
 def discrete_hazard(
-    counts: pd.DataFrame, cells: Sequence[str], alpha: float = 0.05, time_bands: Sequence[float] | None = None
+    counts: pd.DataFrame, by: Sequence[str], alpha: float = 0.05, time_bands: Sequence[float] | None = None
 ) -> DiscreteHazardResult:
     """Binomial model with complementary log-log link on (events, at-risk) per month × cell: a baseline per
     month (or per band of ``time_bands``, intervals closed on the right) plus one effect per level of each
@@ -597,8 +597,8 @@ def discrete_hazard(
 
     Rows sharing a band and a cell share one hazard, so they are summed first (the likelihood depends on
     the data only through those sums): the fit costs bands × cells, whatever the size of the book."""
-    cells = list(cells)
-    for col in ["time", "n_event", "at_risk", *cells]:
+    by = list(by)
+    for col in ["time", "n_event", "at_risk", *by]:
         if col not in counts.columns:
             raise DataError.single("person-period counts", col, "required column is missing", -1)
     t = counts["time"].to_numpy(float)
@@ -611,7 +611,7 @@ def discrete_hazard(
         present, band = np.unique(idx, return_inverse=True)
         band_labels = [f"({edges[i]:g}, {edges[i + 1]:g}]" for i in present]
     codes, levels, key = [], [], band.astype(np.int64)
-    for col in cells:
+    for col in by:
         c, lv = pd.factorize(counts[col], sort=True, use_na_sentinel=False)
         codes.append(c)
         levels.append(lv)
@@ -623,7 +623,7 @@ def discrete_hazard(
     first[inv[::-1]] = np.arange(len(inv))[::-1]  # a row of each group, to read its band and cell codes
     X = [np.eye(len(band_labels))[band[first]]]
     names = []
-    for col, c, lv in zip(cells, codes, levels, strict=True):
+    for col, c, lv in zip(by, codes, levels, strict=True):
         X.append(np.eye(len(lv))[c[first]][:, 1:])  # first level is the reference
         names += [f"{col}_{v}" for v in lv[1:]]
     X = np.hstack(X)
@@ -870,7 +870,7 @@ def retention_targets(
 def clv_by_segment(
     durations: pd.DataFrame,
     panel: pd.DataFrame,
-    segment: str,
+    by: str,
     horizon: int = 24,
     annual_discount_rate: float = 0.10,
     lgd: float = 1.0,
@@ -883,10 +883,10 @@ def clv_by_segment(
     (exposure at default). See :func:`lifetime_value` for the formula and its assumptions."""
     from lifelines import KaplanMeierFitter
 
-    if segment not in durations.columns:
-        raise DataError.single("durations", segment, "required column is missing", len(durations))
+    if by not in durations.columns:
+        raise DataError.single("durations", by, "required column is missing", len(durations))
     rows = []
-    for seg, g in durations.groupby(segment, sort=True):
+    for seg, g in durations.groupby(by, sort=True):
         acc = panel[panel[account].isin(g[account])]
         # margin keeps coming while a defaulted account is in arrears: it leaves the book at charge-off
         leave = g["duration"] + np.where(g["cause"] == "default", loss_lag_months, 0)
@@ -907,14 +907,14 @@ def clv_by_segment(
         )
         rows.append(
             {
-                segment: seg,
+                by: seg,
                 "accounts": len(g),
                 "margin_per_month": float(performing["margin"].mean()),
                 "exposure_at_default": ead,
                 **v,
             }
         )
-    return pd.DataFrame(rows).set_index(segment)
+    return pd.DataFrame(rows).set_index(by)
 
 
 def realised_value(

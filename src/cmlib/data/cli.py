@@ -23,7 +23,7 @@ def main(args) -> int:
         out = write_bank(
             args.out,
             n_customers=args.customers,
-            seed=args.seed,
+            random_state=args.random_state,
             chunk_size=args.chunk_size,
             progress=progress,
         )

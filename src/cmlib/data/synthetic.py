@@ -1,6 +1,6 @@
-"""The simulated bank: one consistent world with known truth, deterministic for a seed.
+"""The simulated bank: one consistent world with known truth, deterministic for a random_state.
 
-``simulate_bank(n_customers, seed)`` returns a :class:`BankWorld` with seven tables and the ``truth``
+``simulate_bank(n_customers, random_state)`` returns a :class:`BankWorld` with seven tables and the ``truth``
 that generated them (see ``data/README.md`` for every column, unit and code):
 
 customers → campaigns → contacts (a randomised four-arm offer test plus business-as-usual waves; the
@@ -10,7 +10,7 @@ discrete-time hazards driven by covariates and a macro series with a shock) — 
 ``channel_spend`` (adstock + Hill saturation) and a monthly ``market`` panel with a structural break.
 
 Scale: customers are generated in fixed blocks of :data:`BLOCK` with their own random streams
-(``SeedSequence([seed, block])``), so a world is the same whether built in one piece or written in
+(``SeedSequence([random_state, block])``), so a world is the same whether built in one piece or written in
 chunks (:func:`write_bank`), and 10 million customers never need to be in memory at once.
 
 Modelling choices worth knowing (they are what a test can hold the estimators to):
@@ -810,7 +810,8 @@ def _empty_panel() -> pd.DataFrame:
     )
 
 
-STAGES = ["response", "application", "approval", "booking", "activation", "spend"]
+#: the funnel as the contacts table records it (the truth's lifts use the same names)
+STAGES = ["responded", "applied", "approved", "booked", "activated", "spend_90d"]
 
 
 def _experiment_truth(cust, eta, score_z, risk_z, young, common, rows, cal):
@@ -877,12 +878,12 @@ def _experiment_truth(cust, eta, score_z, risk_z, young, common, rows, cal):
             surv = surv * (1 - p_d) * (1 - p_c)
         p_early = onset3 + surv * np.minimum(0.012 * np.exp(0.5 * (e - RISK_Z_CENTER)), 0.5)
         sums[a] = {
-            "response": p_r.sum(),
-            "application": p_app.sum(),
-            "approval": p_ok.sum(),
-            "booking": p_book.sum(),
-            "activation": p_act.sum(),
-            "spend": (p_act * e_spend).sum(),
+            "responded": p_r.sum(),
+            "applied": p_app.sum(),
+            "approved": p_ok.sum(),
+            "booked": p_book.sum(),
+            "activated": p_act.sum(),
+            "spend_90d": (p_act * e_spend).sum(),
             "early_dpd30_3m_x_booking": (p_book * p_early).sum(),
             "n": float(len(rows)),
         }
@@ -912,11 +913,11 @@ def _channel_params(rng: np.random.Generator) -> dict[str, dict[str, float]]:
         theta = float(np.round(rng.uniform(0.2, 0.6), 3))
         level = WEEKLY_SPEND[ch] / (1 - theta)
         out[ch] = {
-            "adstock_decay": theta,
+            "decay": theta,
             "half_saturation": float(np.round(level * rng.uniform(0.6, 1.4), 0)),
-            "hill_shape": float(np.round(rng.uniform(1.0, 2.5), 3)),
-            "max_bookings": float(np.round(rng.uniform(50, 400), 1)),
-            "base_bookings": float(np.round(rng.uniform(5, 30), 1)),
+            "shape": float(np.round(rng.uniform(1.0, 2.5), 3)),
+            "top": float(np.round(rng.uniform(50, 400), 1)),
+            "base": float(np.round(rng.uniform(5, 30), 1)),
         }
     return out
 
@@ -929,9 +930,7 @@ def _channel_spend(rng: np.random.Generator, cal: Calendar, params: dict) -> pd.
         plan = WEEKLY_SPEND[ch] * (1 + 0.5 * np.sin(2 * np.pi * np.arange(N_WEEKS) / 26 + rng.uniform(0, 6)))
         on = rng.random(N_WEEKS) > 0.2  # flighting: a fifth of weeks dark, so curves are identifiable
         spend = np.round(plan * on * np.exp(rng.normal(0, 0.35, N_WEEKS)) * rng.uniform(0.3, 1.8, N_WEEKS), 0)
-        mean = p["base_bookings"] + p["max_bookings"] * hill(
-            adstock(spend, p["adstock_decay"]), p["half_saturation"], p["hill_shape"]
-        )
+        mean = p["base"] + p["top"] * hill(adstock(spend, p["decay"]), p["half_saturation"], p["shape"])
         bookings = rng.poisson(mean)
         rows.append(
             pd.DataFrame(
@@ -957,9 +956,9 @@ SEGMENT_GROWTH = {
 MARKET = {
     "balance_start": 50e9,
     "monthly_growth": 0.004,
-    "break_level_log": -0.08,
-    "break_slope_log": -0.002,
-    "price_effect_logit_per_pp": -0.12,
+    "level_change": -0.08,
+    "slope_change": -0.002,
+    "price_gap_pp": -0.12,
     "share_logit_intercept": -2.2,
     "seasonal_amplitude": 0.03,
 }
@@ -1000,8 +999,8 @@ def _market(rng: np.random.Generator, cal: Calendar) -> pd.DataFrame:
             np.log(MARKET["balance_start"] * share)
             + SEGMENT_GROWTH[seg] * t
             + season
-            + MARKET["break_level_log"] * after
-            + MARKET["break_slope_log"] * after * (t - kb)
+            + MARKET["level_change"] * after
+            + MARKET["slope_change"] * after * (t - kb)
             + rng.normal(0, 0.01, n)
         )
         bal = np.exp(log_b)
@@ -1010,7 +1009,7 @@ def _market(rng: np.random.Generator, cal: Calendar) -> pd.DataFrame:
         e = rng.normal(0, 0.03, n)
         for i in range(1, n):
             ar[i] = 0.6 * ar[i - 1] + e[i]
-        share_own = _sigmoid(MARKET["share_logit_intercept"] + MARKET["price_effect_logit_per_pp"] * gap + ar)
+        share_own = _sigmoid(MARKET["share_logit_intercept"] + MARKET["price_gap_pp"] * gap + ar)
         rows.append(
             pd.DataFrame(
                 {
@@ -1033,19 +1032,19 @@ def _market(rng: np.random.Generator, cal: Calendar) -> pd.DataFrame:
 # --- assembling the world -------------------------------------------------------------------------
 
 
-def _check_size(n_customers: int, seed: int) -> None:
+def _check_size(n_customers: int, random_state: int) -> None:
     if not isinstance(n_customers, int | np.integer) or isinstance(n_customers, bool) or n_customers < 1_000:
         raise ParameterError("n_customers", "an integer ≥ 1000", n_customers)
-    if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
-        raise ParameterError("seed", "a non-negative integer", seed)
+    if not isinstance(random_state, int | np.integer) or isinstance(random_state, bool) or random_state < 0:
+        raise ParameterError("random_state", "a non-negative integer", random_state)
 
 
-def iter_blocks(n_customers: int, seed: int, cal: Calendar, campaigns: pd.DataFrame):
+def iter_blocks(n_customers: int, random_state: int, cal: Calendar, campaigns: pd.DataFrame):
     """Yield each block's tables with global ids assigned (customers, contacts, applications in order)."""
     next_contact, next_app = 1, 1
     for k, start in enumerate(range(0, n_customers, BLOCK)):
         ids = np.arange(start + 1, min(start + BLOCK, n_customers) + 1)
-        rng = np.random.default_rng(np.random.SeedSequence([seed, k]))
+        rng = np.random.default_rng(np.random.SeedSequence([random_state, k]))
         b = _block(cal, campaigns, rng, ids, next_app)
         con = b["contacts"]
         con["contact_id"] = np.arange(next_contact, next_contact + len(con), dtype=np.int64)
@@ -1060,12 +1059,14 @@ def iter_blocks(n_customers: int, seed: int, cal: Calendar, campaigns: pd.DataFr
         yield b
 
 
-def _truth(seed, n_customers, cal, exp_sums, apps_truth_stats, channel_params, ranking) -> dict[str, Any]:
+def _truth(
+    random_state, n_customers, cal, exp_sums, apps_truth_stats, channel_params, ranking
+) -> dict[str, Any]:
     rates = {a: {s: exp_sums[a][s] / exp_sums[a]["n"] for s in STAGES} for a in ARMS}
-    early = {a: exp_sums[a]["early_dpd30_3m_x_booking"] / exp_sums[a]["booking"] for a in ARMS}
+    early = {a: exp_sums[a]["early_dpd30_3m_x_booking"] / exp_sums[a]["booked"] for a in ARMS}
     return {
         "schema_version": SCHEMA_VERSION,
-        "seed": seed,
+        "random_state": random_state,
         "n_customers": n_customers,
         "calendar": {k: getattr(cal, k) for k in cal.__dataclass_fields__},
         "admission_rules": ADMISSION_RULES,
@@ -1081,8 +1082,8 @@ def _truth(seed, n_customers, cal, exp_sums, apps_truth_stats, channel_params, r
                 "beta": DEFAULT_BETA,
                 "hazard_ratio": {k: float(np.exp(v)) for k, v in DEFAULT_BETA.items()},
                 "baseline_monthly": default_baseline(48).round(6).tolist(),
-                "macro_gamma_per_pp_unemployment": MACRO_GAMMA,
-                "trap_arm_early_log_hr_mob_1_6": TRAP_EARLY_LOG_HR,
+                "macro": MACRO_GAMMA,
+                "trap_early": TRAP_EARLY_LOG_HR,
                 "onset_to_states": "30 DPD at onset, 60 at +1, 90+ at +2..+4, charge-off at +5",
             },
             "closure": {
@@ -1164,13 +1165,15 @@ class _Acc:
         return sorted(imp, key=imp.get, reverse=True)
 
 
-def simulate_bank(n_customers: int = 100_000, seed: int = 1, calendar: Calendar | None = None) -> BankWorld:
-    """Generate the simulated bank in memory (see the module docstring). Deterministic for a seed.
+def simulate_bank(
+    n_customers: int = 100_000, random_state: int = 1, calendar: Calendar | None = None
+) -> BankWorld:
+    """Generate the simulated bank in memory (see the module docstring). Deterministic for a random_state.
 
     ``n_customers`` ≥ 1000. Beyond a few million customers use :func:`write_bank`, which streams blocks to
     Parquet with bounded memory.
     """
-    _check_size(n_customers, seed)
+    _check_size(n_customers, random_state)
     cal = calendar or Calendar()
     campaigns = _campaigns(cal)
     acc = _Acc()
@@ -1178,16 +1181,16 @@ def simulate_bank(n_customers: int = 100_000, seed: int = 1, calendar: Calendar 
         k: []
         for k in ("customers", "contacts", "applications", "performance", "truth_applications", "uplift")
     }
-    for b in iter_blocks(n_customers, seed, cal, campaigns):
+    for b in iter_blocks(n_customers, random_state, cal, campaigns):
         acc.add(b)
         for k in parts:
             parts[k].append(b[k])
-    g = np.random.default_rng(np.random.SeedSequence([seed, 10**9]))
+    g = np.random.default_rng(np.random.SeedSequence([random_state, 10**9]))
     ch_params = _channel_params(g)
     spend = _channel_spend(g, cal, ch_params)
     market = _market(g, cal)
     cat = {k: pd.concat(v, ignore_index=True) for k, v in parts.items()}
-    truth = _truth(seed, n_customers, cal, acc.exp, acc.stats(), ch_params, acc.ranking())
+    truth = _truth(random_state, n_customers, cal, acc.exp, acc.stats(), ch_params, acc.ranking())
     return BankWorld(
         cat["customers"],
         campaigns,
@@ -1204,7 +1207,7 @@ def simulate_bank(n_customers: int = 100_000, seed: int = 1, calendar: Calendar 
 def write_bank(
     out: str | Path,
     n_customers: int = 100_000,
-    seed: int = 1,
+    random_state: int = 1,
     calendar: Calendar | None = None,
     chunk_size: int = 1_000_000,
     progress=None,
@@ -1217,7 +1220,7 @@ def write_bank(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    _check_size(n_customers, seed)
+    _check_size(n_customers, random_state)
     if chunk_size < BLOCK or chunk_size % BLOCK:
         raise ParameterError("chunk_size", f"a multiple of {BLOCK}", chunk_size)
     cal = calendar or Calendar()
@@ -1251,7 +1254,7 @@ def write_bank(
                 v.clear()
         part += 1
 
-    for i, b in enumerate(iter_blocks(n_customers, seed, cal, campaigns), start=1):
+    for i, b in enumerate(iter_blocks(n_customers, random_state, cal, campaigns), start=1):
         acc.add(b)
         for k in buf:
             buf[k].append(b[k])
@@ -1264,7 +1267,7 @@ def write_bank(
         flush()
         if progress:
             progress(done, n_customers)
-    g = np.random.default_rng(np.random.SeedSequence([seed, 10**9]))
+    g = np.random.default_rng(np.random.SeedSequence([random_state, 10**9]))
     ch_params = _channel_params(g)
     for name, df in (
         ("campaigns", campaigns),
@@ -1273,7 +1276,7 @@ def write_bank(
     ):
         (out / name).mkdir(exist_ok=True)
         pq.write_table(pa.Table.from_pandas(df, preserve_index=False), out / name / "part-00000.parquet")
-    truth = _truth(seed, n_customers, cal, acc.exp, acc.stats(), ch_params, acc.ranking())
+    truth = _truth(random_state, n_customers, cal, acc.exp, acc.stats(), ch_params, acc.ranking())
     (out / "truth.json").write_text(json.dumps(truth, indent=2, default=_json_default))
     return out
 

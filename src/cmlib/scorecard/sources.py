@@ -83,14 +83,14 @@ def scoring_data(
     data_source: str = "synthetic",
     target: str = "bad",
     n_customers: int = 200_000,
-    seed: int = 1,
+    random_state: int = 1,
     features: list[str] | None = None,
     duckdb_table: str | None = None,
 ) -> ScoringData:
     """Load a scoring source by name or path (see the module docstring). ``features`` (optional) restricts
     the candidates; unknown names are a ParameterError."""
     if data_source == "synthetic":
-        out = _synthetic(n_customers, seed)
+        out = _synthetic(n_customers, random_state)
     elif data_source in PUBLIC_SCORING:
         from cmlib.data.public import load_public
 
@@ -128,11 +128,11 @@ def scoring_data(
     return out
 
 
-def _synthetic(n_customers: int, seed: int) -> ScoringData:
+def _synthetic(n_customers: int, random_state: int) -> ScoringData:
     from cmlib.data.synthetic import NO_FILE, THIN_FILE, simulate_bank
     from cmlib.scorecard.policy import AdmissionRules
 
-    world = simulate_bank(n_customers=n_customers, seed=seed)
+    world = simulate_bank(n_customers=n_customers, random_state=random_state)
     apps = world.applications.merge(
         world.truth_tables["applications"][["application_id", "bad_12m_true"]], on="application_id"
     )

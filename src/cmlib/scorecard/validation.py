@@ -29,7 +29,7 @@ def _xy(y, score, table: str = "validation data") -> tuple[np.ndarray, np.ndarra
     return y, s
 
 
-def auc_ci(y, score, n_boot: int = 1000, level: float = 0.95, random_state: int = 0) -> dict:
+def auc_ci(y, score, n_boot: int = 1000, alpha: float = 0.05, random_state: int = 0) -> dict:
     """AUC of ``score`` for *good* vs bad (higher score = safer), Gini = 2·AUC − 1, and a percentile bootstrap
     CI (stratified resampling of bads and goods, so every replicate has both classes)."""
     from sklearn.metrics import roc_auc_score
@@ -42,7 +42,7 @@ def auc_ci(y, score, n_boot: int = 1000, level: float = 0.95, random_state: int 
     for b in range(n_boot):
         idx = np.concatenate([rng.choice(bad, len(bad)), rng.choice(good, len(good))])
         boots[b] = roc_auc_score(1 - y[idx], s[idx])
-    lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
+    lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
     return {
         "auc": auc,
         "auc_ci_low": float(lo),
