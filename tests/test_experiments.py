@@ -27,7 +27,7 @@ def frame():
 
 def test_compare_equals_statsmodels_ztest(frame):
     m = ex.arm_moments(frame, "arm", ["spend", "resp"])
-    res = ex.compare(m, "spend", "control", alpha=0.05).set_index("arm")
+    res = ex.compare(m, "spend", "control", alpha=0.05).summary.set_index("arm")
     for a in ("a", "b"):
         x1 = frame.loc[frame.arm == a, "spend"]
         x2 = frame.loc[frame.arm == "control", "spend"]
@@ -40,7 +40,7 @@ def test_compare_equals_statsmodels_ztest(frame):
     # proportions: the same Wald difference as statsmodels' test_proportions_2indep(method='wald')
     from statsmodels.stats.proportion import confint_proportions_2indep
 
-    r = ex.compare(m, "resp", "control").set_index("arm").loc["b"]
+    r = ex.compare(m, "resp", "control").summary.set_index("arm").loc["b"]
     xb, nb = frame.loc[frame.arm == "b", "resp"].sum(), (frame.arm == "b").sum()
     xc, nc = frame.loc[frame.arm == "control", "resp"].sum(), (frame.arm == "control").sum()
     lo, hi = confint_proportions_2indep(xb, nb, xc, nc, method="wald", compare="diff")
@@ -55,7 +55,7 @@ def test_compare_equals_statsmodels_ztest(frame):
 
 def test_relative_lift_delta_method_matches_simulation(frame):
     m = ex.arm_moments(frame, "arm", ["spend"])
-    r = ex.compare(m, "spend", "control").set_index("arm").loc["a"]
+    r = ex.compare(m, "spend", "control").summary.set_index("arm").loc["a"]
     # bootstrap-free check: the delta-method SE equals the first-order propagation computed by hand
     na, nc = m.loc["a", "n_spend"], m.loc["control", "n_spend"]
     va, vc = m.loc["a", "m2_spend"] / (na - 1) / na, m.loc["control", "m2_spend"] / (nc - 1) / nc
@@ -92,9 +92,9 @@ def test_aa_false_positive_rate_and_ci_coverage_by_simulation():
     k, n, p = 4_000, 20_000, 0.05
     fp = cover = 0
     for _ in range(k):
-        r = ex.compare(_sim_moments(rng, p, p, n), "y", "control").iloc[0]
+        r = ex.compare(_sim_moments(rng, p, p, n), "y", "control").summary.iloc[0]
         fp += r["p_value"] < 0.05
-        rt = ex.compare(_sim_moments(rng, p, p + 0.004, n), "y", "control").iloc[0]
+        rt = ex.compare(_sim_moments(rng, p, p + 0.004, n), "y", "control").summary.iloc[0]
         cover += rt["abs_ci_low"] <= 0.004 <= rt["abs_ci_high"]
     # binomial sd of a 5 % rate over 4,000 runs is 0.34 pp: the 4–6 % band is about ±3 sd
     assert 0.04 <= fp / k <= 0.06
@@ -152,12 +152,12 @@ def test_agresti_caffo_bound_equals_statsmodels_and_survives_zero_events():
 
     df = pd.DataFrame({"arm": ["control"] * 40 + ["t"] * 60, "y": [0] * 40 + [0] * 58 + [1] * 2})
     m = ex.arm_moments(df, "arm", ["y"])
-    r = ex.compare(m, "y", "control", alpha=0.1, interval="agresti_caffo").iloc[0]
+    r = ex.compare(m, "y", "control", alpha=0.1, interval="agresti_caffo").summary.iloc[0]
     lo, hi = confint_proportions_2indep(2, 60, 0, 40, method="agresti-caffo", compare="diff", alpha=0.1)
     assert (r["abs_ci_low"], r["abs_ci_high"]) == pytest.approx((lo, hi), abs=1e-6)
     # both arms without events: Wald would collapse to a point; the bound stays honest
     zero = pd.DataFrame({"arm": ["control"] * 40 + ["t"] * 60, "y": 0})
-    g = ex.non_inferiority(ex.arm_moments(zero, "arm", ["y"]), "y", "control", margin=0.015)
+    g = ex.non_inferiority(ex.arm_moments(zero, "arm", ["y"]), "y", "control", margin=0.015).summary
     assert g["bound"].item() > 0.015 and not g["passed"].item()  # 100 accounts cannot prove a 1.5 pp margin
 
 
@@ -170,7 +170,7 @@ def test_non_inferiority_one_sided_level_by_simulation():
         xc, xt = rng.binomial(n, p), rng.binomial(n, p + margin)
         m = pd.DataFrame({"n_y": [n, n], "mean_y": [xc / n, xt / n]}, index=["control", "t"])
         m["m2_y"] = m["n_y"] * m["mean_y"] * (1 - m["mean_y"])
-        passed += ex.non_inferiority(m, "y", "control", margin=margin, alpha=0.05)["passed"].item()
+        passed += ex.non_inferiority(m, "y", "control", margin=margin, alpha=0.05).summary["passed"].item()
     assert passed / k <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / k)
 
 
@@ -217,7 +217,7 @@ def test_designed_power_is_achieved_by_simulation():
     n = ex.sample_size(ex.power_proportions, p_control=0.05, lift_abs=0.01).summary["n_control"].item()
     k, hits = 2_000, 0
     for _ in range(k):
-        hits += ex.compare(_sim_moments(rng, 0.05, 0.06, n), "y", "control").iloc[0]["p_value"] < 0.05
+        hits += ex.compare(_sim_moments(rng, 0.05, 0.06, n), "y", "control").summary.iloc[0]["p_value"] < 0.05
     assert abs(hits / k - 0.8) < 3 * np.sqrt(0.8 * 0.2 / k)
 
 
@@ -237,21 +237,21 @@ def cuped_frame():
 
 
 def test_balance_smd_equals_hand_computation(cuped_frame):
-    b = ex.balance(cuped_frame, "arm", ["x1"], "control").set_index("arm")
+    b = ex.balance(cuped_frame, "arm", ["x1"], "control").summary.set_index("arm")
     c, a = cuped_frame[cuped_frame.arm == "control"].x1, cuped_frame[cuped_frame.arm == "a"].x1
     assert b.loc["a", "smd"] == pytest.approx(
         (a.mean() - c.mean()) / np.sqrt((a.var() + c.var()) / 2), abs=1e-9
     )
     assert b["balanced"].all()
     shifted = cuped_frame.assign(x1=cuped_frame.x1 + np.where(cuped_frame.arm == "b", 5.0, 0.0))
-    assert not ex.balance(shifted, "arm", ["x1"], "control").set_index("arm").loc["b", "balanced"]
+    assert not ex.balance(shifted, "arm", ["x1"], "control").summary.set_index("arm").loc["b", "balanced"]
 
 
 @pytest.mark.parametrize("covs", [["x1"], ["x1", "x2"]])
 def test_cuped_equals_ols_and_row_level_adjustment(cuped_frame, covs):
     import statsmodels.formula.api as smf
 
-    res = ex.cuped(cuped_frame, "arm", "y", covs, "control").set_index("arm")
+    res = ex.cuped(cuped_frame, "arm", "y", covs, "control").summary.set_index("arm")
     ols = smf.ols(f"y ~ C(arm, Treatment('control')) + {' + '.join(covs)}", cuped_frame).fit()
     for a in ("a", "b"):
         assert res.loc[a, "abs_lift"] == pytest.approx(
@@ -268,7 +268,7 @@ def test_cuped_equals_ols_and_row_level_adjustment(cuped_frame, covs):
 
 def test_ratio_metric_equals_row_level_linearisation(cuped_frame):
     df = cuped_frame
-    res = ex.ratio_metric(df, "arm", "y", "den", "control").set_index("arm")
+    res = ex.ratio_metric(df, "arm", "y", "den", "control").summary.set_index("arm")
     for a in ("a", "b"):
         parts = {}
         for g in (a, "control"):
@@ -291,7 +291,7 @@ def test_bayesian_chance_to_beat_matches_beta_posteriors():
     rng = np.random.default_rng(2)
     m = pd.DataFrame({"n_y": [20_000, 20_000], "mean_y": [0.050, 0.054]}, index=["control", "t"])
     m["m2_y"] = m["n_y"] * m["mean_y"] * (1 - m["mean_y"])
-    b = ex.bayesian(ex.compare(m, "y", "control")).iloc[0]
+    b = ex.bayesian(ex.compare(m, "y", "control")).summary.iloc[0]
     pc = rng.beta(1 + 1_000, 1 + 19_000, 400_000)
     pt = rng.beta(1 + 1_080, 1 + 18_920, 400_000)
     assert b["chance_to_beat_control"] == pytest.approx((pt > pc).mean(), abs=0.01)
@@ -337,13 +337,13 @@ def test_obrien_fleming_bounds_spend_alpha_exactly():
 
 def test_segment_lifts_adjust_across_segments(cuped_frame):
     df = cuped_frame.assign(seg=np.where(cuped_frame.x1 > 100, "high", "low"))
-    s = ex.segment_lifts(df, "arm", "y", "seg", "control")
+    s = ex.segment_lifts(df, "arm", "y", "seg", "control").summary
     assert set(s["segment"]) == {"high", "low"} and len(s) == 4
     assert s["p_adjusted"].to_numpy() == pytest.approx(ex.holm(s["p_value"].to_numpy()))
     one = s[(s.segment == "high") & (s.arm == "a")].iloc[0]
     ref = (
         ex.compare(ex.arm_moments(df[df.seg == "high"], "arm", ["y"]), "y", "control")
-        .set_index("arm")
+        .summary.set_index("arm")
         .loc["a"]
     )
     assert one["abs_lift"] == pytest.approx(ref["abs_lift"], abs=1e-9)
@@ -353,7 +353,7 @@ def test_cuped_ratio_metric_equals_row_level_adjustment(cuped_frame):
     """CUPED on a ratio metric: the adjusted lift and interval equal the row-level computation on the
     linearised variable z = (y − R_arm x) / x̄_arm adjusted by θ from the pooled within-arm regression."""
     df = cuped_frame
-    res = ex.ratio_metric(df, "arm", "y", "den", "control", covariates=["x1", "x2"]).set_index("arm")
+    res = ex.ratio_metric(df, "arm", "y", "den", "control", covariates=["x1", "x2"]).summary.set_index("arm")
     parts = []
     for g, s in df.groupby("arm"):
         r = s.y.sum() / s.den.sum()
@@ -372,7 +372,7 @@ def test_cuped_ratio_metric_equals_row_level_adjustment(cuped_frame):
         cm = CompareMeans(DescrStatsW(adj[rows.arm == a]), DescrStatsW(adj[rows.arm == "control"]))
         lo, hi = cm.zconfint_diff(usevar="unequal")
         assert res.loc[a, "abs_ci_high"] - res.loc[a, "abs_ci_low"] == pytest.approx(hi - lo, rel=1e-9)
-    plain = ex.ratio_metric(df, "arm", "y", "den", "control").set_index("arm")
+    plain = ex.ratio_metric(df, "arm", "y", "den", "control").summary.set_index("arm")
     assert (res["abs_ci_high"] - res["abs_ci_low"] < plain["abs_ci_high"] - plain["abs_ci_low"]).all()
 
 

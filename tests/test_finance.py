@@ -69,7 +69,7 @@ def test_apr_solves_its_equation_and_known_cases():
 
 
 def test_tornado_orders_by_swing():
-    t = tornado(lambda a, b: 2 * a + 10 * b, {"a": 1.0, "b": 1.0}, {"a": (0.0, 2.0), "b": (0.5, 1.5)})
+    t = tornado(lambda a, b: 2 * a + 10 * b, {"a": 1.0, "b": 1.0}, {"a": (0.0, 2.0), "b": (0.5, 1.5)}).summary
     assert t["assumption"].tolist() == ["b", "a"] and t["swing"].tolist() == [10.0, 4.0]
     assert np.allclose(t["base_result"], 12.0)
     with pytest.raises(ParameterError, match="ranges"):

@@ -179,7 +179,7 @@ def test_qini_by_hand_and_randomisation_check():
     y = np.array([1, 0, 1, 0, 0, 1])
     t = np.array([1, 1, 0, 0, 1, 0])
     u = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
-    q = op.qini_curve(y, t, u, n_points=6)
+    q = op.qini_curve(y, t, u, n_points=6).summary
     # after 4 rows: treated 2 with 1 response, control 2 with 1 response → 1 − 1·2/2 = 0, over 3 treated
     assert q["qini"].iloc[4] == pytest.approx(0.0)
     assert q["qini"].iloc[1] == pytest.approx(1 / 3)

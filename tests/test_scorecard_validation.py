@@ -24,7 +24,7 @@ def scored():
 
 def test_auc_ks_against_references(scored):
     y, s, _ = scored
-    a = auc_ci(y, s, n_boot=400)
+    a = auc_ci(y, s, n_boot=400).to_dict()
     assert a["auc"] == pytest.approx(roc_auc_score(1 - y, s), abs=1e-12)
     assert a["gini"] == pytest.approx(2 * a["auc"] - 1)
     # Hanley–McNeil standard error of the AUC: the bootstrap 95 % CI should be about ±1.96 of it (±25 %)
@@ -32,7 +32,7 @@ def test_auc_ks_against_references(scored):
     q1, q2 = A / (2 - A), 2 * A**2 / (1 + A)
     se = np.sqrt((A * (1 - A) + (n1 - 1) * (q1 - A**2) + (n0 - 1) * (q2 - A**2)) / (n1 * n0))
     assert (a["auc_ci_high"] - a["auc_ci_low"]) / (2 * 1.96 * se) == pytest.approx(1.0, abs=0.25)
-    assert ks(y, s)["ks"] == pytest.approx(ks_2samp(s[y == 1], s[y == 0]).statistic, abs=1e-12)
+    assert ks(y, s).ks == pytest.approx(ks_2samp(s[y == 1], s[y == 0]).statistic, abs=1e-12)
 
 
 def test_gains_and_calibration(scored):
@@ -52,10 +52,12 @@ def test_gains_and_calibration(scored):
 def test_psi_hand_calculation_and_flags():
     e = np.repeat([1.0, 2.0, 3.0, 4.0], [25, 25, 25, 25])
     a = np.repeat([1.0, 2.0, 3.0, 4.0], [10, 20, 30, 40])
-    value, tab = psi(e, a, bins=[1.5, 2.5, 3.5])
+    res = psi(e, a, bins=[1.5, 2.5, 3.5])
+    value, tab = res.psi, res.summary
+    assert res.flag == psi_flag(value) and len(tab) == 4
     pe, pa = np.array([0.25] * 4), np.array([0.1, 0.2, 0.3, 0.4])
     assert value == pytest.approx(((pa - pe) * np.log(pa / pe)).sum(), rel=1e-12)
-    assert psi(e, e)[0] == pytest.approx(0.0)
+    assert psi(e, e).psi == pytest.approx(0.0)
     assert [psi_flag(v) for v in (0.05, 0.1, 0.2, 0.3)] == ["stable", "watch", "watch", "shifted"]
 
 

@@ -78,7 +78,8 @@ def test_km_from_engine_counts_equals_lifelines(churn):
 def test_rmst_variance_is_of_the_estimate_checked_by_bootstrap(churn):
     sub = churn[churn["contract"] == "Month-to-month"]
     kmf = KaplanMeierFitter().fit(sub["tenure"], sub["churned"])
-    r, se, _, _ = sv.rmst(kmf, 36)
+    res = sv.rmst(kmf, 36)
+    r, se = res.rmst, res.se
     from lifelines.utils import restricted_mean_survival_time
 
     assert r == pytest.approx(restricted_mean_survival_time(kmf, t=36), rel=1e-9)
@@ -86,7 +87,7 @@ def test_rmst_variance_is_of_the_estimate_checked_by_bootstrap(churn):
     boots = []
     for _ in range(300):
         b = sub.sample(len(sub), replace=True, random_state=rng)
-        boots.append(sv.rmst(KaplanMeierFitter().fit(b["tenure"], b["churned"]), 36)[0])
+        boots.append(sv.rmst(KaplanMeierFitter().fit(b["tenure"], b["churned"]), 36).rmst)
     assert se == pytest.approx(np.std(boots, ddof=1), rel=0.15)  # 300 bootstrap draws: ±~8 % sampling error
 
 
@@ -119,7 +120,7 @@ def test_aalen_johansen_equals_lifelines_without_ties():
             "cause": rng.choice(["default", "closure", "censored"], n),
         }
     )
-    ours = sv.cumulative_incidence(df, causes=("default", "closure"))
+    ours = sv.cumulative_incidence(df, causes=("default", "closure")).summary
     codes = df["cause"].map({"default": 1, "closure": 2, "censored": 0})
     for k, c in ((1, "default"), (2, "closure")):
         ref = AalenJohansenFitter(calculate_variance=False).fit(df["duration"], codes, event_of_interest=k)
@@ -147,7 +148,7 @@ def test_default_hazard_ratios_recover_truth(world, durations):
     macro = syn.unemployment(syn.Calendar()).shift(2)
     long = sv.time_varying_panel(world.performance, d, macro, "default", x[[*vary, "trap_early"]])
     long["trap_early"] = long["trap_early"] * (long["stop"] <= 8)  # onset in MOB 1-6 shows by MOB 8
-    res = sv.cox_time_varying(long, [*vary, "macro", "trap_early"])
+    res = sv.cox_time_varying(long, [*vary, "macro", "trap_early"]).summary
     hz = world.truth["hazards"]["default"]
     truth = {**syn.DEFAULT_BETA, "macro": hz["macro"], "trap_early": hz["trap_early"]}
     se = (np.log(res["hr_ci_high"]) - np.log(res["hr_ci_low"])) / (2 * 1.959964)
@@ -215,14 +216,14 @@ def test_discrete_hazard_equals_statsmodels_glm(bands):
 
 
 def test_vintages_and_roll_rates_match_generator(world):
-    v = sv.vintage_curves(world.performance)
+    v = sv.vintage_curves(world.performance).summary
     assert (v.diff(axis=1).fillna(0) >= -1e-12).all().all()  # cumulative
-    m = sv.roll_rate_matrix(world.performance)
+    m = sv.roll_rate_matrix(world.performance).summary
     assert np.allclose(m.sum(axis=1), 1.0)
     # onset always rolls 60 → 90+ in the generator, and 90+ charges off after three months there
     assert m.loc["dpd60", "dpd90"] == pytest.approx(1.0)
     assert m.loc["dpd90", "charged_off"] == pytest.approx(1 / 3, abs=0.03)
-    proj = sv.markov_projection(m, pd.Series({"current": 1000.0}), 12)
+    proj = sv.markov_projection(m, pd.Series({"current": 1000.0}), 12).summary
     assert proj.sum(axis=1).to_numpy() == pytest.approx(np.full(12, 1000.0))
 
 
@@ -233,8 +234,8 @@ def test_lifetime_value_equals_hand_calculation():
         s, cif, margin_per_month=10, exposure_at_default=1000, lgd=0.5, annual_discount_rate=0.12, horizon=3
     )
     disc = 1.12 ** (-np.arange(1, 4) / 12)
-    assert v["discounted_margin"] == pytest.approx(np.sum(np.array([1.0, 0.9, 0.8]) * 10 * disc))
-    assert v["expected_loss"] == pytest.approx(np.sum(np.array([0.01, 0.02, 0.01]) * 500 * disc))
+    assert v.discounted_margin == pytest.approx(np.sum(np.array([1.0, 0.9, 0.8]) * 10 * disc))
+    assert v.expected_loss == pytest.approx(np.sum(np.array([0.01, 0.02, 0.01]) * 500 * disc))
 
 
 def test_clv_artefact_roundtrip_and_errors(tmp_path):
@@ -279,7 +280,7 @@ def test_clv_within_ten_percent_of_realised_value(world, durations):
     first = world.performance[world.performance["mob"] == 1].set_index("account_id")["month"]
     full = first[first <= pd.Timestamp("2025-12-01") - pd.DateOffset(months=23)].index
     sub = d[d["account_id"].isin(full)].assign(book="all")
-    est = sv.clv_by_segment(sub, world.performance, "book", horizon=24)["clv"].item()
+    est = sv.clv_by_segment(sub, world.performance, "book", horizon=24).summary["clv"].item()
     real = sv.realised_value(world.performance, list(full), 24)
     assert est == pytest.approx(real, rel=0.10)
 
@@ -323,5 +324,5 @@ def test_early_warning_ranks_rolls_and_retention_selects(world, durations):
     assert ew.scores["p_roll_60_next_month"].between(0, 1).all()
     value = pd.Series([10.0, 50.0, 100.0, 200.0])
     p = pd.Series([0.5, 0.05, 0.2, 0.3])
-    r = sv.retention_targets(value, p, min_value_quantile=0.5, min_churn_probability=0.1)
+    r = sv.retention_targets(value, p, min_value_quantile=0.5, min_churn_probability=0.1).summary
     assert list(r.index) == [3, 2] and r["value_at_stake"].tolist() == [60.0, 20.0]

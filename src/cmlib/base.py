@@ -162,6 +162,11 @@ class Result:
         )
 
 
+def summary_of(x) -> pd.DataFrame:
+    """A result's summary, or the frame itself: functions that combine results accept either."""
+    return x.summary if isinstance(x, Result) else x
+
+
 @dataclasses.dataclass(repr=False)
 class TableResult(Result):
     """The result of an analysis whose answer is one table (a gains table, a roll-rate matrix, a vintage

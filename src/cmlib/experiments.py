@@ -23,7 +23,7 @@ from scipy import stats
 from scipy.special import ndtr, ndtri
 
 from cmlib import engine
-from cmlib.base import Result
+from cmlib.base import Result, TableResult, summary_of
 from cmlib.errors import DataError, ParameterError
 
 
@@ -61,9 +61,106 @@ def is_binary(m: pd.DataFrame, metric: str) -> bool:
     return bool(((p >= 0) & (p <= 1) & np.isclose(m2, n * p * (1 - p), rtol=1e-6, atol=1e-9)).all())
 
 
+@dataclass(repr=False)
+class LiftResult(Result):
+    """Each arm against control on one metric: ``summary`` has one row per arm (and segment or look, where
+    the analysis has them) with the means, the absolute lift (``abs_lift``, in the metric's units: points
+    of a rate), the relative lift and their intervals, and the p-value."""
+
+    summary: pd.DataFrame
+
+    def to_dict(self) -> dict:
+        return {f"{r.arm}.{r.metric}.abs_lift": float(r.abs_lift) for r in self.summary.itertuples()}
+
+    def plot(self, ax=None):
+        """Absolute lift per arm with its interval."""
+        import matplotlib.pyplot as plt
+
+        ax = ax or plt.subplots(figsize=(7, 3.5))[1]
+        s = self.summary
+        label = (
+            s["arm"].astype(str)
+            if "segment" not in s
+            else s["segment"].astype(str) + " · " + s["arm"].astype(str)
+        )
+        ax.errorbar(
+            s["abs_lift"],
+            label,
+            xerr=[s["abs_lift"] - s["abs_ci_low"], s["abs_ci_high"] - s["abs_lift"]],
+            fmt="o",
+        )
+        ax.axvline(0, color="grey", lw=1)
+        ax.set(xlabel=f"lift in {s['metric'].iloc[0]} vs control (absolute)", title="Lift against control")
+        return ax
+
+
+@dataclass(repr=False)
+class GuardrailResult(Result):
+    """One-sided non-inferiority per arm: ``bound`` (the worst plausible difference) against ``margin``."""
+
+    summary: pd.DataFrame
+
+    def to_dict(self) -> dict:
+        return {f"{r.arm}.{r.metric}.passed": bool(r.passed) for r in self.summary.itertuples()}
+
+
+@dataclass(repr=False)
+class BalanceResult(Result):
+    """Standardised mean differences of pre-treatment covariates per arm against control."""
+
+    summary: pd.DataFrame
+
+    def to_dict(self) -> dict:
+        return {
+            "max_abs_smd": float(self.summary["smd"].abs().max()),
+            "balanced": bool(self.summary["balanced"].all()),
+        }
+
+
+@dataclass(repr=False)
+class BayesianResult(Result):
+    """Chance to beat control and expected loss of shipping each arm."""
+
+    summary: pd.DataFrame
+
+    def to_dict(self) -> dict:
+        return {
+            f"{r.arm}.chance_to_beat_control": float(r.chance_to_beat_control)
+            for r in self.summary.itertuples()
+        }
+
+
+@dataclass(repr=False)
+class SequentialResult(Result):
+    """The readout at each interim look: naive, mSPRT and O'Brien–Fleming decisions per arm."""
+
+    summary: pd.DataFrame
+
+    def to_dict(self) -> dict:
+        s = self.summary
+        return {
+            "naive_significant_looks": int(s["naive_significant"].sum()),
+            "msprt_significant_looks": int(s["msprt_significant"].sum()),
+            "obf_significant_looks": int(s["obf_significant"].sum()),
+        }
+
+    def plot(self, ax=None):
+        """mSPRT p-value per look and arm."""
+        import matplotlib.pyplot as plt
+
+        ax = ax or plt.subplots(figsize=(7, 3.5))[1]
+        for arm, g in self.summary.groupby("arm", sort=True):
+            ax.plot(g["look"], g["msprt_p"], marker="o", label=str(arm))
+        ax.set(
+            xlabel="look", ylabel="always-valid p-value (mSPRT)", yscale="log", title="Sequential read-out"
+        )
+        ax.legend()
+        return ax
+
+
 def compare(
     m: pd.DataFrame, metric: str, control: str, alpha: float = 0.05, interval: str = "wald"
-) -> pd.DataFrame:
+) -> LiftResult:
     """Each arm against ``control`` on ``metric``: absolute and relative lift with Wald/delta-method CIs
     and a two-sided z-test p-value (unequal variances).
 
@@ -109,22 +206,24 @@ def compare(
         se_r = np.where(
             mean[c] != 0, np.sqrt(var[t] / mean[c] ** 2 + mean[t] ** 2 * var[c] / mean[c] ** 4), np.nan
         )
-    return pd.DataFrame(
-        {
-            "arm": [arms[i] for i in t],
-            "metric": metric,
-            "n_control": int(n[c]),
-            "n_arm": n[t].astype(int),
-            "control_mean": mean[c],
-            "arm_mean": mean[t],
-            "abs_lift": d,
-            "abs_ci_low": centre - z * se,
-            "abs_ci_high": centre + z * se,
-            "rel_lift": r,
-            "rel_ci_low": r - z * se_r,
-            "rel_ci_high": r + z * se_r,
-            "p_value": 2 * ndtr(-np.abs(centre / se)),
-        }
+    return LiftResult(
+        pd.DataFrame(
+            {
+                "arm": [arms[i] for i in t],
+                "metric": metric,
+                "n_control": int(n[c]),
+                "n_arm": n[t].astype(int),
+                "control_mean": mean[c],
+                "arm_mean": mean[t],
+                "abs_lift": d,
+                "abs_ci_low": centre - z * se,
+                "abs_ci_high": centre + z * se,
+                "rel_lift": r,
+                "rel_ci_low": r - z * se_r,
+                "rel_ci_high": r + z * se_r,
+                "p_value": 2 * ndtr(-np.abs(centre / se)),
+            }
+        )
     )
 
 
@@ -240,7 +339,7 @@ def funnel_lifts(
     parts = []
     for key in cols:
         basis = "per_contacted" if key.startswith("pc_") else "conditional"
-        r = compare(m, key, control, alpha)
+        r = compare(m, key, control, alpha).summary
         r["metric"] = key[3:]
         r["basis"] = basis
         parts.append(r)
@@ -275,7 +374,7 @@ def non_inferiority(
     margin: float,
     alpha: float = 0.05,
     higher_is_worse: bool = True,
-) -> pd.DataFrame:
+) -> GuardrailResult:
     """One-sided non-inferiority of each arm against control on a risk metric (Agresti–Caffo bounds for
     0/1 metrics, Wald otherwise).
 
@@ -286,7 +385,7 @@ def non_inferiority(
         raise ParameterError("margin", "a positive number (in the metric's units)", margin)
     # a two-sided 1-2α interval's ends are one-sided 1-α bounds; 0/1 risk metrics are rare events
     interval = "agresti_caffo" if is_binary(m, metric) else "wald"
-    c = compare(m, metric, control, alpha=2 * alpha, interval=interval)
+    c = compare(m, metric, control, alpha=2 * alpha, interval=interval).summary
     if higher_is_worse:
         c["bound"] = c["abs_ci_high"]
         c["passed"] = c["bound"] < margin
@@ -294,20 +393,22 @@ def non_inferiority(
         c["bound"] = c["abs_ci_low"]
         c["passed"] = c["bound"] > -margin
     c["margin"] = margin
-    return c[
-        [
-            "arm",
-            "metric",
-            "n_control",
-            "n_arm",
-            "control_mean",
-            "arm_mean",
-            "abs_lift",
-            "bound",
-            "margin",
-            "passed",
+    return GuardrailResult(
+        c[
+            [
+                "arm",
+                "metric",
+                "n_control",
+                "n_arm",
+                "control_mean",
+                "arm_mean",
+                "abs_lift",
+                "bound",
+                "margin",
+                "passed",
+            ]
         ]
-    ]
+    )
 
 
 @dataclass(repr=False)
@@ -321,11 +422,11 @@ class Decision(Result):
 
 
 def decide(
-    primary: pd.DataFrame,
-    guardrails: Sequence[pd.DataFrame],
+    primary: LiftResult | pd.DataFrame,
+    guardrails: Sequence[GuardrailResult | pd.DataFrame],
     srm: SRMResult,
     alpha: float = 0.05,
-    balance_table: pd.DataFrame | None = None,
+    balance_table: BalanceResult | pd.DataFrame | None = None,
 ) -> Decision:
     """Combine the primary metric (Holm across arms), guardrails, the SRM check and covariate balance into a
     decision per arm.
@@ -335,6 +436,8 @@ def decide(
     non-inferior → do not ship; a significant positive primary lift → ship; a significant negative one →
     do not ship; otherwise → keep running (not enough evidence yet).
     """
+    primary, guardrails = summary_of(primary), [summary_of(g) for g in guardrails]
+    balance_table = None if balance_table is None else summary_of(balance_table)
     p_adj = holm(primary["p_value"].to_numpy())
     rows = []
     for (_, r), pa in zip(primary.iterrows(), p_adj, strict=True):
@@ -388,15 +491,14 @@ def decide(
     return Decision(pd.DataFrame(rows))
 
 
-def against_truth(funnel: FunnelResult, true_lifts: dict) -> pd.DataFrame:
+def against_truth(funnel: FunnelResult, true_lifts: dict) -> TableResult:
     """Estimated per-contacted lifts beside the simulator's true lifts (``truth["experiment"]["lifts"]``,
     keyed by arm and funnel column): is each truth inside its CI?"""
     s = funnel.summary[funnel.summary["basis"] == "per_contacted"].copy()
     s["true_lift"] = [true_lifts[a][m] for a, m in zip(s["arm"], s["metric"], strict=True)]
     s["covered"] = (s["abs_ci_low"] <= s["true_lift"]) & (s["true_lift"] <= s["abs_ci_high"])
-    return s[["arm", "metric", "true_lift", "abs_lift", "abs_ci_low", "abs_ci_high", "covered"]].reset_index(
-        drop=True
-    )
+    cols = ["arm", "metric", "true_lift", "abs_lift", "abs_ci_low", "abs_ci_high", "covered"]
+    return TableResult(s[cols].reset_index(drop=True))
 
 
 # --- design: power, sample size, minimum detectable effect -----------------------------------------
@@ -528,6 +630,14 @@ def minimum_detectable_effect(power_fn, n_control: float, target_power: float = 
 # --- balance, CUPED, ratio metrics ---------------------------------------------------------------
 
 
+def standardised_mean_difference(mean_arm, mean_control, var_arm, var_control):
+    """(mean_arm − mean_control) / sqrt((var_arm + var_control) / 2); 0 where both variances are 0."""
+    pooled = np.sqrt((np.asarray(var_arm, float) + np.asarray(var_control, float)) / 2)
+    diff = np.asarray(mean_arm, float) - np.asarray(mean_control, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(pooled > 0, diff / pooled, 0.0)
+
+
 def balance(
     data: Any,
     arm: str,
@@ -535,7 +645,7 @@ def balance(
     control: str,
     threshold: float = 0.1,
     backend: str = "duckdb",
-) -> pd.DataFrame:
+) -> BalanceResult:
     """Standardised mean differences of pre-treatment covariates, each arm against control:
     (mean_arm − mean_control) / sqrt((var_arm + var_control) / 2); |SMD| above ``threshold`` is flagged."""
     m = arm_moments(data, arm, covariates, backend=backend)
@@ -547,8 +657,11 @@ def balance(
         for a in m.index:
             if a == control:
                 continue
-            pooled = np.sqrt((var[a] + var[control]) / 2)
-            smd = (m.loc[a, f"mean_{c}"] - m.loc[control, f"mean_{c}"]) / pooled if pooled > 0 else 0.0
+            smd = float(
+                standardised_mean_difference(
+                    m.loc[a, f"mean_{c}"], m.loc[control, f"mean_{c}"], var[a], var[control]
+                )
+            )
             rows.append(
                 {
                     "arm": a,
@@ -559,7 +672,7 @@ def balance(
                     "balanced": abs(smd) <= threshold,
                 }
             )
-    return pd.DataFrame(rows)
+    return BalanceResult(pd.DataFrame(rows))
 
 
 def _comoment_matrix(mm: pd.DataFrame, arm_value, names: Sequence[str]) -> np.ndarray:
@@ -581,7 +694,7 @@ def cuped(
     control: str,
     alpha: float = 0.05,
     backend: str = "duckdb",
-) -> pd.DataFrame:
+) -> LiftResult:
     """CUPED lifts: the metric adjusted by pre-period covariates, ``y − θ'(x − x̄)``, with θ from the
     pooled within-arm covariance (the OLS coefficient of ``y ~ arm + x``), so the adjusted difference
     equals the regression's arm coefficient. Intervals use each arm's adjusted variance.
@@ -621,14 +734,14 @@ def cuped(
     adj[f"m2_{metric}"] = [
         mm.loc[a, f"m2_{metric}"] - 2 * theta @ sxy(a) + theta @ sxx(a) @ theta for a in mm.index
     ]
-    raw = compare(mm, metric, control, alpha)
-    out = compare(adj, metric, control, alpha)
+    raw = compare(mm, metric, control, alpha).summary
+    out = compare(adj, metric, control, alpha).summary
     raw_w = (raw["abs_ci_high"] - raw["abs_ci_low"]).to_numpy()
     new_w = (out["abs_ci_high"] - out["abs_ci_low"]).to_numpy()
     out["variance_reduction"] = 1 - (new_w / raw_w) ** 2
     out["theta"] = [dict(zip(cov_list, map(float, theta), strict=True))] * len(out)
     out["metric"] = f"{metric} (CUPED)"
-    return out
+    return LiftResult(out)
 
 
 def ratio_metric(
@@ -640,7 +753,7 @@ def ratio_metric(
     alpha: float = 0.05,
     covariates: Sequence[str] = (),
     backend: str = "duckdb",
-) -> pd.DataFrame:
+) -> LiftResult:
     """Lift of a ratio metric per arm, Σnumerator / Σdenominator (e.g. spend per activated account),
     with delta-method variance: Var(R̂) ≈ (var(y) − 2R cov(y, x) + R² var(x)) / (n x̄²).
 
@@ -685,28 +798,29 @@ def ratio_metric(
         lin["mean_r"] = r - (wbar - grand) @ theta
         lin["m2_r"] = [m2z[a] - 2 * theta @ czw.loc[a].to_numpy() + theta @ sww(a) @ theta for a in mm.index]
         label += " (CUPED)"
-    out = compare(lin, "r", control, alpha)
+    out = compare(lin, "r", control, alpha).summary
     out["metric"] = label
-    return out
+    return LiftResult(out)
 
 
 # --- Bayesian readout ----------------------------------------------------------------------------
 
 
-def bayesian(comparison: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+def bayesian(comparison: LiftResult | pd.DataFrame, alpha: float = 0.05) -> BayesianResult:
     """Chance to beat control and expected loss of shipping each arm, from :func:`compare` output.
 
     Flat prior and a normal posterior for the absolute lift, N(lift, se²) with se from the Wald interval
     (the large-sample readout experimentation platforms use). Expected loss = E[max(0, −lift)], in the
     metric's units: what shipping costs on average if the arm is in fact worse.
     """
+    comparison = summary_of(comparison)
     z = stats.norm.ppf(1 - alpha / 2)
     se = (comparison["abs_ci_high"] - comparison["abs_ci_low"]) / (2 * z)
     d = comparison["abs_lift"]
     out = comparison[["arm", "metric", "abs_lift"]].copy()
     out["chance_to_beat_control"] = stats.norm.cdf(d / se)
     out["expected_loss"] = se * stats.norm.pdf(d / se) - d * stats.norm.cdf(-d / se)
-    return out
+    return BayesianResult(out)
 
 
 # --- sequential testing --------------------------------------------------------------------------
@@ -769,7 +883,7 @@ def obrien_fleming_bounds(information_fractions: Sequence[float], alpha: float =
 
 def segment_lifts(
     data: Any, arm: str, metric: str, by: str, control: str, alpha: float = 0.05, backend: str = "duckdb"
-) -> pd.DataFrame:
+) -> LiftResult:
     """Lift of ``metric`` per segment (risk band, channel, customer segment), Holm-adjusted across all
     segment × arm comparisons so that a 'win in one segment' is not a multiple-testing artefact.
     Segments where an arm has fewer than two rows are left out (listed in ``skipped``)."""
@@ -783,7 +897,7 @@ def segment_lifts(
         if control not in g.index or (g[f"n_{metric}"] < 2).any() or len(g) < 2:
             continue
         try:
-            r = compare(g, metric, control, alpha)
+            r = compare(g, metric, control, alpha).summary
         except DataError:
             continue  # no variance in this segment: nothing to test
         r.insert(0, "segment", seg)
@@ -792,7 +906,7 @@ def segment_lifts(
         raise DataError.single("contacts", by, "a segment with every arm populated", 0)
     out = pd.concat(parts, ignore_index=True)
     out["p_adjusted"] = holm(out["p_value"].to_numpy())
-    return out
+    return LiftResult(out)
 
 
 def sequential(
@@ -805,7 +919,7 @@ def sequential(
     tau_rel: float = 0.2,
     alpha: float = 0.05,
     backend: str = "duckdb",
-) -> pd.DataFrame:
+) -> SequentialResult:
     """The readout as it would have looked at ``n_looks`` evenly spaced points of ``time`` (e.g. the
     contact date): per look and arm the lift and three decisions — a naive fixed-horizon p-value (which
     inflates false positives when looked at repeatedly), the always-valid mSPRT p-value (mixing scale
@@ -820,7 +934,7 @@ def sequential(
     for k, cut in enumerate(cuts, start=1):
         sub = t.filter(t[time] <= ibis.literal(pd.Timestamp(cut)).cast(t[time].type()))
         m = arm_moments(sub, arm, [metric], backend=backend)
-        c = compare(m, metric, control, alpha)
+        c = compare(m, metric, control, alpha).summary
         c.insert(0, "look", k)
         c.insert(1, "up_to", pd.Timestamp(cut))
         rows.append(c)
@@ -842,21 +956,23 @@ def sequential(
     for _arm, g in seq.groupby("arm"):
         seq.loc[g.index, "msprt_p"] = msprt_pvalues(g["abs_lift"], g["se"], tau)
     seq["msprt_significant"] = seq["msprt_p"] < alpha
-    return seq[
-        [
-            "look",
-            "up_to",
-            "arm",
-            "n_control",
-            "n_arm",
-            "abs_lift",
-            "se",
-            "p_value",
-            "naive_significant",
-            "msprt_p",
-            "msprt_significant",
-            "info_fraction",
-            "obf_bound",
-            "obf_significant",
+    return SequentialResult(
+        seq[
+            [
+                "look",
+                "up_to",
+                "arm",
+                "n_control",
+                "n_arm",
+                "abs_lift",
+                "se",
+                "p_value",
+                "naive_significant",
+                "msprt_p",
+                "msprt_significant",
+                "info_fraction",
+                "obf_bound",
+                "obf_significant",
+            ]
         ]
-    ]
+    )

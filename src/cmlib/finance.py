@@ -16,6 +16,9 @@ import pandas as pd
 from cmlib.base import Result
 from cmlib.errors import ParameterError
 
+#: loss given default when nothing else is known: an unsecured card balance, no recovery assumed (fraction)
+DEFAULT_LGD = 1.0
+
 
 def monthly_rate(annual_rate: float) -> float:
     """The monthly rate equivalent to an annual effective rate."""
@@ -144,7 +147,34 @@ def campaign_pnl(
     return CampaignPnL(items, float(profit), float(profit / cost) if cost > 0 else np.inf, float(be), payback)
 
 
-def tornado(fn: Callable[..., float], base: dict, ranges: dict[str, tuple[float, float]]) -> pd.DataFrame:
+@dataclass(repr=False)
+class TornadoResult(Result):
+    """One-at-a-time sensitivity, one row per assumption, widest swing first."""
+
+    summary: pd.DataFrame
+
+    def to_dict(self) -> dict:
+        return {
+            "most_sensitive": str(self.summary["assumption"].iloc[0]),
+            "base_result": float(self.summary["base_result"].iloc[0]),
+        }
+
+    def plot(self, ax=None, xlabel: str = "result", labels: tuple[str, str] = ("high", "low")):
+        """The tornado: bars from the base result to the result at each assumption's high and low value."""
+        import matplotlib.pyplot as plt
+
+        ax = ax or plt.subplots(figsize=(9, 3.8))[1]
+        t = self.summary
+        ax.barh(t["assumption"], t["result_high"] - t["base_result"], left=t["base_result"], label=labels[0])
+        ax.barh(t["assumption"], t["result_low"] - t["base_result"], left=t["base_result"], label=labels[1])
+        ax.axvline(t["base_result"].iloc[0], color="black", lw=0.8)
+        ax.invert_yaxis()
+        ax.set(xlabel=xlabel)
+        ax.legend()
+        return ax
+
+
+def tornado(fn: Callable[..., float], base: dict, ranges: dict[str, tuple[float, float]]) -> TornadoResult:
     """One-at-a-time sensitivity: ``fn(**base)`` with each assumption moved to its low and high value
     (others at base). Sorted by swing (|high − low| of the result), the widest bar first."""
     unknown = [k for k in ranges if k not in base]
@@ -165,7 +195,9 @@ def tornado(fn: Callable[..., float], base: dict, ranges: dict[str, tuple[float,
                 "base_result": at_base,
             }
         )
-    return pd.DataFrame(rows).sort_values("swing", ascending=False, kind="stable").reset_index(drop=True)
+    return TornadoResult(
+        pd.DataFrame(rows).sort_values("swing", ascending=False, kind="stable").reset_index(drop=True)
+    )
 
 
 def apr(

@@ -26,6 +26,8 @@ from cmlib import engine
 from cmlib.base import BaseEstimator, Result, check_is_fitted
 from cmlib.curves import CURVE_PARAMS, adstock, hill, incremental_bookings  # noqa: F401  (re-exported)
 from cmlib.errors import ArtefactError, DataError, ParameterError
+from cmlib.experiments import BalanceResult, standardised_mean_difference
+from cmlib.finance import DEFAULT_LGD
 from cmlib.scorecard import load
 from cmlib.survival import read_clv_artefact
 
@@ -404,7 +406,7 @@ def evaluate_allocation(
 # --- uplift -----------------------------------------------------------------------------------------
 
 
-def check_randomised(X: pd.DataFrame, treatment, max_smd: float = 0.1) -> pd.DataFrame:
+def check_randomised(X: pd.DataFrame, treatment, max_smd: float = 0.1) -> BalanceResult:
     """Standardised mean difference of each numeric covariate between treated and control; raises DataError
     when any exceeds ``max_smd`` (the treatment was probably not randomised — uplift models would then
     estimate selection, not effect)."""
@@ -414,9 +416,11 @@ def check_randomised(X: pd.DataFrame, treatment, max_smd: float = 0.1) -> pd.Dat
         if not pd.api.types.is_numeric_dtype(X[c]):
             continue
         a, b = X.loc[t, c].astype(float), X.loc[~t, c].astype(float)
-        sd = np.sqrt((a.var() + b.var()) / 2)
-        rows.append({"feature": c, "smd": float((a.mean() - b.mean()) / sd) if sd > 0 else 0.0})
+        rows.append(
+            {"feature": c, "smd": float(standardised_mean_difference(a.mean(), b.mean(), a.var(), b.var()))}
+        )
     tab = pd.DataFrame(rows)
+    tab["balanced"] = tab["smd"].abs() <= max_smd
     bad = tab[tab["smd"].abs() > max_smd]
     if len(bad):
         raise DataError.single(
@@ -426,7 +430,7 @@ def check_randomised(X: pd.DataFrame, treatment, max_smd: float = 0.1) -> pd.Dat
             int(len(bad)),
             bad["smd"].round(3).tolist()[:3],
         )
-    return tab
+    return BalanceResult(tab)
 
 
 class TwoModelUplift(BaseEstimator):
@@ -519,7 +523,30 @@ def _check_uplift(X, treatment, y):
     return t, yy.astype(float)
 
 
-def qini_curve(y, treatment, uplift, n_points: int = 100) -> pd.DataFrame:
+@dataclass(repr=False)
+class QiniResult(Result):
+    """The Qini curve (incremental responses per treated customer by share targeted) and the random line."""
+
+    summary: pd.DataFrame
+
+    def to_dict(self) -> dict:
+        s = self.summary
+        return {"auuc": float(np.trapezoid(s["qini"] - s["random"], s["share_targeted"]))}
+
+    def plot(self, ax=None, label: str = "model", random: bool = True):
+        import matplotlib.pyplot as plt
+
+        ax = ax or plt.subplots(figsize=(8, 4.5))[1]
+        s = self.summary
+        ax.plot(s["share_targeted"], s["qini"], label=label)
+        if random:
+            ax.plot(s["share_targeted"], s["random"], color="grey", ls="--", label="random")
+        ax.set(xlabel="share of customers targeted", ylabel="incremental responses per treated customer")
+        ax.legend()
+        return ax
+
+
+def qini_curve(y, treatment, uplift, n_points: int = 100) -> QiniResult:
     """Qini curve: targeting the share φ with the highest predicted uplift, the incremental responses
     Q(φ) = R_t(φ) − R_c(φ) · N_t(φ) / N_c(φ) (responses among targeted treated minus control responses
     scaled to the treated count), as a fraction of all treated; the random-targeting line joins (0, 0) to
@@ -534,15 +561,20 @@ def qini_curve(y, treatment, uplift, n_points: int = 100) -> pd.DataFrame:
     idx = np.unique(np.linspace(0, n - 1, n_points).round().astype(int))
     share = (idx + 1) / n
     qn = q[idx] / max(t.sum(), 1)
-    return pd.DataFrame(
-        {"share_targeted": np.r_[0.0, share], "qini": np.r_[0.0, qn], "random": np.r_[0.0, share * qn[-1]]}
+    return QiniResult(
+        pd.DataFrame(
+            {
+                "share_targeted": np.r_[0.0, share],
+                "qini": np.r_[0.0, qn],
+                "random": np.r_[0.0, share * qn[-1]],
+            }
+        )
     )
 
 
 def auuc(y, treatment, uplift) -> float:
     """Area between the Qini curve and the random line (trapezoid over the targeted share), so 0 = random."""
-    qc = qini_curve(y, treatment, uplift, n_points=len(np.asarray(y)))
-    return float(np.trapezoid(qc["qini"] - qc["random"], qc["share_targeted"]))
+    return qini_curve(y, treatment, uplift, n_points=len(np.asarray(y))).to_dict()["auuc"]
 
 
 def auuc_from_effect(effect, score) -> float:
@@ -740,7 +772,7 @@ def account_value(
     bad_rate: float = 0.05,
     discounted_margin: float = 300.0,
     exposure_at_default: float = 1500.0,
-    lgd: float = 1.0,
+    lgd: float = DEFAULT_LGD,
 ) -> AccountValue:
     """Read the scorecard and CLV artefacts (paths, or None when a run has none). ``required=True`` turns a
     missing or incompatible artefact into an ArtefactError; otherwise the stated fallbacks are used and

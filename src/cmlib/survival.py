@@ -23,8 +23,9 @@ import pandas as pd
 from scipy import stats
 
 from cmlib import engine
-from cmlib.base import Result
+from cmlib.base import Result, TableResult, summary_of
 from cmlib.errors import ArtefactError, DataError, ParameterError
+from cmlib.finance import DEFAULT_LGD
 
 CAUSES = ("default", "closure", "prepayment")
 CLV_SCHEMA_VERSION = 1
@@ -127,11 +128,22 @@ def _check_survival(
 # --- curves ----------------------------------------------------------------------------------------
 
 
-def rmst(kmf, horizon: float, alpha: float = 0.05) -> tuple[float, float, float, float]:
+@dataclass(repr=False)
+class RMSTResult(Result):
+    """Restricted mean survival time to ``horizon`` (months), its standard error and ``1 − alpha`` interval."""
+
+    summary: pd.DataFrame
+    rmst: float
+    se: float
+    ci_low: float
+    ci_high: float
+    horizon: float
+
+
+def rmst(kmf, horizon: float, alpha: float = 0.05) -> RMSTResult:
     """Restricted mean survival time to ``horizon`` from a fitted KaplanMeierFitter, with the variance of
     the *estimate* (Greenwood-type: Σ A_i² d_i / (n_i (n_i − d_i)), A_i = ∫_{t_i}^{τ} S(u) du) and a
-    Wald interval. lifelines' ``return_variance`` gives the variance of survival time instead.
-    Returns (rmst, se, ci_low, ci_high)."""
+    Wald interval. lifelines' ``return_variance`` gives the variance of survival time instead."""
     sf = kmf.survival_function_.iloc[:, 0]
     et = kmf.event_table
     times = np.append(sf.index.to_numpy(dtype=float), np.inf)
@@ -151,7 +163,8 @@ def rmst(kmf, horizon: float, alpha: float = 0.05) -> tuple[float, float, float,
             var += tail[i] ** 2 * d / (n * (n - d))
     se = float(np.sqrt(var))
     z = stats.norm.ppf(1 - alpha / 2)
-    return float(total), se, float(total - z * se), float(total + z * se)
+    v = {"rmst": float(total), "se": se, "ci_low": float(total - z * se), "ci_high": float(total + z * se)}
+    return RMSTResult(pd.DataFrame([v | {"horizon": float(horizon)}]), **v, horizon=float(horizon))
 
 
 @dataclass(repr=False)
@@ -216,7 +229,8 @@ def curves(
             g[duration], g[event], entry=g[entry] if entry else None, label=str(label)
         )
         med_ci = median_survival_times(kmf.confidence_interval_)
-        r, se, lo, hi = rmst(kmf, horizon, alpha)
+        rm = rmst(kmf, horizon, alpha)
+        r, se, lo, hi = rm.rmst, rm.se, rm.ci_low, rm.ci_high
         rows.append(
             {
                 "group": label,
@@ -341,7 +355,7 @@ def time_varying_panel(
     return out.join(covariates.reindex(p[account]).reset_index(drop=True))
 
 
-def cox_time_varying(long: pd.DataFrame, covariates: Sequence[str], alpha: float = 0.05) -> pd.DataFrame:
+def cox_time_varying(long: pd.DataFrame, covariates: Sequence[str], alpha: float = 0.05) -> TableResult:
     """lifelines CoxTimeVaryingFitter on start/stop rows; returns the hazard-ratio table."""
     from lifelines import CoxTimeVaryingFitter
 
@@ -355,8 +369,10 @@ def cox_time_varying(long: pd.DataFrame, covariates: Sequence[str], alpha: float
     s = ctv.summary
     lo = [c for c in s.columns if c.startswith("exp(coef) lower")][0]
     hi = [c for c in s.columns if c.startswith("exp(coef) upper")][0]
-    return pd.DataFrame(
-        {"hazard_ratio": s["exp(coef)"], "hr_ci_low": s[lo], "hr_ci_high": s[hi], "p_value": s["p"]}
+    return TableResult(
+        pd.DataFrame(
+            {"hazard_ratio": s["exp(coef)"], "hr_ci_low": s[lo], "hr_ci_high": s[hi], "p_value": s["p"]}
+        )
     )
 
 
@@ -442,7 +458,7 @@ def cumulative_incidence(
     cause: str = "cause",
     causes: Sequence[str] = CAUSES,
     entry: str | None = None,
-) -> pd.DataFrame:
+) -> CumulativeIncidenceResult:
     """Aalen–Johansen cumulative incidence of each cause by month: CIF_k(t) = Σ_{s≤t} S(s−) d_k(s) / n(s),
     with S the all-cause Kaplan–Meier. Unlike 1 − KM with other causes censored, the CIFs add up to the
     probability of any exit. Tied times of different causes are handled exactly (lifelines' fitter
@@ -462,7 +478,7 @@ def cumulative_incidence(
         haz_all = np.where(n > 0, d_all / n, 0.0)
         s_prev = np.concatenate([[1.0], np.cumprod(1 - haz_all)[:-1]])
         out = {c: np.cumsum(s_prev * np.where(n > 0, d[c] / n, 0.0)) for c in causes if d[c].sum() > 0}
-    return pd.DataFrame(out, index=pd.Index(times, name="time"))
+    return CumulativeIncidenceResult(pd.DataFrame(out, index=pd.Index(times, name="time")))
 
 
 # --- the counts-based path -------------------------------------------------------------------------
@@ -653,24 +669,107 @@ def discrete_hazard(
     return DiscreteHazardResult(summary, baseline, ll, it)
 
 
+@dataclass(repr=False)
+class VintageResult(Result):
+    """Cumulative bad rate by origination cohort (rows) × months on book (columns)."""
+
+    summary: pd.DataFrame
+
+    def to_dict(self) -> dict:
+        at12 = self.summary[12].dropna() if 12 in self.summary else pd.Series(dtype=float)
+        return {
+            "cohorts": len(self.summary),
+            "mean_bad_rate_mob12": float(at12.mean()) if len(at12) else float("nan"),
+        }
+
+    def plot(self, ax=None):
+        """Heat map: cohort × months on book, darker = more accounts gone bad."""
+        import matplotlib.pyplot as plt
+        import seaborn as sns
+
+        ax = ax or plt.subplots(figsize=(9, 4.5))[1]
+        sns.heatmap(
+            self.summary,
+            cmap="rocket_r",
+            ax=ax,
+            cbar_kws={"format": plt.FuncFormatter(lambda v, _: f"{v:.0%}")},
+        )
+        ax.set(
+            xlabel="months on book", ylabel="origination cohort", title="Vintage curves: cumulative bad rate"
+        )
+        return ax
+
+
+@dataclass(repr=False)
+class RollRateResult(Result):
+    """Month-to-month transition probabilities between account states (rows sum to 1)."""
+
+    summary: pd.DataFrame
+
+    def to_dict(self) -> dict:
+        m = self.summary
+        return {
+            f"roll_{a}_to_{b}": float(m.loc[a, b])
+            for a, b in zip(m.index[:-1], m.columns[1:], strict=False)
+            if a in m.index and b in m.columns
+        }
+
+    def plot(self, ax=None):
+        import matplotlib.pyplot as plt
+        import seaborn as sns
+
+        ax = ax or plt.subplots(figsize=(6, 5))[1]
+        sns.heatmap(self.summary, annot=True, fmt=".0%", cmap="Blues", cbar=False, ax=ax)
+        ax.set(xlabel="state next month", ylabel="state this month", title="Roll rates")
+        return ax
+
+
+@dataclass(repr=False)
+class CumulativeIncidenceResult(Result):
+    """Aalen–Johansen cumulative incidence per cause (columns) by month (index)."""
+
+    summary: pd.DataFrame
+
+    def to_dict(self) -> dict:
+        return {f"cif_end.{c}": float(self.summary[c].iloc[-1]) for c in self.summary.columns}
+
+    def plot(self, ax=None):
+        import matplotlib.pyplot as plt
+
+        ax = ax or plt.subplots(figsize=(7, 4))[1]
+        self.summary.plot(ax=ax, drawstyle="steps-post")
+        ax.set(xlabel="months on book", ylabel="cumulative incidence", title="Competing risks")
+        return ax
+
+
+@dataclass(repr=False)
+class RetentionResult(Result):
+    """Accounts worth a retention offer: value, churn probability and value at stake (= value × p)."""
+
+    summary: pd.DataFrame
+
+    def to_dict(self) -> dict:
+        return {"accounts": len(self.summary), "value_at_stake": float(self.summary["value_at_stake"].sum())}
+
+
 # --- vintages, roll rates, projection ------------------------------------------------------------
 
 
 def vintage_curves(
     panel: Any, bad_dpd: int = 90, min_accounts: int = 1, backend: str = "duckdb"
-) -> pd.DataFrame:
+) -> VintageResult:
     """Cumulative bad rate (share of the cohort's accounts that reached ``bad_dpd``+) by origination cohort
     (rows) × months on book (columns); a cell is blank where the cohort is not yet observed."""
     v = engine.vintage_counts(panel, bad_dpd=bad_dpd, backend=backend)
     v = v[v["n_accounts"] >= min_accounts].copy()
     v["cum_bad"] = v.groupby("cohort")["n_new_bad"].cumsum()
     v["cum_bad_rate"] = v["cum_bad"] / v["n_accounts"]
-    return v.pivot(index="cohort", columns="mob", values="cum_bad_rate")
+    return VintageResult(v.pivot(index="cohort", columns="mob", values="cum_bad_rate"))
 
 
 def roll_rate_matrix(
     panel: Any, states: Sequence[str] | None = None, backend: str = "duckdb"
-) -> pd.DataFrame:
+) -> RollRateResult:
     """Month-to-month transition probabilities between states (rows sum to 1; absorbing states stay put)."""
     r = engine.roll_counts(panel, backend=backend)
     m = r.pivot(index="from_state", columns="to_state", values="n").fillna(0.0)
@@ -679,23 +778,38 @@ def roll_rate_matrix(
     for s in st:
         if m.loc[s].sum() == 0:
             m.loc[s, s] = 1.0  # absorbing (charged off, closed, prepaid)
-    return m.div(m.sum(axis=1), axis=0)
+    return RollRateResult(m.div(m.sum(axis=1), axis=0))
 
 
-def markov_projection(matrix: pd.DataFrame, start: pd.Series, months: int) -> pd.DataFrame:
+def markov_projection(matrix: RollRateResult | pd.DataFrame, start: pd.Series, months: int) -> TableResult:
     """Expected accounts per state for the next ``months`` months from counts ``start`` (by state)."""
     if months < 1:
         raise ParameterError("months", "an integer ≥ 1", months)
+    matrix = summary_of(matrix)
     x = start.reindex(matrix.index, fill_value=0.0).to_numpy(float)
     P = matrix.to_numpy()
     rows = []
     for _ in range(months):
         x = x @ P
         rows.append(x.copy())
-    return pd.DataFrame(rows, index=pd.RangeIndex(1, months + 1, name="months_ahead"), columns=matrix.index)
+    return TableResult(
+        pd.DataFrame(rows, index=pd.RangeIndex(1, months + 1, name="months_ahead"), columns=matrix.index)
+    )
 
 
 # --- value -----------------------------------------------------------------------------------------
+
+
+@dataclass(repr=False)
+class LifetimeValueResult(Result):
+    """Lifetime value of an account (portfolio currency, discounted): ``clv`` = ``discounted_margin`` −
+    ``expected_loss``, and the expected months open within the horizon."""
+
+    summary: pd.DataFrame
+    clv: float
+    discounted_margin: float
+    expected_loss: float
+    expected_lifetime_months: float
 
 
 def lifetime_value(
@@ -703,10 +817,10 @@ def lifetime_value(
     default_incidence: pd.Series,
     margin_per_month: float,
     exposure_at_default: float,
-    lgd: float = 0.85,
+    lgd: float = DEFAULT_LGD,
     annual_discount_rate: float = 0.10,
     horizon: int = 60,
-) -> dict:
+) -> LifetimeValueResult:
     """Expected discounted value of a booked account: Σ_t S(t−1)·margin/(1+r)^t − Σ_t f_default(t)·EAD·LGD/(1+r)^t
     over ``horizon`` months, where S is the probability of still being open and f_default the monthly
     increment of the default cumulative incidence. Curves are indexed by month on book; beyond their end
@@ -722,12 +836,13 @@ def lifetime_value(
     disc = (1 + annual_discount_rate) ** (-t / 12)
     revenue = float(np.sum(s[:-1] * margin_per_month * disc))
     loss = float(np.sum(np.diff(cif) * exposure_at_default * lgd * disc))
-    return {
+    v = {
         "clv": revenue - loss,
         "discounted_margin": revenue,
         "expected_loss": loss,
         "expected_lifetime_months": float(s[:-1].sum()),
     }
+    return LifetimeValueResult(pd.DataFrame([v]), **v)
 
 
 def write_clv_artefact(path: str | Path, by_segment: pd.DataFrame, assumptions: dict) -> Path:
@@ -854,7 +969,7 @@ def conditional_churn(
 
 def retention_targets(
     value: pd.Series, p_churn: pd.Series, min_value_quantile: float = 0.7, min_churn_probability: float = 0.1
-) -> pd.DataFrame:
+) -> RetentionResult:
     """Accounts worth retaining: value in the top (1 − ``min_value_quantile``) and churn probability at
     least ``min_churn_probability``; ``value_at_stake`` = value × churn probability. Sorted by it."""
     if not 0 <= min_value_quantile < 1:
@@ -864,7 +979,7 @@ def retention_targets(
         (df["value"] >= df["value"].quantile(min_value_quantile)) & (df["p_churn"] >= min_churn_probability)
     ]
     sel = sel.assign(value_at_stake=sel["value"] * sel["p_churn"])
-    return sel.sort_values("value_at_stake", ascending=False)
+    return RetentionResult(sel.sort_values("value_at_stake", ascending=False))
 
 
 def clv_by_segment(
@@ -873,10 +988,10 @@ def clv_by_segment(
     by: str,
     horizon: int = 24,
     annual_discount_rate: float = 0.10,
-    lgd: float = 1.0,
+    lgd: float = DEFAULT_LGD,
     loss_lag_months: int = 3,
     account: str = "account_id",
-) -> pd.DataFrame:
+) -> TableResult:
     """Lifetime value per segment from the book's own curves: S(t) = Kaplan–Meier of any exit, the default
     cumulative incidence (Aalen–Johansen) shifted by ``loss_lag_months`` (first 90+ DPD to charge-off), the
     average monthly margin of performing months and the average balance written off at charge-off
@@ -892,7 +1007,7 @@ def clv_by_segment(
         leave = g["duration"] + np.where(g["cause"] == "default", loss_lag_months, 0)
         kmf = KaplanMeierFitter().fit(leave, g["cause"] != "censored")
         s = kmf.survival_function_.iloc[:, 0]
-        cif = cumulative_incidence(g, causes=("default",))
+        cif = cumulative_incidence(g, causes=("default",)).summary
         dflt = cif["default"] if "default" in cif else pd.Series([0.0], index=[0])
         dflt.index = dflt.index + loss_lag_months
         performing = acc[~acc["state"].isin(["charged_off"])]
@@ -911,10 +1026,10 @@ def clv_by_segment(
                 "accounts": len(g),
                 "margin_per_month": float(performing["margin"].mean()),
                 "exposure_at_default": ead,
-                **v,
+                **v.to_dict(),
             }
         )
-    return pd.DataFrame(rows).set_index(by)
+    return TableResult(pd.DataFrame(rows).set_index(by))
 
 
 def realised_value(

@@ -16,6 +16,9 @@ from cmlib.scorecard.strategy import (
     swap_sets,
 )
 from cmlib.scorecard.validation import (
+    AUCResult,
+    KSResult,
+    PSIResult,
     ValidationResult,
     auc_ci,
     calibration,
@@ -28,7 +31,10 @@ from cmlib.scorecard.validation import (
 )
 
 __all__ = [
+    "AUCResult",
     "AdmissionRules",
+    "KSResult",
+    "PSIResult",
     "CutoffResult",
     "FairLendingResult",
     "LoadedScorecard",

@@ -29,7 +29,42 @@ def _xy(y, score, table: str = "validation data") -> tuple[np.ndarray, np.ndarra
     return y, s
 
 
-def auc_ci(y, score, n_boot: int = 1000, alpha: float = 0.05, random_state: int = 0) -> dict:
+@dataclass(repr=False)
+class AUCResult(Result):
+    """AUC and Gini (= 2·AUC − 1) with their percentile-bootstrap intervals."""
+
+    summary: pd.DataFrame
+    auc: float
+    auc_ci_low: float
+    auc_ci_high: float
+    gini: float
+    gini_ci_low: float
+    gini_ci_high: float
+
+
+@dataclass(repr=False)
+class KSResult(Result):
+    """Kolmogorov–Smirnov statistic and the score where the gap is largest."""
+
+    summary: pd.DataFrame
+    ks: float
+    ks_score: float
+
+
+@dataclass(repr=False)
+class PSIResult(Result):
+    """Population stability index (``psi``), its rule-of-thumb ``flag``, and the shares per bin (``summary``)."""
+
+    summary: pd.DataFrame
+    psi: float
+    flag: str
+
+
+def _metrics_frame(values: dict) -> pd.DataFrame:
+    return pd.DataFrame({"metric": list(values), "value": list(values.values())})
+
+
+def auc_ci(y, score, n_boot: int = 1000, alpha: float = 0.05, random_state: int = 0) -> AUCResult:
     """AUC of ``score`` for *good* vs bad (higher score = safer), Gini = 2·AUC − 1, and a percentile bootstrap
     CI (stratified resampling of bads and goods, so every replicate has both classes)."""
     from sklearn.metrics import roc_auc_score
@@ -43,7 +78,7 @@ def auc_ci(y, score, n_boot: int = 1000, alpha: float = 0.05, random_state: int 
         idx = np.concatenate([rng.choice(bad, len(bad)), rng.choice(good, len(good))])
         boots[b] = roc_auc_score(1 - y[idx], s[idx])
     lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
-    return {
+    v = {
         "auc": auc,
         "auc_ci_low": float(lo),
         "auc_ci_high": float(hi),
@@ -51,9 +86,10 @@ def auc_ci(y, score, n_boot: int = 1000, alpha: float = 0.05, random_state: int 
         "gini_ci_low": float(2 * lo - 1),
         "gini_ci_high": float(2 * hi - 1),
     }
+    return AUCResult(_metrics_frame(v), **v)
 
 
-def ks(y, score) -> dict:
+def ks(y, score) -> KSResult:
     """Kolmogorov–Smirnov statistic: the largest gap between the cumulative score distributions of bads and
     goods, and the score where it occurs (equals ``scipy.stats.ks_2samp(bad, good).statistic``)."""
     y, s = _xy(y, score)
@@ -61,7 +97,8 @@ def ks(y, score) -> dict:
     cb = np.searchsorted(np.sort(s[y == 1]), order, side="right") / (y == 1).sum()
     cg = np.searchsorted(np.sort(s[y == 0]), order, side="right") / (y == 0).sum()
     k = int(np.argmax(np.abs(cb - cg)))
-    return {"ks": float(abs(cb[k] - cg[k])), "ks_score": float(order[k])}
+    v = {"ks": float(abs(cb[k] - cg[k])), "ks_score": float(order[k])}
+    return KSResult(_metrics_frame(v), **v)
 
 
 def gains_table(y, score, n_bands: int = 10) -> pd.DataFrame:
@@ -105,9 +142,9 @@ def calibration(y, pd_, score=None, n_bands: int = 10) -> pd.DataFrame:
     return df.reset_index()
 
 
-def psi(expected, actual, bins: int | list[float] = 10) -> tuple[float, pd.DataFrame]:
+def psi(expected, actual, bins: int | list[float] = 10) -> PSIResult:
     """Population stability index of ``actual`` against ``expected`` (numeric values; bins are deciles of
-    ``expected`` unless edges are given). Returns (psi, table of shares per bin). A bin empty on one side
+    ``expected`` unless edges are given), its flag (:func:`psi_flag`) and the shares per bin. A bin empty on one side
     gets 0.5 row, so one empty bin does not make PSI infinite."""
     e = np.asarray(expected, float)
     a = np.asarray(actual, float)
@@ -118,7 +155,10 @@ def psi(expected, actual, bins: int | list[float] = 10) -> tuple[float, pd.DataF
         if isinstance(bins, int)
         else np.asarray(bins, float)
     )
-    return _psi_from_labels(np.searchsorted(edges, e, side="right"), np.searchsorted(edges, a, side="right"))
+    value, tab = _psi_from_labels(
+        np.searchsorted(edges, e, side="right"), np.searchsorted(edges, a, side="right")
+    )
+    return PSIResult(tab, value, psi_flag(value))
 
 
 def _psi_from_labels(le, la) -> tuple[float, pd.DataFrame]:
@@ -185,8 +225,8 @@ def validate(y, score, pd_, n_boot: int = 1000, n_bands: int = 10, random_state:
     from sklearn.metrics import roc_curve
 
     y_, s = _xy(y, score)
-    a = auc_ci(y_, s, n_boot=n_boot, random_state=random_state)
-    k = ks(y_, s)
+    a = auc_ci(y_, s, n_boot=n_boot, random_state=random_state).to_dict()
+    k = ks(y_, s).to_dict()
     fpr, tpr, _ = roc_curve(y_, -s)
     cal = calibration(y_, pd_, s, n_bands)
     summ = pd.DataFrame(
