@@ -67,7 +67,7 @@ from cmlib import engine, survival as sv
 engine.duckdb()  # connect before timing, as lifelines is imported before timing
 def run():
     c = engine.survival_counts(engine.table({p!r}), 'duration', 'event')
-    return {{'km': sv.km_from_counts(c)['survival'].tolist()}}
+    return {{'km': sv.km_from_counts(c).summary['survival'].tolist()}}
 print(json.dumps(timed(run)))
 """,
     "km_frame": TIMED
@@ -77,7 +77,7 @@ from cmlib import engine, survival as sv
 df = pd.read_parquet({p!r})  # the same input as lifelines: a frame already in memory
 def run():
     c = engine.survival_counts(df, 'duration', 'event')
-    return {{'km': sv.km_from_counts(c)['survival'].tolist()}}
+    return {{'km': sv.km_from_counts(c).summary['survival'].tolist()}}
 print(json.dumps(timed(run)))
 """,
     "cox_lifelines": TIMED

@@ -43,7 +43,7 @@ def test_swap_sets_partition_the_applicants():
     new = np.array([1, 1, 0, 0, 1], bool)
     old = np.array([1, 0, 1, 0, 0], bool)
     y = np.array([0, np.nan, 1, np.nan, np.nan])
-    t = swap_sets(new, old, y=y).set_index("group")
+    t = swap_sets(new, old, y=y).summary.set_index("group")
     assert t["n"].tolist() == [1, 2, 1, 1] and t["share"].sum() == pytest.approx(1.0)
     assert t.loc["swap-out (old only)", "observed_bad_rate"] == 1.0
 

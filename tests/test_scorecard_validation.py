@@ -37,12 +37,12 @@ def test_auc_ks_against_references(scored):
 
 def test_gains_and_calibration(scored):
     y, s, p = scored
-    g = gains_table(y, s, 10)
+    g = gains_table(y, s, 10).summary
     assert g["n"].sum() == len(y) and g["n_bad"].sum() == y.sum()
     assert (
         g["cum_share_bads"].iloc[-1] == pytest.approx(1.0) and g["bad_rate"].iloc[0] > g["bad_rate"].iloc[-1]
     )
-    cal = calibration(y, p, s, 10)
+    cal = calibration(y, p, s, 10).summary
     # the PDs are the true probabilities here: no band should be rejected at the 0.1 % level
     assert cal["n"].sum() == len(y) and (cal["p_value"] > 0.001).all()
     v = validate(y, s, p, n_boot=100)
@@ -68,11 +68,11 @@ def test_csi_on_german_credit():
     g = load_public("german").frame
     y = g.pop("bad")
     sc = Scorecard().fit(g, y)
-    same = csi(sc, g, g)
+    same = csi(sc, g, g).summary
     assert (same["csi"].abs() < 1e-12).all() and (same["flag"] == "stable").all()
     shifted = g.copy()
     shifted["duration_in_month"] = shifted["duration_in_month"] * 3  # everyone in the longest bins
-    out = csi(sc, g, shifted).set_index("feature")
+    out = csi(sc, g, shifted).summary.set_index("feature")
     assert out.loc["duration_in_month", "flag"] == "shifted"
 
 

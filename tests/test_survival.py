@@ -70,7 +70,7 @@ def test_curves_equal_lifelines(churn):
 def test_km_from_engine_counts_equals_lifelines(churn):
     for backend in ("duckdb",):
         counts = engine.survival_counts(churn, "tenure", "churned", backend=backend)
-        km = sv.km_from_counts(counts).set_index("time")["survival"]
+        km = sv.km_from_counts(counts).summary.set_index("time")["survival"]
         ref = KaplanMeierFitter().fit(churn["tenure"], churn["churned"]).survival_function_.iloc[:, 0]
         assert np.allclose(km.to_numpy(), ref.loc[km.index].to_numpy(), atol=1e-9)
 

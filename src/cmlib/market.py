@@ -16,7 +16,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
-from cmlib.base import Result
+from cmlib.base import Result, TableResult
 from cmlib.errors import DataError, ParameterError
 
 # --- input -----------------------------------------------------------------------------------------
@@ -233,7 +233,7 @@ class ForecastResult(Result):
 
 def backtest(
     series: pd.Series, horizon: int = 12, n_origins: int = 4, step: int = 3, models: Sequence[str] = MODELS
-) -> pd.DataFrame:
+) -> TableResult:
     """Rolling-origin backtest on the log series: for each origin (the last ``n_origins`` ones, ``step``
     months apart, each leaving ``horizon`` months to predict) refit every model and score the level
     forecast by MAPE. Returns one row per model: mape, and relative to seasonal naive."""
@@ -258,7 +258,7 @@ def backtest(
     naive = out.loc[out["model"] == "seasonal_naive", "mape"]
     out["relative_to_naive"] = out["mape"] / naive.item() if len(naive) else np.nan
     out["origins"] = len(origins)
-    return out
+    return TableResult(out)
 
 
 def forecast(
@@ -269,7 +269,7 @@ def forecast(
     if horizon < 1:
         raise ParameterError("horizon", "an integer ≥ 1 (months)", horizon)
     s = monthly(series, positive=True, min_periods=36 + horizon)
-    bt = backtest(s, horizon, n_origins, step)
+    bt = backtest(s, horizon, n_origins, step).summary
     best = bt.sort_values("mape").iloc[0]["model"]
     f = np.exp(_fit_forecast(np.log(s), best, horizon, alpha))
     return ForecastResult(f, bt, best, s, alpha)
@@ -324,7 +324,7 @@ def segment_metrics(
     applications: pd.DataFrame,
     performance: pd.DataFrame,
     by: str = "segment",
-) -> pd.DataFrame:
+) -> TableResult:
     """Per segment, from the bank's own tables and the market panel: size (latest market balance),
     growth (YoY of market balance), response, approval and 12-month bad rates, and monthly margin per
     account. ``segment`` must be a column of both ``market`` and ``customers``."""
@@ -356,7 +356,7 @@ def segment_metrics(
         }
     )
     out.index.name = by
-    return out.dropna(subset=["size"])
+    return TableResult(out.dropna(subset=["size"]))
 
 
 # --- competitors -----------------------------------------------------------------------------------
@@ -447,7 +447,7 @@ def price_alerts(
     threshold_pp: float,
     date: str = "month",
     last_n: int | None = None,
-) -> pd.DataFrame:
+) -> TableResult:
     """Months where a competitor moved its APR by more than ``threshold_pp`` points from the month before."""
     if threshold_pp <= 0:
         raise ParameterError("threshold_pp", "a positive number of percentage points", threshold_pp)
@@ -457,7 +457,7 @@ def price_alerts(
     out = mv[mv["move_pp"].abs() > threshold_pp].sort_values(date, ascending=False).reset_index(drop=True)
     if last_n is not None:
         out = out[out[date] >= d.index[-1] - pd.DateOffset(months=last_n - 1)]
-    return out
+    return TableResult(out)
 
 
 # --- structural change -----------------------------------------------------------------------------

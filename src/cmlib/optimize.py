@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from cmlib import engine
-from cmlib.base import BaseEstimator, Result, check_is_fitted
+from cmlib.base import BaseEstimator, Result, TableResult, check_is_fitted
 from cmlib.curves import CURVE_PARAMS, adstock, hill, incremental_bookings  # noqa: F401  (re-exported)
 from cmlib.errors import ArtefactError, DataError, ParameterError
 from cmlib.experiments import BalanceResult, standardised_mean_difference
@@ -65,7 +65,7 @@ def channel_funnel(contacts, campaigns: pd.DataFrame, backend: str = "duckdb") -
 
 def channel_economics(
     funnel: pd.DataFrame, expected_bad_rate: pd.Series | float, npv_per_good: float, loss_per_bad: float
-) -> pd.DataFrame:
+) -> TableResult:
     """Per channel, from a funnel table with columns ``channel``, ``spend``, ``contacts``, ``responses``,
     ``approvals``, ``bookings``: rates, cost per acquisition (spend / bookings), cost per good account
     (spend / expected good bookings, goods = bookings × (1 − bad rate)), and NPV per unit spent =
@@ -94,7 +94,7 @@ def channel_economics(
     out["npv_per_unit_spent"] = (goods * npv_per_good - f["bookings"] * bad * loss_per_bad - f["spend"]) / f[
         "spend"
     ]
-    return out.replace([np.inf, -np.inf], np.nan)
+    return TableResult(out.replace([np.inf, -np.inf], np.nan))
 
 
 # --- response curves --------------------------------------------------------------------------------

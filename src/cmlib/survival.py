@@ -253,7 +253,7 @@ def curves(
     return CurvesResult(pd.DataFrame(rows).set_index("group"), fitters, hazards, p, horizon)
 
 
-def km_from_counts(counts: pd.DataFrame) -> pd.DataFrame:
+def km_from_counts(counts: pd.DataFrame) -> TableResult:
     """Kaplan–Meier from :func:`cmlib.engine.survival_counts` output (time, n_event, at_risk): S(t) =
     Π (1 − d/n), with Greenwood's variance — the same estimator as lifelines', from counts only."""
     c = counts.sort_values("time")
@@ -261,7 +261,7 @@ def km_from_counts(counts: pd.DataFrame) -> pd.DataFrame:
     with np.errstate(divide="ignore", invalid="ignore"):
         s = np.cumprod(1 - np.where(n > 0, d / n, 0.0))
         gw = np.cumsum(np.where((n > d) & (n > 0), d / (n * (n - d)), 0.0))
-    return pd.DataFrame({"time": c["time"].to_numpy(), "survival": s, "se": s * np.sqrt(gw)})
+    return TableResult(pd.DataFrame({"time": c["time"].to_numpy(), "survival": s, "se": s * np.sqrt(gw)}))
 
 
 # --- models ----------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cmlib.base import Result
+from cmlib.base import Result, TableResult
 from cmlib.errors import DataError, ParameterError
 
 
@@ -84,7 +84,7 @@ def cutoff_table(score, pd_, revenue_good: float, loss_bad: float, y=None, cutof
     return CutoffResult(tab, best)
 
 
-def swap_sets(new_approve, old_approve, y=None, pd_=None) -> pd.DataFrame:
+def swap_sets(new_approve, old_approve, y=None, pd_=None) -> TableResult:
     """Swap-in / swap-out against the current policy: counts and bad rates of the four groups (approved by
     both, swap-in = only the new policy, swap-out = only the old one, declined by both). Bad rate from
     outcomes ``y`` where known (NaN allowed: declined applicants have none), else from ``pd_``."""
@@ -105,7 +105,7 @@ def swap_sets(new_approve, old_approve, y=None, pd_=None) -> pd.DataFrame:
         if pd_ is not None:
             row["expected_bad_rate"] = float(np.asarray(pd_, float)[m].mean()) if m.any() else np.nan
         rows.append(row)
-    return pd.DataFrame(rows)
+    return TableResult(pd.DataFrame(rows))
 
 
 # --- reject inference ------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cmlib.base import Result
+from cmlib.base import Result, TableResult
 from cmlib.errors import ParameterError
 from cmlib.validation import check_binary
 
@@ -101,7 +101,7 @@ def ks(y, score) -> KSResult:
     return KSResult(_metrics_frame(v), **v)
 
 
-def gains_table(y, score, n_bands: int = 10) -> pd.DataFrame:
+def gains_table(y, score, n_bands: int = 10) -> TableResult:
     """Lift / CAP table: applicants sorted from the riskiest (lowest score) in ``n_bands`` equal-count bands
     (ties kept together); per band rows, bads, bad rate, cumulative share of rows and of bads captured
     (the CAP curve), lift = band bad rate / overall bad rate."""
@@ -117,10 +117,10 @@ def gains_table(y, score, n_bands: int = 10) -> pd.DataFrame:
     df["cum_share_rows"] = df["n"].cumsum() / len(y)
     df["cum_share_bads"] = df["n_bad"].cumsum() / y.sum()
     df["lift"] = df["bad_rate"] / y.mean()
-    return df.reset_index()
+    return TableResult(df.reset_index())
 
 
-def calibration(y, pd_, score=None, n_bands: int = 10) -> pd.DataFrame:
+def calibration(y, pd_, score=None, n_bands: int = 10) -> TableResult:
     """Predicted vs observed bad rate by band (score bands when ``score`` is given, else PD bands), with a
     binomial two-sided p-value per band (is the observed count consistent with the predicted PD?)."""
     from scipy.stats import binomtest
@@ -139,7 +139,7 @@ def calibration(y, pd_, score=None, n_bands: int = 10) -> pd.DataFrame:
         binomtest(int(k), int(n), min(max(q, 1e-12), 1 - 1e-12)).pvalue
         for k, n, q in zip(df["n_bad"], df["n"], df["predicted_bad_rate"], strict=True)
     ]
-    return df.reset_index()
+    return TableResult(df.reset_index())
 
 
 def psi(expected, actual, bins: int | list[float] = 10) -> PSIResult:
@@ -179,7 +179,7 @@ def psi_flag(value: float) -> str:
     return "stable" if value < PSI_WATCH else "watch" if value <= PSI_SHIFT else "shifted"
 
 
-def csi(scorecard, X_dev: pd.DataFrame, X_new: pd.DataFrame) -> pd.DataFrame:
+def csi(scorecard, X_dev: pd.DataFrame, X_new: pd.DataFrame) -> TableResult:
     """Characteristic stability index per scorecard feature: PSI of the share of rows in each of the
     feature's bins (development vs new), with the flag."""
     Wd, Wn = scorecard.woe(X_dev), scorecard.woe(X_new)
@@ -187,7 +187,9 @@ def csi(scorecard, X_dev: pd.DataFrame, X_new: pd.DataFrame) -> pd.DataFrame:
     for f in Wd.columns:
         v, _ = _psi_from_labels(np.round(Wd[f].to_numpy(), 12), np.round(Wn[f].to_numpy(), 12))
         rows.append({"feature": f, "csi": v, "flag": psi_flag(v)})
-    return pd.DataFrame(rows).sort_values("csi", ascending=False, kind="stable").reset_index(drop=True)
+    return TableResult(
+        pd.DataFrame(rows).sort_values("csi", ascending=False, kind="stable").reset_index(drop=True)
+    )
 
 
 @dataclass(repr=False)
@@ -228,11 +230,13 @@ def validate(y, score, pd_, n_boot: int = 1000, n_bands: int = 10, random_state:
     a = auc_ci(y_, s, n_boot=n_boot, random_state=random_state).to_dict()
     k = ks(y_, s).to_dict()
     fpr, tpr, _ = roc_curve(y_, -s)
-    cal = calibration(y_, pd_, s, n_bands)
+    cal = calibration(y_, pd_, s, n_bands).summary
     summ = pd.DataFrame(
         {
             "metric": [*a, *k, "bad_rate", "mean_predicted_pd", "n"],
             "value": [*a.values(), *k.values(), y_.mean(), float(np.mean(pd_)), len(y_)],
         }
     )
-    return ValidationResult(summ, gains_table(y_, s, n_bands), cal, pd.DataFrame({"fpr": fpr, "tpr": tpr}))
+    return ValidationResult(
+        summ, gains_table(y_, s, n_bands).summary, cal, pd.DataFrame({"fpr": fpr, "tpr": tpr})
+    )
