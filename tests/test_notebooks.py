@@ -57,7 +57,7 @@ def test_hygiene(path):
 
 
 #: most statements in one code cell (the set-up cell included): a longer cell is logic that belongs in cmlib
-STATEMENT_BUDGET = 40
+STATEMENT_BUDGET = 25
 
 
 def parse_cell(source: str) -> ast.Module:

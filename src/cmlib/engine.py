@@ -32,6 +32,7 @@ import pandas as pd
 import pyarrow as pa
 
 from cmlib.errors import DataError, ParameterError
+from cmlib.validation import require_columns
 from cmlib.vocab import special_label
 
 _DUCKDB = None
@@ -113,13 +114,7 @@ def table(data: Any, backend: str = "duckdb", name: str | None = None) -> ir.Tab
 
 
 def _columns_exist(t: ir.Table | pd.DataFrame, cols: Sequence[str], what: str = "input") -> None:
-    missing = [c for c in cols if c not in t.columns]
-    if missing:
-        raise DataError(
-            what,
-            [{"column": c, "rule": "required column is missing", "n_rows": -1} for c in missing],
-            message=f"missing column(s) {', '.join(repr(c) for c in missing)}",
-        )
+    require_columns(t, cols, what)
 
 
 def in_threads(fn: Callable, items: Sequence) -> list:

@@ -25,6 +25,7 @@ from scipy.special import ndtr, ndtri
 from cmlib import engine
 from cmlib.base import Result, TableResult, summary_of
 from cmlib.errors import DataError, ParameterError
+from cmlib.validation import require_columns
 
 
 def arm_moments(
@@ -35,13 +36,7 @@ def arm_moments(
     Raises DataError when a metric column is missing, fewer than two arms have rows, or an arm is empty.
     """
     t = engine.table(data, backend)
-    missing = [c for c in [arm, *metrics] if c not in t.columns]
-    if missing:
-        raise DataError(
-            table,
-            [{"column": c, "rule": "required column is missing", "n_rows": -1} for c in missing],
-            message=f"missing column(s) {', '.join(map(repr, missing))}",
-        )
+    require_columns(t, [arm, *metrics], table)
     t = t.filter(t[arm].notnull())
     m = engine.moments(t, list(metrics), by=[arm], backend=backend).set_index(arm)
     if len(m) < 2:
@@ -106,9 +101,11 @@ class GuardrailResult(Result):
 
 @dataclass(repr=False)
 class BalanceResult(Result):
-    """Standardised mean differences of pre-treatment covariates per arm against control."""
+    """Standardised mean differences of pre-treatment covariates per arm against control; a covariate is
+    balanced when |SMD| ≤ ``threshold``."""
 
     summary: pd.DataFrame
+    threshold: float = 0.1
 
     def to_dict(self) -> dict:
         return {
@@ -672,7 +669,7 @@ def balance(
                     "balanced": abs(smd) <= threshold,
                 }
             )
-    return BalanceResult(pd.DataFrame(rows))
+    return BalanceResult(pd.DataFrame(rows), threshold)
 
 
 def _comoment_matrix(mm: pd.DataFrame, arm_value, names: Sequence[str]) -> np.ndarray:
@@ -882,14 +879,20 @@ def obrien_fleming_bounds(information_fractions: Sequence[float], alpha: float =
 
 
 def segment_lifts(
-    data: Any, arm: str, metric: str, by: str, control: str, alpha: float = 0.05, backend: str = "duckdb"
+    data: Any,
+    arm: str,
+    metric: str,
+    by: str,
+    control: str,
+    alpha: float = 0.05,
+    backend: str = "duckdb",
+    table: str = "contacts",
 ) -> LiftResult:
     """Lift of ``metric`` per segment (risk band, channel, customer segment), Holm-adjusted across all
     segment × arm comparisons so that a 'win in one segment' is not a multiple-testing artefact.
     Segments where an arm has fewer than two rows are left out (listed in ``skipped``)."""
     t = engine.table(data, backend)
-    if by not in t.columns:
-        raise DataError.single("contacts", by, "required column is missing", -1)
+    require_columns(t, [arm, metric, by], table)
     m = engine.moments(t.filter(t[arm].notnull() & t[by].notnull()), [metric], by=[by, arm], backend=backend)
     parts = []
     for seg, g in m.groupby(by, sort=True):
@@ -903,7 +906,7 @@ def segment_lifts(
         r.insert(0, "segment", seg)
         parts.append(r)
     if not parts:
-        raise DataError.single("contacts", by, "a segment with every arm populated", 0)
+        raise DataError.single(table, by, "a segment with every arm populated", 0)
     out = pd.concat(parts, ignore_index=True)
     out["p_adjusted"] = holm(out["p_value"].to_numpy())
     return LiftResult(out)
@@ -976,3 +979,36 @@ def sequential(
             ]
         ]
     )
+
+
+# --- data sources --------------------------------------------------------------------------------
+
+
+@dataclass
+class ExperimentData:
+    """The contacts of one experiment (with the customer's ``segment`` on the simulated bank), and the
+    simulator's ``truth`` (None for user data)."""
+
+    name: str
+    contacts: pd.DataFrame
+    truth: dict | None = None
+
+
+def experiment_data(
+    data_source: str, experiment_id: str, n_customers: int = 100_000, random_state: int = 1
+) -> ExperimentData:
+    """Load the contacts of ``experiment_id``: ``"synthetic"`` (the simulated bank's randomised offer test) or
+    a path to contact-level data (contacts schema)."""
+    # imported here so that `import cmlib.experiments` does not load the simulator
+    from cmlib.data import load, simulate_bank
+
+    truth = None
+    if data_source == "synthetic":
+        world = simulate_bank(n_customers=n_customers, random_state=random_state)
+        contacts = world.contacts.merge(
+            world.customers[["customer_id", "segment"]], on="customer_id", how="left"
+        )
+        truth = world.truth
+    else:
+        contacts = load(data_source, table="contacts")
+    return ExperimentData(data_source, contacts[contacts["experiment_id"] == experiment_id], truth)

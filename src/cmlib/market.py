@@ -18,6 +18,7 @@ from scipy import stats
 
 from cmlib.base import Result, TableResult
 from cmlib.errors import DataError, ParameterError
+from cmlib.validation import require_columns
 
 # --- input -----------------------------------------------------------------------------------------
 
@@ -36,9 +37,7 @@ def monthly(
     non-positive values when ``positive`` (logs are taken), or fewer than ``min_periods`` months.
     """
     if isinstance(data, pd.DataFrame):
-        for c in (date, value):
-            if c not in data.columns:
-                raise DataError.single(table, str(c), "required column is missing", len(data))
+        require_columns(data, [date, value], table)
         s = data.groupby(pd.to_datetime(data[date]))[value].sum(min_count=1).sort_index()
         s.name = value
     else:
@@ -335,9 +334,7 @@ def segment_metrics(
         ("applications", applications, ["customer_id", "decision", "bad_12m"]),
         ("performance", performance, ["customer_id", "margin"]),
     ):
-        for c in cols:
-            if c not in df.columns:
-                raise DataError.single(name, c, "required column is missing", len(df))
+        require_columns(df, cols, name)
     last = market["month"].max()
     cur = market[market["month"] == last].set_index(by)["market_balance"]
     prev = market[market["month"] == last - pd.DateOffset(years=1)].set_index(by)["market_balance"]
@@ -403,9 +400,7 @@ def price_effect(
     with own price unchanged (b × Δgap × s(1 − s), in share points).
     """
     cols = [share, own_price, *competitor_prices, *controls, date]
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise DataError.single("market", missing[0], "required column is missing", len(df))
+    require_columns(df, cols, "market")
     s = df[share]
     if ((s <= 0) | (s >= 1)).any():
         raise DataError.single(
@@ -696,3 +691,48 @@ def detect_breaks(
         rows, columns=["date", "date_ci_low", "date_ci_high", "level_change", "slope_change"]
     )
     return BreakResult(summary, k, p, bic, pd.Series(y, index=s.index), pd.Series(fitted, index=s.index))
+
+
+# --- data sources --------------------------------------------------------------------------------
+
+
+@dataclass
+class MarketData:
+    """The monthly market panel the market notebook analyses, the public data set's card (when the source
+    is one) and the simulated ``world`` (None otherwise)."""
+
+    name: str
+    panel: pd.DataFrame
+    card: dict
+    world: object = None
+
+
+def market_data(
+    data_source: str,
+    n_customers: int = 100_000,
+    random_state: int = 1,
+    value_column: str = "market_balance",
+    start_month: str = "",
+    end_month: str = "",
+    segments: Sequence[str] = (),
+) -> MarketData:
+    """Load the market panel: ``"synthetic"`` (the simulated bank's market), ``"debitcards"`` (fpp2, Iceland's
+    monthly debit-card use, real data; its series becomes ``value_column``) or a path (market schema); keep the
+    months from ``start_month`` to ``end_month`` (ISO dates, empty = the data's ends) and ``segments``."""
+    # imported here so that `import cmlib.market` does not load the simulator
+    from cmlib.data import load, load_public, simulate_bank
+
+    world, card = None, {}
+    if data_source == "synthetic":
+        world = simulate_bank(n_customers=n_customers, random_state=random_state)
+        panel = world.market
+    elif data_source == "debitcards":
+        pub = load_public("debitcards")
+        card = pub.card
+        panel = pub.frame.rename(columns={"debit_card_use_million_isk": value_column})
+    else:
+        panel = load(data_source, table="market")
+    keep = (panel["month"] >= (start_month or panel["month"].min())) & (
+        panel["month"] <= (end_month or panel["month"].max())
+    )
+    return MarketData(data_source, select_segments(panel[keep], segments), card, world)

@@ -30,6 +30,7 @@ from cmlib.experiments import BalanceResult, standardised_mean_difference
 from cmlib.finance import DEFAULT_LGD
 from cmlib.scorecard import load
 from cmlib.survival import read_clv_artefact
+from cmlib.validation import require_columns
 
 # --- channel economics ------------------------------------------------------------------------------
 
@@ -71,9 +72,7 @@ def channel_economics(
     (spend / expected good bookings, goods = bookings × (1 − bad rate)), and NPV per unit spent =
     (goods · npv_per_good − bads · loss_per_bad − spend) / spend."""
     need = ["channel", "spend", "contacts", "responses", "approvals", "bookings"]
-    miss = [c for c in need if c not in funnel.columns]
-    if miss:
-        raise DataError.single("channel funnel", miss[0], "required column is missing", len(funnel))
+    require_columns(funnel, need, "channel funnel")
     f = funnel.set_index("channel")
     bad = (
         expected_bad_rate.reindex(f.index)
@@ -233,10 +232,16 @@ def _hessian(f, x, eps: float = 1e-4) -> np.ndarray:
 
 
 def fit_channel_curves(
-    weekly: pd.DataFrame, by: str = "channel", spend: str = "spend", bookings: str = "bookings"
+    weekly: pd.DataFrame,
+    by: str = "channel",
+    spend: str = "spend",
+    bookings: str = "bookings",
+    alpha: float = 0.05,
 ) -> dict[str, ResponseCurve]:
     """One curve per channel of a weekly table (``channel_spend`` of the simulated bank, or user data)."""
-    return {ch: fit_response_curve(g[spend], g[bookings], ch) for ch, g in weekly.groupby(by, sort=True)}
+    return {
+        ch: fit_response_curve(g[spend], g[bookings], ch, alpha) for ch, g in weekly.groupby(by, sort=True)
+    }
 
 
 # --- budget allocation ------------------------------------------------------------------------------
@@ -430,7 +435,7 @@ def check_randomised(X: pd.DataFrame, treatment, max_smd: float = 0.1) -> Balanc
             int(len(bad)),
             bad["smd"].round(3).tolist()[:3],
         )
-    return BalanceResult(tab)
+    return BalanceResult(tab, max_smd)
 
 
 class TwoModelUplift(BaseEstimator):
@@ -623,9 +628,7 @@ def select_targets(
     and the per-customer cap allow (the greedy rule is the exact optimum of the fractional knapsack and
     within one item of the integer one)."""
     need = [customer, value, cost] + ([eligible] if eligible else [])
-    miss = [c for c in need if c not in candidates.columns]
-    if miss:
-        raise DataError.single("targeting candidates", miss[0], "required column is missing", len(candidates))
+    require_columns(candidates, need, "targeting candidates")
     if budget < 0:
         raise ParameterError("budget", "a non-negative amount", budget)
     if max_contacts_per_customer < 1:
@@ -816,3 +819,41 @@ def account_value(
         },
         notes,
     )
+
+
+# --- data sources --------------------------------------------------------------------------------
+
+#: the bank's tables cost optimisation reads
+TABLES = ("customers", "campaigns", "contacts", "applications", "channel_spend")
+
+
+@dataclass
+class OptimisationData:
+    """The tables cost optimisation reads (``tables[name]``), the arms of the randomised offer test, and the
+    simulated ``world`` (None for user data)."""
+
+    name: str
+    tables: dict
+    arms: list[str]
+    world: object = None
+
+
+def optimisation_data(
+    data_source: str, n_customers: int = 100_000, random_state: int = 1, treatment_arm: str | None = None
+) -> OptimisationData:
+    """Load the bank's tables: ``"synthetic"`` (the simulated bank) or a folder written by
+    ``cmlib data generate`` (one table per sub-folder or file). ``treatment_arm``, when given, must be an arm
+    of the randomised test (ParameterError otherwise)."""
+    # imported here so that `import cmlib.optimize` does not load the simulator
+    from cmlib.data import load, simulate_bank
+
+    world = None
+    if data_source == "synthetic":
+        world = simulate_bank(n_customers=n_customers, random_state=random_state)
+        tables = {k: getattr(world, k) for k in TABLES}
+    else:
+        tables = {k: load(data_source, table=k) for k in TABLES}
+    arms = sorted(set(tables["campaigns"]["arm"].dropna().astype(str)) - {"", "control"})
+    if treatment_arm is not None and treatment_arm not in arms:
+        raise ParameterError("treatment_arm", f"an arm of the randomised test: {arms}", treatment_arm)
+    return OptimisationData(data_source, tables, arms, world)

@@ -26,6 +26,7 @@ from cmlib import engine
 from cmlib.base import Result, TableResult, summary_of
 from cmlib.errors import ArtefactError, DataError, ParameterError
 from cmlib.finance import DEFAULT_LGD
+from cmlib.validation import require_columns
 
 CAUSES = ("default", "closure", "prepayment")
 CLV_SCHEMA_VERSION = 1
@@ -53,9 +54,7 @@ def duration_table(
     whose months have gaps, or non-positive MOBs.
     """
     t = engine.table(panel, backend)
-    missing = [c for c in (account, mob, state, dpd) if c not in t.columns]
-    if missing:
-        raise DataError.single("performance", missing[0], "required column is missing", -1)
+    require_columns(t, [account, mob, state, dpd], "performance")
     per = (
         t.group_by(account)
         .aggregate(
@@ -105,9 +104,7 @@ def duration_table(
 def _check_survival(
     df: pd.DataFrame, duration: str, event: str, entry: str | None = None, table: str = "durations"
 ):
-    for c in [duration, event] + ([entry] if entry else []):
-        if c not in df.columns:
-            raise DataError.single(table, c, "required column is missing", len(df))
+    require_columns(df, [duration, event, entry], table)
     if (df[duration] <= 0).any():
         raise DataError.single(
             table,
@@ -294,7 +291,7 @@ def cox(
 ) -> CoxResult:
     """lifelines CoxPHFitter on ``covariates`` (numeric; one-hot categoricals first), with the hazard-ratio
     table and Schoenfeld-residual proportional-hazards tests (rank time transform); a covariate that fails
-    (p < 0.05) gets the advice to stratify on it or add its interaction with time."""
+    (p < ``alpha``) gets the advice to stratify on it or add its interaction with time."""
     from lifelines import CoxPHFitter
     from lifelines.statistics import proportional_hazard_test
 
@@ -325,7 +322,7 @@ def cox(
     )
     ph = proportional_hazard_test(cph, d, time_transform="rank").summary[["test_statistic", "p"]]
     ph = ph.rename(columns={"p": "p_value"})
-    ph["proportional"] = ph["p_value"] >= 0.05
+    ph["proportional"] = ph["p_value"] >= alpha
     ph["advice"] = np.where(ph["proportional"], "ok", "stratify on it, or add its interaction with time")
     return CoxResult(summ, ph, float(cph.concordance_index_), cph)
 
@@ -501,9 +498,7 @@ def person_period_counts(
     t = data if isinstance(data, pd.DataFrame) else engine.table(data, backend)
     by = list(by)
     cols = [duration, event, *by] + ([entry] if entry else [])
-    missing = [c for c in cols if c not in t.columns]
-    if missing:
-        raise DataError.single("durations", missing[0], "required column is missing", -1)
+    require_columns(t, cols, "durations")
     ex = engine.group_counts(t, [*by, duration], event, backend).rename(
         columns={duration: "time", "n": "n_exit"}
     )
@@ -614,9 +609,7 @@ def discrete_hazard(
     Rows sharing a band and a cell share one hazard, so they are summed first (the likelihood depends on
     the data only through those sums): the fit costs bands × cells, whatever the size of the book."""
     by = list(by)
-    for col in ["time", "n_event", "at_risk", *by]:
-        if col not in counts.columns:
-            raise DataError.single("person-period counts", col, "required column is missing", -1)
+    require_columns(counts, ["time", "n_event", "at_risk", *by], "person-period counts")
     t = counts["time"].to_numpy(float)
     if time_bands is None:
         band_values, band = np.unique(t, return_inverse=True)
@@ -949,11 +942,11 @@ def early_warning(
     scores = pd.DataFrame(
         {
             account: latest[account].to_numpy(),
-            "p_roll_60_next_month": full.predict_proba(latest[cols].fillna(0))[:, 1],
+            f"p_roll_{roll_dpd}_next_month": full.predict_proba(latest[cols].fillna(0))[:, 1],
         }
     )
     return EarlyWarningResult(
-        summ, scores.sort_values("p_roll_60_next_month", ascending=False).reset_index(drop=True)
+        summ, scores.sort_values(f"p_roll_{roll_dpd}_next_month", ascending=False).reset_index(drop=True)
     )
 
 
@@ -998,8 +991,7 @@ def clv_by_segment(
     (exposure at default). See :func:`lifetime_value` for the formula and its assumptions."""
     from lifelines import KaplanMeierFitter
 
-    if by not in durations.columns:
-        raise DataError.single("durations", by, "required column is missing", len(durations))
+    require_columns(durations, [by], "durations")
     rows = []
     for seg, g in durations.groupby(by, sort=True):
         acc = panel[panel[account].isin(g[account])]
@@ -1044,3 +1036,65 @@ def realised_value(
     p = panel[panel[account].isin(accounts) & (panel["mob"] <= horizon)]
     disc = (1 + annual_discount_rate) ** (-p["mob"].to_numpy() / 12)
     return float((p["margin"].to_numpy() * disc).sum() / len(set(accounts)))
+
+
+# --- data sources --------------------------------------------------------------------------------
+
+
+@dataclass
+class ChurnData:
+    """What the survival notebook analyses, from any source: ``durations`` (one row per account: duration
+    in months, the 0/1 ``event`` column, ``segment``, covariates), the monthly ``panel`` when the source has
+    one (None for a one-row-per-customer table), the simulated ``world`` (None otherwise)."""
+
+    name: str
+    durations: pd.DataFrame
+    covariates: list[str]
+    event: str
+    panel: pd.DataFrame | None = None
+    world: Any = None
+
+
+def churn_data(data_source: str, n_customers: int = 100_000, random_state: int = 1) -> ChurnData:
+    """Load the notebook's data: ``"synthetic"`` (the simulated bank's performance panel with the
+    applications' features as covariates), ``"wa_churn"`` (telco churn, one row per customer, real data) or
+    a path to a performance panel (performance schema). Churn = voluntary closure or prepayment."""
+    # imported here so that `import cmlib.survival` does not load the simulator
+    from cmlib.data import load, load_public, simulate_bank
+    from cmlib.data.synthetic import default_features
+
+    if data_source == "wa_churn":
+        raw = load_public("wa_churn").frame
+        raw = raw[raw["tenure"] > 0].reset_index(drop=True)
+        d = pd.DataFrame(
+            {
+                "account_id": raw.index,
+                "duration": raw["tenure"],
+                "churn": raw["churned"],
+                "segment": raw["contract"],
+                "margin_per_month": raw["monthly_charges"],
+            }
+        )
+        X = pd.get_dummies(
+            raw[["contract", "internet_service", "payment_method"]], drop_first=True, dtype=float
+        )
+        X = X.join(raw[["monthly_charges", "senior_citizen", "partner", "dependents"]].astype(float))
+        X.columns = [c.replace(" ", "_").replace("(", "").replace(")", "") for c in X.columns]
+        return ChurnData(data_source, d.join(X), list(X.columns), "churn")
+    world = (
+        simulate_bank(n_customers=n_customers, random_state=random_state)
+        if data_source == "synthetic"
+        else None
+    )
+    panel = world.performance if world is not None else load(data_source, table="performance")
+    d = duration_table(panel)
+    d["churn"] = d["closure"] + d["prepayment"]
+    covariates: list[str] = []
+    if world is not None:
+        apps = world.applications.set_index("application_id").loc[d["account_id"]].reset_index()
+        X = default_features(apps)
+        covariates = [c for c in X.columns if X[c].nunique() > 1]
+        d = pd.concat([d, X[covariates], apps[["segment", "product"]]], axis=1)
+    else:
+        d["segment"] = "all"
+    return ChurnData(data_source, d, covariates, "churn", panel, world)

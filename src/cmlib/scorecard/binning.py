@@ -291,8 +291,7 @@ class WoEBinner(BaseEstimator):
                 )
             t = engine.table(X)
             target, features = y, [c for c in t.columns if c != y]
-            if target not in t.columns:
-                raise DataError.single(table_name, target, "target column present", -1)
+            require_columns(t, [target], table_name)
             tv = t[target]
             r0 = engine.execute(
                 t.aggregate(

@@ -222,23 +222,29 @@ def reject_inference(
 @dataclass(repr=False)
 class FairLendingResult(Result):
     """``summary``: approval rate per group with the adverse-impact ratio against the reference group
-    (four-fifths rule: ratio < 0.8 is flagged) and a two-proportion test; ``reasons``: among declined
-    applicants, the share whose first reason code is each feature, by group."""
+    (four-fifths rule: a ratio below ``threshold``, 0.8 by default, is flagged) and a two-proportion test;
+    ``reasons``: among declined applicants, the share whose first reason code is each feature, by group."""
 
     summary: pd.DataFrame
     reasons: pd.DataFrame | None
     reference: str
+    threshold: float = 0.8
+
+    @property
+    def passes(self) -> bool:
+        """Every group's adverse-impact ratio at or above ``threshold``."""
+        return not self.to_dict()["four_fifths_flag"]
 
     def to_dict(self) -> dict:
         others = self.summary[self.summary["group"] != self.reference]
         return {
             "min_adverse_impact_ratio": float(others["adverse_impact_ratio"].min()),
-            "four_fifths_flag": bool((others["adverse_impact_ratio"] < 0.8).any()),
+            "four_fifths_flag": bool((others["adverse_impact_ratio"] < self.threshold).any()),
         }
 
 
 def adverse_impact(
-    approved, group, reference: str | None = None, reasons: pd.Series | None = None
+    approved, group, reference: str | None = None, reasons: pd.Series | None = None, threshold: float = 0.8
 ) -> FairLendingResult:
     """Approval rate by protected group and the adverse-impact ratio (group rate / reference rate); the
     reference defaults to the group with the highest approval rate. With ``reasons`` (the first reason code
@@ -276,11 +282,11 @@ def adverse_impact(
             }
         )
     summ = pd.DataFrame(rows)
-    summ["four_fifths_flag"] = summ["adverse_impact_ratio"] < 0.8
+    summ["four_fifths_flag"] = summ["adverse_impact_ratio"] < threshold
     rtab = None
     if reasons is not None:
         r = pd.DataFrame({"reason": np.asarray(reasons), "g": g})[~a.to_numpy()]
         rtab = pd.crosstab(r["reason"], r["g"], normalize="columns")
         rtab["gap"] = rtab.drop(columns=[ref], errors="ignore").max(axis=1) - rtab.get(ref, 0)
         rtab = rtab.sort_values("gap", ascending=False)
-    return FairLendingResult(summ, rtab, ref)
+    return FairLendingResult(summ, rtab, ref, threshold)

@@ -222,12 +222,14 @@ class ValidationResult(Result):
         return ax
 
 
-def validate(y, score, pd_, n_boot: int = 1000, n_bands: int = 10, random_state: int = 0) -> ValidationResult:
+def validate(
+    y, score, pd_, n_boot: int = 1000, n_bands: int = 10, random_state: int = 0, alpha: float = 0.05
+) -> ValidationResult:
     """All hold-out discrimination and calibration checks of a score in one result."""
     from sklearn.metrics import roc_curve
 
     y_, s = _xy(y, score)
-    a = auc_ci(y_, s, n_boot=n_boot, random_state=random_state).to_dict()
+    a = auc_ci(y_, s, n_boot=n_boot, alpha=alpha, random_state=random_state).to_dict()
     k = ks(y_, s).to_dict()
     fpr, tpr, _ = roc_curve(y_, -s)
     cal = calibration(y_, pd_, s, n_bands).summary
