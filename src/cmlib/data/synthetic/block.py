@@ -1,0 +1,522 @@
+"""cmlib.data.synthetic — contacts, applications and performance for one block of customers (one section of the package; the package re-exports every name)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cmlib.data.synthetic.campaigns import EXPERIMENT_ID, EXPERIMENT_SHARE
+from cmlib.data.synthetic.customers import _cloglog_p, _customers, _sigmoid
+from cmlib.data.synthetic.dates import Calendar, unemployment
+from cmlib.data.synthetic.truth import (
+    ADMISSION_RULES,
+    ARM_OFFER,
+    ARM_RESPONSE,
+    CASHBACK_ACTIVATION,
+    CHANNEL_REACH,
+    CHANNEL_RESPONSE,
+    CLOSURE_BETA,
+    MACRO_GAMMA,
+    P_ACTIVATE,
+    P_APPLY,
+    P_BOOK,
+    PREPAY_BETA,
+    TRAP_EARLY_LOG_HR,
+    default_baseline,
+)
+from cmlib.vocab import (
+    ARMS,
+    CHANNEL_PERMISSION,
+    CHANNELS,
+    NO_FILE,
+)
+
+RISK_Z_CENTER, RISK_Z_SCALE = 0.85, 1.15  # fixed centring of risk_eta so blocks share one definition
+
+
+LEGACY_CENTER = 1.25  # the legacy score is 600 at this log-hazard shift (about 60% approved)
+
+
+LEGACY_PDO_FACTOR = 50 / np.log(2)
+
+
+LEGACY_CUTOFF = 600
+
+
+ORGANIC_APPLY = 0.12  # chance a customer applies unprompted during the campaign window
+
+
+def _block(
+    cal: Calendar, campaigns: pd.DataFrame, rng: np.random.Generator, ids: np.ndarray, id_offset: int
+) -> dict[str, Any]:
+    cust, lat = _customers(rng, ids)
+    n = len(cust)
+    eta, prop, score_z = lat["risk_eta"], lat["propensity"], lat["score_z"]
+    risk_z = (eta - RISK_Z_CENTER) / RISK_Z_SCALE
+    young = cust["age"].to_numpy() < 35
+    rel = cust["existing_relationship"].to_numpy()
+    dnc = cust["do_not_contact"].to_numpy()
+    n_months = cal.campaign_months
+
+    # business-as-usual waves: Poisson number of contacts per eligible customer and channel
+    pieces = []
+    for ci, ch in enumerate(CHANNELS):
+        perm = CHANNEL_PERMISSION[ch]
+        eligible = ~dnc & (cust[perm].to_numpy() if perm else True)
+        k = rng.poisson(CHANNEL_REACH[ch] * n_months, n) * eligible
+        idx = np.repeat(np.arange(n), k)
+        month = rng.integers(0, n_months, len(idx))
+        pieces.append(
+            pd.DataFrame(
+                {
+                    "row": idx,
+                    "month": month,
+                    "campaign_id": 1000 + 10 * month + ci,
+                    "channel": ch,
+                    "arm": "",
+                    "experiment_id": "",
+                }
+            )
+        )
+    # the randomised test: a share of mail-eligible customers, four arms with equal allocation
+    eligible = ~dnc & cust["perm_mail"].to_numpy()
+    sel = np.flatnonzero(eligible & (rng.random(n) < EXPERIMENT_SHARE))
+    arm_idx = rng.integers(0, len(ARMS), len(sel))
+    pieces.append(
+        pd.DataFrame(
+            {
+                "row": sel,
+                "month": cal.experiment_month,
+                "campaign_id": 9001 + arm_idx,
+                "channel": "direct_mail",
+                "arm": np.array(ARMS)[arm_idx],
+                "experiment_id": EXPERIMENT_ID,
+            }
+        )
+    )
+    con = pd.concat(pieces, ignore_index=True)
+    con = con.sort_values(["month", "row", "campaign_id"], kind="stable").reset_index(drop=True)
+    r = con["row"].to_numpy()
+    m = len(con)
+    arm = con["arm"].to_numpy()
+    base = np.log(
+        np.array([CHANNEL_RESPONSE[c] for c in CHANNELS])
+        / (1 - np.array([CHANNEL_RESPONSE[c] for c in CHANNELS]))
+    )
+    ch_idx = pd.Categorical(con["channel"], categories=CHANNELS).codes
+    common = base[ch_idx] + 0.4 * prop[r] + 0.3 * rel[r] - 0.08  # -0.08 centres the propensity terms
+
+    def arm_shift(a: str, rows: np.ndarray) -> np.ndarray:
+        s = ARM_RESPONSE[a]
+        return (
+            s["intercept"]
+            + s.get("score_z", 0.0) * score_z[rows]
+            + s.get("young", 0.0) * young[rows]
+            + s.get("risk_z", 0.0) * risk_z[rows]
+        )
+
+    shift = np.zeros(m)
+    for a in ARMS[1:]:
+        w = arm == a
+        shift[w] = arm_shift(a, r[w])
+    p_resp = _sigmoid(common + shift)
+    responded = rng.random(m) < p_resp
+    applied = responded & (rng.random(m) < P_APPLY)
+    day = rng.integers(0, 28, m)
+    month_start = cal.campaign_index[con["month"].to_numpy()]
+    contact_date = month_start + pd.to_timedelta(day, unit="D")
+
+    # applications: from contacts and organic; at most the attributes the bank sees at application
+    app_rows = np.flatnonzero(applied)
+    org = np.flatnonzero(rng.random(n) < ORGANIC_APPLY)
+    org_month = rng.integers(0, n_months, len(org))
+    a_cust_row = np.concatenate([r[app_rows], org])
+    a_month = np.concatenate([con["month"].to_numpy()[app_rows], org_month])
+    a_day = np.concatenate(
+        [np.minimum(day[app_rows] + rng.integers(1, 10, len(app_rows)), 27), rng.integers(0, 28, len(org))]
+    )
+    a_contact = np.concatenate([app_rows, np.full(len(org), -1)])
+    a_arm = np.concatenate([arm[app_rows], np.full(len(org), "")])
+    camp = campaigns.set_index("campaign_id")
+    a_campaign = np.concatenate([con["campaign_id"].to_numpy()[app_rows], np.full(len(org), -1)])
+    a_channel = np.concatenate([con["channel"].to_numpy()[app_rows], np.full(len(org), "organic")])
+    known = a_campaign >= 0
+    offer = np.tile(np.array(ARM_OFFER["control"]), (len(a_campaign), 1))
+    offer[known] = camp.loc[
+        a_campaign[known], ["apr", "annual_fee", "credit_limit", "reward_rate"]
+    ].to_numpy()
+    product = np.where(known, camp["product"].reindex(a_campaign).fillna("card").to_numpy(), "card")
+    na = len(a_cust_row)
+    attrs = cust.iloc[a_cust_row].reset_index(drop=True)
+    a_eta = eta[a_cust_row]
+    # the bank's current score: a noisy reading of the true risk (25 points double the odds)
+    legacy = np.round(600 - LEGACY_PDO_FACTOR * (a_eta + rng.normal(0, 0.45, na) - LEGACY_CENTER) / 2.0)
+    reason = np.full(na, "", dtype=object)
+    fails = {
+        "min_age": attrs["age"].to_numpy() < 21,
+        "min_income": attrs["income"].to_numpy() < 12_000,
+        "max_dti": attrs["dti"].to_numpy() > 0.55,
+        "no_bureau_file": attrs["bureau_score"].to_numpy() == NO_FILE,
+        "do_not_lend": attrs["do_not_lend"].to_numpy(),
+    }
+    for rule in [r_["rule"] for r_ in ADMISSION_RULES][::-1]:  # first failing rule wins
+        reason[fails[rule]] = rule
+    passes = reason == ""
+    reason[passes & (legacy < LEGACY_CUTOFF)] = "score_below_cutoff"
+    approved = reason == ""
+    booked = approved & (rng.random(na) < P_BOOK)
+    is_cash = a_arm == "cashback"
+    p_act = _sigmoid(np.log(P_ACTIVATE / (1 - P_ACTIVATE)) + CASHBACK_ACTIVATION * is_cash)
+    activated = booked & (rng.random(na) < p_act) & (product == "card") | booked & (product == "loan")
+    pre = attrs["pre_spend_monthly"].to_numpy()
+    spend_90d = np.where(
+        activated & (product == "card"),
+        np.round(
+            np.exp(np.log(250) + 0.5 * np.log1p(pre / 100) + rng.normal(0, 0.7, na))
+            * np.where(is_cash, 1.10, 1.0),
+            2,
+        ),
+        0.0,
+    )
+
+    # outcomes of every applicant (declined ones only reach the truth): competing monthly hazards
+    book_month = a_month + 1  # first month on book = the month after application
+    panel_idx = cal.panel_index
+    macro = unemployment(cal).reindex(panel_idx).to_numpy()
+    horizon = len(panel_idx) - int(book_month.min()) if na else 0
+    h0 = default_baseline(max(horizon, 12) + 1)
+    trap = a_arm == "no_fee_high_limit"
+    apr = offer[:, 0]
+    inactive = ~activated
+    log_inc = np.where(
+        np.isnan(attrs["income"].to_numpy()),
+        0.0,
+        np.log(np.maximum(attrs["income"].to_numpy(), 1.0) / 40_000.0),
+    )
+    eta_close = (
+        np.log(-np.log1p(-0.012))
+        + CLOSURE_BETA["inactive"] * inactive
+        + CLOSURE_BETA["cashback_arm"] * is_cash
+        + CLOSURE_BETA["age_per_10y"] * (attrs["age"].to_numpy() - 40) / 10
+        + CLOSURE_BETA["existing_relationship"] * attrs["existing_relationship"].to_numpy()
+        + CLOSURE_BETA["apr_pp_above_18"] * (apr - 18)
+    )
+    eta_prepay = (
+        np.log(-np.log1p(-0.02))
+        + PREPAY_BETA["apr_pp_above_18"] * (apr - 18)
+        + PREPAY_BETA["log_income"] * log_inc
+    )
+    onset = np.zeros(na, dtype=np.int64)  # MOB of default onset (0 = none)
+    exit_mob = np.zeros(na, dtype=np.int64)  # MOB of closure/prepayment (0 = none)
+    exit_kind = np.full(na, "", dtype=object)
+    transient = np.zeros((na, 4), dtype=bool)  # transient 30 DPD at MOB 1..3 (for early delinquency)
+    transient_mobs: list[np.ndarray] = []
+    alive = np.ones(na, dtype=bool)
+    p_trans_base = 0.012 * np.exp(0.5 * (a_eta - RISK_Z_CENTER))
+    for t in range(1, max(horizon, 12) + 1):
+        cal_idx = np.minimum(book_month + t - 1, len(panel_idx) - 1)
+        eta_t = (
+            np.log(-np.log1p(-h0[t - 1]))
+            + a_eta
+            + MACRO_GAMMA * (macro[cal_idx] - 4.5)
+            + TRAP_EARLY_LOG_HR * (trap & (t <= 6))
+        )
+        u = rng.random(na)
+        p_d = _cloglog_p(eta_t)
+        new_def = alive & (u < p_d)
+        onset[new_def] = t
+        alive &= ~new_def
+        p_x = np.where(product == "loan", _cloglog_p(eta_prepay), _cloglog_p(eta_close))
+        x = alive & (rng.random(na) < p_x)
+        exit_mob[x] = t
+        exit_kind[x] = np.where(product[x] == "loan", "prepaid", "closed")
+        alive &= ~x
+        tr = alive & (rng.random(na) < np.minimum(p_trans_base, 0.5))
+        transient_mobs.append(tr)
+        if t <= 3:
+            transient[:, t] = tr
+    bad_12m_true = (onset > 0) & (onset + 2 <= 12)
+    early = ((onset > 0) & (onset <= 3)) | transient[:, 3]
+
+    app_ids = id_offset + np.arange(na, dtype=np.int64)
+    apps = attrs.drop(
+        columns=["perm_email", "perm_sms", "perm_phone", "perm_mail", "do_not_contact", "pre_spend_monthly"]
+    )
+    apps.insert(0, "application_id", app_ids)
+    apps.insert(2, "contact_id", pd.array(np.full(na, -1), dtype="Int64"))  # set by the caller
+    apps.insert(3, "campaign_id", pd.array(a_campaign, dtype="Int64"))
+    apps.insert(4, "channel", a_channel)
+    apps.insert(5, "product", product)
+    apps.insert(6, "application_date", cal.campaign_index[a_month] + pd.to_timedelta(a_day, unit="D"))
+    apps["bank_score"] = legacy.astype(np.int64)
+    apps["decision"] = np.where(approved, "approved", "declined")
+    apps["decline_reason"] = pd.array(np.where(approved, None, reason), dtype="string")
+    apps["booked"] = booked
+    apps["bad_12m"] = np.where(booked, bad_12m_true.astype(float), np.nan)
+    apps["apr"], apps["credit_limit"] = offer[:, 0], offer[:, 2]
+    apps["_row"] = np.arange(na)
+    apps["_contact_row"] = a_contact
+
+    perf = _panel(
+        rng,
+        cal,
+        apps,
+        booked,
+        book_month,
+        onset,
+        exit_mob,
+        exit_kind,
+        transient_mobs,
+        activated,
+        spend_90d,
+        offer,
+        product,
+    )
+
+    # contacts table
+    c_app = np.full(m, -1, dtype=np.int64)
+    c_app[app_rows] = app_ids[: len(app_rows)]
+    fl = {k: np.zeros(m, dtype=bool) for k in ("approved", "booked", "activated")}
+    for k, v in (("approved", approved), ("booked", booked), ("activated", activated)):
+        fl[k][app_rows] = v[: len(app_rows)]
+    c_spend = np.zeros(m)
+    c_spend[app_rows] = spend_90d[: len(app_rows)]
+    c_early = np.full(m, np.nan)
+    c_early[app_rows] = np.where(booked[: len(app_rows)], early[: len(app_rows)].astype(float), np.nan)
+    contacts = pd.DataFrame(
+        {
+            "contact_id": np.zeros(m, dtype=np.int64),  # set globally by the caller
+            "customer_id": cust["customer_id"].to_numpy()[r],
+            "campaign_id": con["campaign_id"].to_numpy().astype(np.int64),
+            "experiment_id": pd.array(
+                np.where(con["experiment_id"] == "", None, con["experiment_id"]), dtype="string"
+            ),
+            "arm": pd.array(np.where(arm == "", None, arm), dtype="string"),
+            "channel": con["channel"].to_numpy(),
+            "contact_date": contact_date,
+            "pre_spend_90d": np.round(
+                3 * cust["pre_spend_monthly"].to_numpy()[r] * np.exp(rng.normal(0, 0.25, m)), 2
+            ),
+            "responded": responded,
+            "applied": applied,
+            "approved": fl["approved"],
+            "booked": fl["booked"],
+            "activated": fl["activated"],
+            "spend_90d": c_spend,
+            "early_dpd30_3m": c_early,
+            "application_id": pd.array(np.where(c_app >= 0, c_app, -1), dtype="Int64"),
+        }
+    )
+    contacts.loc[contacts["application_id"] < 0, "application_id"] = pd.NA
+
+    # truth of the experiment: expected per-contacted rate of each stage under each arm, summed
+    exp_rows = np.flatnonzero(arm != "")
+    exp_truth, uplift = _experiment_truth(
+        cust, eta, score_z, risk_z, young, common[exp_rows], r[exp_rows], cal
+    )
+    truth_apps = pd.DataFrame(
+        {
+            "application_id": app_ids,
+            "bad_12m_true": bad_12m_true,
+            "risk_eta": a_eta,
+            "default_onset_mob": onset,
+        }
+    )
+    return {
+        "customers": cust,
+        "contacts": contacts,
+        "applications": apps,
+        "performance": perf,
+        "truth_applications": truth_apps,
+        "experiment_sums": exp_truth,
+        "n_apps": na,
+        "uplift": uplift,
+        "exp_contact_index": exp_rows,
+    }
+
+
+def _panel(
+    rng,
+    cal,
+    apps,
+    booked,
+    book_month,
+    onset,
+    exit_mob,
+    exit_kind,
+    transient_mobs,
+    activated,
+    spend_90d,
+    offer,
+    product,
+) -> pd.DataFrame:
+    """Monthly rows of booked accounts from booking to charge-off, closure, prepayment or observation end."""
+    panel_idx = cal.panel_index
+    b = np.flatnonzero(booked)
+    if len(b) == 0:
+        return _empty_panel()
+    last_obs = len(panel_idx) - 1 - book_month[b] + 1  # MOB of the last observed month
+    end_default = np.where(onset[b] > 0, onset[b] + 5, np.iinfo(np.int64).max)
+    end_exit = np.where(exit_mob[b] > 0, exit_mob[b], np.iinfo(np.int64).max)
+    n_rows = np.minimum(np.minimum(end_default, end_exit), last_obs)
+    acc = np.repeat(b, n_rows)
+    mob = np.concatenate([np.arange(1, k + 1) for k in n_rows]) if len(n_rows) else np.zeros(0, int)
+    on = onset[acc]
+    since = np.where(on > 0, mob - on, -1)
+    state = np.full(len(acc), "current", dtype=object)
+    tmat = np.stack(transient_mobs, axis=1) if transient_mobs else np.zeros((len(booked), 1), bool)
+    tr = tmat[acc, np.minimum(mob - 1, tmat.shape[1] - 1)]
+    state[tr] = "dpd30"
+    state[since == 0] = "dpd30"
+    state[since == 1] = "dpd60"
+    state[(since >= 2) & (since <= 4)] = "dpd90"
+    state[since == 5] = "charged_off"
+    ex = (exit_mob[acc] == mob) & (since < 0)
+    state[ex] = exit_kind[acc][ex]
+    dpd = (
+        pd.Series(state)
+        .map(
+            {
+                "current": 0,
+                "dpd30": 30,
+                "dpd60": 60,
+                "dpd90": 90,
+                "charged_off": 180,
+                "closed": 0,
+                "prepaid": 0,
+            }
+        )
+        .to_numpy()
+    )
+    limit = offer[acc, 2]
+    apr = offer[acc, 0]
+    is_loan = product[acc] == "loan"
+    util0 = np.clip(0.25 + 0.05 * rng.standard_normal(len(b)), 0.05, 0.9)[np.searchsorted(b, acc)]
+    bal_card = limit * np.clip(util0 + 0.015 * mob + 0.1 * (since >= 0), 0, 1.1) * activated[acc]
+    bal_loan = limit * np.clip(1 - mob / 60.0, 0, 1)
+    balance = np.round(np.where(is_loan, bal_loan, bal_card), 2)
+    balance[np.isin(state, ["closed", "prepaid"])] = 0.0
+    spend = np.where(
+        ~is_loan & activated[acc] & (since < 0),
+        np.round(spend_90d[acc] / 3 * np.exp(rng.normal(0, 0.3, len(acc))), 2),
+        0.0,
+    )
+    margin = np.round(balance * apr / 1200 + 0.01 * spend - balance * 0.004, 2)
+    margin[state == "charged_off"] = -balance[state == "charged_off"]
+    return pd.DataFrame(
+        {
+            "account_id": apps["application_id"].to_numpy()[acc],
+            "customer_id": apps["customer_id"].to_numpy()[acc],
+            "month": panel_idx[book_month[acc] + mob - 1],
+            "mob": mob.astype(np.int64),
+            "product": product[acc],
+            "state": state.astype(str),
+            "dpd": dpd.astype(np.int64),
+            "balance": balance,
+            "spend": spend,
+            "margin": margin,
+            "credit_limit": limit,
+        }
+    )
+
+
+def _empty_panel() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "account_id": pd.Series(dtype=np.int64),
+            "customer_id": pd.Series(dtype=np.int64),
+            "month": pd.Series(dtype="datetime64[ns]"),
+            "mob": pd.Series(dtype=np.int64),
+            "product": pd.Series(dtype=object),
+            "state": pd.Series(dtype=object),
+            "dpd": pd.Series(dtype=np.int64),
+            "balance": pd.Series(dtype=float),
+            "spend": pd.Series(dtype=float),
+            "margin": pd.Series(dtype=float),
+            "credit_limit": pd.Series(dtype=float),
+        }
+    )
+
+
+#: the funnel as the contacts table records it (the truth's lifts use the same names)
+STAGES = ["responded", "applied", "approved", "booked", "activated", "spend_90d"]
+
+
+def _experiment_truth(cust, eta, score_z, risk_z, young, common, rows, cal):
+    """Expected per-contacted rate of every funnel stage under every arm for the experiment's contacts
+    (sums, to be divided by the count once all blocks are in), and each contact's response probability
+    under each arm (the per-customer uplift)."""
+    pre = cust["pre_spend_monthly"].to_numpy()[rows]
+    inc = cust["income"].to_numpy()[rows]
+    attrs = cust.iloc[rows]
+    fails = (
+        (attrs["age"].to_numpy() < 21)
+        | (inc < 12_000)
+        | (attrs["dti"].to_numpy() > 0.55)
+        | (attrs["bureau_score"].to_numpy() == NO_FILE)
+        | attrs["do_not_lend"].to_numpy()
+    )
+    from scipy.special import ndtr
+
+    e = eta[rows]
+    p_approve = np.where(fails, 0.0, ndtr((LEGACY_CENTER + 1.0 / LEGACY_PDO_FACTOR - e) / 0.45))
+    panel_idx = cal.panel_index
+    macro = unemployment(cal).reindex(panel_idx).to_numpy()
+    book_month = cal.experiment_month + 1
+    h0 = default_baseline(6)
+    sums: dict[str, dict[str, float]] = {}
+    uplift = {}
+    for a in ARMS:
+        s = ARM_RESPONSE[a]
+        shift = (
+            s["intercept"]
+            + s.get("score_z", 0.0) * score_z[rows]
+            + s.get("young", 0.0) * young[rows]
+            + s.get("risk_z", 0.0) * risk_z[rows]
+        )
+        p_r = _sigmoid(common + shift)
+        uplift[a] = p_r
+        p_app = p_r * P_APPLY
+        p_ok = p_app * p_approve
+        p_book = p_ok * P_BOOK
+        p_act1 = _sigmoid(np.log(P_ACTIVATE / (1 - P_ACTIVATE)) + CASHBACK_ACTIVATION * (a == "cashback"))
+        p_act = p_book * p_act1
+        e_spend = np.exp(np.log(250) + 0.5 * np.log1p(pre / 100) + 0.7**2 / 2) * (
+            1.10 if a == "cashback" else 1.0
+        )
+        apr = ARM_OFFER[a][0]
+        eta_c = (
+            np.log(-np.log1p(-0.012))
+            + CLOSURE_BETA["cashback_arm"] * (a == "cashback")
+            + CLOSURE_BETA["age_per_10y"] * (attrs["age"].to_numpy() - 40) / 10
+            + CLOSURE_BETA["existing_relationship"] * attrs["existing_relationship"].to_numpy()
+            + CLOSURE_BETA["apr_pp_above_18"] * (apr - 18)
+        )
+        p_c = p_act1 * _cloglog_p(eta_c) + (1 - p_act1) * _cloglog_p(eta_c + CLOSURE_BETA["inactive"])
+        surv, onset3 = np.ones(len(rows)), np.zeros(len(rows))
+        for t in range(1, 4):
+            eta_t = (
+                np.log(-np.log1p(-h0[t - 1]))
+                + e
+                + MACRO_GAMMA * (macro[book_month + t - 1] - 4.5)
+                + TRAP_EARLY_LOG_HR * (a == "no_fee_high_limit")
+            )
+            p_d = _cloglog_p(eta_t)
+            onset3 += surv * p_d
+            surv = surv * (1 - p_d) * (1 - p_c)
+        p_early = onset3 + surv * np.minimum(0.012 * np.exp(0.5 * (e - RISK_Z_CENTER)), 0.5)
+        sums[a] = {
+            "responded": p_r.sum(),
+            "applied": p_app.sum(),
+            "approved": p_ok.sum(),
+            "booked": p_book.sum(),
+            "activated": p_act.sum(),
+            "spend_90d": (p_act * e_spend).sum(),
+            "early_dpd30_3m_x_booking": (p_book * p_early).sum(),
+            "n": float(len(rows)),
+        }
+    up = pd.DataFrame({f"p_response_{a}": v for a, v in uplift.items()})
+    up.insert(0, "customer_id", cust["customer_id"].to_numpy()[rows])
+    return sums, up

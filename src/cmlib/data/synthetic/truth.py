@@ -1,0 +1,150 @@
+"""cmlib.data.synthetic — the truth: every parameter the generator uses (one section of the package; the package re-exports every name)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cmlib.vocab import (
+    NO_FILE,
+)
+
+BLOCK = 50_000
+
+
+SCHEMA_VERSION = 1
+
+
+#: cost per contact (portfolio currency) and base response rate
+CHANNEL_COST = {
+    "branch": 25.0,
+    "telemarketing": 6.0,
+    "direct_mail": 1.2,
+    "email": 0.02,
+    "sms": 0.05,
+    "paid_social": 0.8,
+    "search": 2.5,
+    "partners": 40.0,
+}
+
+
+CHANNEL_RESPONSE = {
+    "branch": 0.08,
+    "telemarketing": 0.04,
+    "direct_mail": 0.03,
+    "email": 0.012,
+    "sms": 0.015,
+    "paid_social": 0.008,
+    "search": 0.035,
+    "partners": 0.06,
+}
+
+
+#: monthly contact probability of an eligible customer in business-as-usual waves
+CHANNEL_REACH = {
+    "branch": 0.004,
+    "telemarketing": 0.006,
+    "direct_mail": 0.012,
+    "email": 0.03,
+    "sms": 0.01,
+    "paid_social": 0.01,
+    "search": 0.004,
+    "partners": 0.003,
+}
+
+
+ADMISSION_RULES = [  # in the order the bank applies them (the decline waterfall)
+    {"rule": "min_age", "column": "age", "decline_if": "age < 21"},
+    {"rule": "min_income", "column": "income", "decline_if": "income < 12000"},
+    {"rule": "max_dti", "column": "dti", "decline_if": "dti > 0.55"},
+    {"rule": "no_bureau_file", "column": "bureau_score", "decline_if": f"bureau_score == {NO_FILE}"},
+    {"rule": "do_not_lend", "column": "do_not_lend", "decline_if": "do_not_lend"},
+]
+
+
+#: default-onset hazard: cloglog coefficients on the features (units in the names)
+DEFAULT_BETA = {
+    "bureau_score_per_100": -1.10,
+    "dti_per_0.1": 0.18,
+    "utilisation_per_0.1": 0.12,
+    "inquiries_6m": 0.12,
+    "age_per_10y": -0.15,
+    "log_income": -0.35,
+    "employment_years_per_5y": -0.10,
+    "housing_rent": 0.25,
+    "self_employed": 0.30,
+    "unemployed": 0.60,
+    "no_file": 0.70,
+    "thin_file": 0.40,
+    "income_missing": 0.20,
+    "existing_relationship": -0.30,
+}
+
+
+CLOSURE_BETA = {
+    "inactive": 0.80,
+    "cashback_arm": -0.25,
+    "age_per_10y": -0.10,
+    "existing_relationship": -0.40,
+    "apr_pp_above_18": 0.08,
+}
+
+
+PREPAY_BETA = {"apr_pp_above_18": 0.10, "log_income": 0.20}
+
+
+MACRO_GAMMA = 0.25  # default log-hazard per percentage point of unemployment above 4.5
+
+
+TRAP_EARLY_LOG_HR = 1.20  # no_fee_high_limit arm: extra default log-hazard in MOB 1-6
+
+
+ARM_RESPONSE = {  # log-odds shifts: intercept and heterogeneity terms (uplift differs by customer)
+    "control": {"intercept": 0.0},
+    "lower_apr": {"intercept": 0.25, "score_z": 0.15},
+    "cashback": {"intercept": 0.05, "young": 0.20},
+    "no_fee_high_limit": {"intercept": 0.35, "risk_z": 0.25},
+}
+
+
+ARM_OFFER = {  # apr %, annual fee, credit limit, reward rate
+    "control": (22.9, 39.0, 3000.0, 0.0),
+    "lower_apr": (18.9, 39.0, 3000.0, 0.0),
+    "cashback": (22.9, 39.0, 3000.0, 0.01),
+    "no_fee_high_limit": (22.9, 0.0, 6000.0, 0.0),
+}
+
+
+CASHBACK_ACTIVATION = 0.30  # log-odds lift of activation for the cashback arm
+
+
+P_APPLY, P_BOOK, P_ACTIVATE = 0.62, 0.85, 0.70
+
+
+def default_baseline(months: int = 72) -> np.ndarray:
+    """Monthly default-onset probability of a reference account by MOB 1..months (ramp, plateau, decline)."""
+    t = np.arange(1, months + 1, dtype=float)
+    return 0.0035 * np.minimum(t / 6.0, 1.0) ** 0.8 * np.exp(-np.maximum(t - 12.0, 0.0) / 48.0)
+
+
+@dataclass
+class BankWorld:
+    """The simulated bank's tables (pandas) and the truth that generated them."""
+
+    customers: pd.DataFrame
+    campaigns: pd.DataFrame
+    contacts: pd.DataFrame
+    applications: pd.DataFrame
+    performance: pd.DataFrame
+    channel_spend: pd.DataFrame
+    market: pd.DataFrame
+    truth: dict[str, Any]
+    truth_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    TABLES = ("customers", "campaigns", "contacts", "applications", "performance", "channel_spend", "market")
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {t: getattr(self, t) for t in self.TABLES}

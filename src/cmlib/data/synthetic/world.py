@@ -1,0 +1,300 @@
+"""cmlib.data.synthetic — assembling the world (one section of the package; the package re-exports every name)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cmlib.data.synthetic.aggregates import (
+    MARKET,
+    SEGMENT_GROWTH,
+    SEGMENT_SHARE,
+    _channel_params,
+    _channel_spend,
+    _market,
+)
+from cmlib.data.synthetic.block import LEGACY_CUTOFF, STAGES, _block
+from cmlib.data.synthetic.campaigns import EXPERIMENT_ID, _campaigns
+from cmlib.data.synthetic.customers import default_features
+from cmlib.data.synthetic.dates import Calendar
+from cmlib.data.synthetic.truth import (
+    ADMISSION_RULES,
+    ARM_RESPONSE,
+    BLOCK,
+    CASHBACK_ACTIVATION,
+    CLOSURE_BETA,
+    DEFAULT_BETA,
+    MACRO_GAMMA,
+    PREPAY_BETA,
+    SCHEMA_VERSION,
+    TRAP_EARLY_LOG_HR,
+    BankWorld,
+    default_baseline,
+)
+from cmlib.errors import ParameterError
+from cmlib.vocab import (
+    ARMS,
+    NO_FILE,
+    THIN_FILE,
+)
+
+
+def _check_size(n_customers: int, random_state: int) -> None:
+    if not isinstance(n_customers, int | np.integer) or isinstance(n_customers, bool) or n_customers < 1_000:
+        raise ParameterError("n_customers", "an integer ≥ 1000", n_customers)
+    if not isinstance(random_state, int | np.integer) or isinstance(random_state, bool) or random_state < 0:
+        raise ParameterError("random_state", "a non-negative integer", random_state)
+
+
+def iter_blocks(n_customers: int, random_state: int, cal: Calendar, campaigns: pd.DataFrame):
+    """Yield each block's tables with global ids assigned (customers, contacts, applications in order)."""
+    next_contact, next_app = 1, 1
+    for k, start in enumerate(range(0, n_customers, BLOCK)):
+        ids = np.arange(start + 1, min(start + BLOCK, n_customers) + 1)
+        rng = np.random.default_rng(np.random.SeedSequence([random_state, k]))
+        b = _block(cal, campaigns, rng, ids, next_app)
+        con = b["contacts"]
+        con["contact_id"] = np.arange(next_contact, next_contact + len(con), dtype=np.int64)
+        apps = b["applications"]
+        crow = apps.pop("_contact_row").to_numpy()
+        apps.pop("_row")
+        apps["contact_id"] = pd.array(np.where(crow >= 0, next_contact + crow, -1), dtype="Int64")
+        apps.loc[apps["contact_id"] < 0, "contact_id"] = pd.NA
+        b["uplift"].insert(0, "contact_id", con["contact_id"].to_numpy()[b["exp_contact_index"]])
+        next_contact += len(con)
+        next_app += b["n_apps"]
+        yield b
+
+
+def _truth(
+    random_state, n_customers, cal, exp_sums, apps_truth_stats, channel_params, ranking
+) -> dict[str, Any]:
+    rates = {a: {s: exp_sums[a][s] / exp_sums[a]["n"] for s in STAGES} for a in ARMS}
+    early = {a: exp_sums[a]["early_dpd30_3m_x_booking"] / exp_sums[a]["booked"] for a in ARMS}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "random_state": random_state,
+        "n_customers": n_customers,
+        "calendar": {k: getattr(cal, k) for k in cal.__dataclass_fields__},
+        "admission_rules": ADMISSION_RULES,
+        "legacy_cutoff": LEGACY_CUTOFF,
+        "special_codes": {"bureau_score": {"no_file": NO_FILE, "thin_file": THIN_FILE}},
+        "scorecard": {
+            "coefficients_log_hazard": DEFAULT_BETA,
+            "feature_ranking": ranking,
+            "note": "risk rises with positive coefficients; ranking by |beta| x sd over applications",
+        },
+        "hazards": {
+            "default": {
+                "beta": DEFAULT_BETA,
+                "hazard_ratio": {k: float(np.exp(v)) for k, v in DEFAULT_BETA.items()},
+                "baseline_monthly": default_baseline(48).round(6).tolist(),
+                "macro": MACRO_GAMMA,
+                "trap_early": TRAP_EARLY_LOG_HR,
+                "onset_to_states": "30 DPD at onset, 60 at +1, 90+ at +2..+4, charge-off at +5",
+            },
+            "closure": {
+                "beta": CLOSURE_BETA,
+                "baseline_monthly": 0.012,
+                "hazard_ratio": {k: float(np.exp(v)) for k, v in CLOSURE_BETA.items()},
+            },
+            "prepayment": {
+                "beta": PREPAY_BETA,
+                "baseline_monthly": 0.02,
+                "hazard_ratio": {k: float(np.exp(v)) for k, v in PREPAY_BETA.items()},
+            },
+        },
+        "experiment": {
+            "id": EXPERIMENT_ID,
+            "arms": ARMS,
+            "control": "control",
+            "trap_arm": "no_fee_high_limit",
+            "n_contacts": int(exp_sums["control"]["n"]),
+            "rates": rates,
+            "lifts": {a: {s: rates[a][s] - rates["control"][s] for s in STAGES} for a in ARMS[1:]},
+            "early_dpd30_3m": early,
+            "response_log_odds_shift": ARM_RESPONSE,
+            "activation_log_odds_cashback": CASHBACK_ACTIVATION,
+        },
+        "applications": apps_truth_stats,
+        "channel_response": channel_params,
+        "market": {
+            **MARKET,
+            "break_date": cal.market_break,
+            "segment_share": SEGMENT_SHARE,
+            "segment_monthly_growth": SEGMENT_GROWTH,
+        },
+        "macro": {
+            "series": "unemployment_pct",
+            "baseline": 4.5,
+            "shock_date": cal.macro_shock,
+            "shock_pp": 3.0,
+        },
+    }
+
+
+class _Acc:
+    """Running sums across blocks (experiment truth, applicants' true outcomes, feature spread)."""
+
+    def __init__(self):
+        self.exp = {a: {} for a in ARMS}
+        self.n_apps = self.bad_all = self.n_booked = self.bad_booked = 0
+        self.fsum = self.fsq = None
+
+    def add(self, b):
+        for a, d in b["experiment_sums"].items():
+            for k, v in d.items():
+                self.exp[a][k] = self.exp[a].get(k, 0.0) + float(v)
+        ta, apps = b["truth_applications"], b["applications"]
+        self.n_apps += len(ta)
+        self.bad_all += int(ta["bad_12m_true"].sum())
+        bk = apps["booked"].to_numpy()
+        self.n_booked += int(bk.sum())
+        self.bad_booked += int(ta["bad_12m_true"].to_numpy()[bk].sum())
+        x = default_features(apps)
+        s, q = x.sum(), (x**2).sum()
+        self.fsum = s if self.fsum is None else self.fsum + s
+        self.fsq = q if self.fsq is None else self.fsq + q
+
+    def stats(self):
+        return {
+            "n": self.n_apps,
+            "through_the_door_bad_rate": self.bad_all / max(self.n_apps, 1),
+            "n_booked": self.n_booked,
+            "booked_bad_rate": self.bad_booked / max(self.n_booked, 1),
+            "bad_definition": "90+ DPD reached by 12 months on book",
+        }
+
+    def ranking(self):
+        mean = self.fsum / self.n_apps
+        sd = np.sqrt(np.maximum(self.fsq / self.n_apps - mean**2, 0))
+        imp = {k: abs(DEFAULT_BETA[k]) * float(sd[k]) for k in DEFAULT_BETA}
+        return sorted(imp, key=imp.get, reverse=True)
+
+
+def simulate_bank(
+    n_customers: int = 100_000, random_state: int = 1, calendar: Calendar | None = None
+) -> BankWorld:
+    """Generate the simulated bank in memory (see the module docstring). Deterministic for a random_state.
+
+    ``n_customers`` ≥ 1000. Beyond a few million customers use :func:`write_bank`, which streams blocks to
+    Parquet with bounded memory.
+    """
+    _check_size(n_customers, random_state)
+    cal = calendar or Calendar()
+    campaigns = _campaigns(cal)
+    acc = _Acc()
+    parts: dict[str, list[pd.DataFrame]] = {
+        k: []
+        for k in ("customers", "contacts", "applications", "performance", "truth_applications", "uplift")
+    }
+    for b in iter_blocks(n_customers, random_state, cal, campaigns):
+        acc.add(b)
+        for k in parts:
+            parts[k].append(b[k])
+    g = np.random.default_rng(np.random.SeedSequence([random_state, 10**9]))
+    ch_params = _channel_params(g)
+    spend = _channel_spend(g, cal, ch_params)
+    market = _market(g, cal)
+    cat = {k: pd.concat(v, ignore_index=True) for k, v in parts.items()}
+    truth = _truth(random_state, n_customers, cal, acc.exp, acc.stats(), ch_params, acc.ranking())
+    return BankWorld(
+        cat["customers"],
+        campaigns,
+        cat["contacts"],
+        cat["applications"],
+        cat["performance"],
+        spend,
+        market,
+        truth,
+        {"applications": cat["truth_applications"], "uplift": cat["uplift"]},
+    )
+
+
+def write_bank(
+    out: str | Path,
+    n_customers: int = 100_000,
+    random_state: int = 1,
+    calendar: Calendar | None = None,
+    chunk_size: int = 1_000_000,
+    progress=None,
+) -> Path:
+    """Write the simulated bank to ``out/``: one Parquet folder per table (a file per chunk), ``truth.json``
+    and ``truth/`` tables. Memory is bounded by ``chunk_size`` customers. Returns ``out``.
+
+    ``progress(done, total)`` is called after each chunk.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    _check_size(n_customers, random_state)
+    if chunk_size < BLOCK or chunk_size % BLOCK:
+        raise ParameterError("chunk_size", f"a multiple of {BLOCK}", chunk_size)
+    cal = calendar or Calendar()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    campaigns = _campaigns(cal)
+    acc = _Acc()
+    names = ("customers", "contacts", "applications", "performance")
+    tnames = ("truth_applications", "uplift")
+    for d in names:
+        (out / d).mkdir(exist_ok=True)
+        for old in (out / d).glob("*.parquet"):
+            old.unlink()
+    for d in tnames:
+        (out / "truth" / d).mkdir(parents=True, exist_ok=True)
+        for old in (out / "truth" / d).glob("*.parquet"):
+            old.unlink()
+    buf: dict[str, list[pd.DataFrame]] = {k: [] for k in names + tnames}
+    per_chunk = chunk_size // BLOCK
+    done, part = 0, 0
+
+    def flush():
+        nonlocal part
+        for k, v in buf.items():
+            if v:
+                folder = out / k if k in names else out / "truth" / k
+                pq.write_table(
+                    pa.Table.from_pandas(pd.concat(v, ignore_index=True), preserve_index=False),
+                    folder / f"part-{part:05d}.parquet",
+                )
+                v.clear()
+        part += 1
+
+    for i, b in enumerate(iter_blocks(n_customers, random_state, cal, campaigns), start=1):
+        acc.add(b)
+        for k in buf:
+            buf[k].append(b[k])
+        done += len(b["customers"])
+        if i % per_chunk == 0:
+            flush()
+            if progress:
+                progress(done, n_customers)
+    if any(buf.values()):
+        flush()
+        if progress:
+            progress(done, n_customers)
+    g = np.random.default_rng(np.random.SeedSequence([random_state, 10**9]))
+    ch_params = _channel_params(g)
+    for name, df in (
+        ("campaigns", campaigns),
+        ("channel_spend", _channel_spend(g, cal, ch_params)),
+        ("market", _market(g, cal)),
+    ):
+        (out / name).mkdir(exist_ok=True)
+        pq.write_table(pa.Table.from_pandas(df, preserve_index=False), out / name / "part-00000.parquet")
+    truth = _truth(random_state, n_customers, cal, acc.exp, acc.stats(), ch_params, acc.ranking())
+    (out / "truth.json").write_text(json.dumps(truth, indent=2, default=_json_default))
+    return out
+
+
+def _json_default(o):
+    if isinstance(o, np.integer | np.floating):
+        return o.item()
+    if isinstance(o, pd.Timestamp):
+        return o.date().isoformat()
+    raise TypeError(type(o))

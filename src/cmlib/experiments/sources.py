@@ -1,0 +1,37 @@
+"""cmlib.experiments — data sources (one section of the package; the package re-exports every name)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+
+@dataclass
+class ExperimentData:
+    """The contacts of one experiment (with the customer's ``segment`` on the simulated bank), and the
+    simulator's ``truth`` (None for user data)."""
+
+    name: str
+    contacts: pd.DataFrame
+    truth: dict | None = None
+
+
+def experiment_data(
+    data_source: str, experiment_id: str, n_customers: int = 100_000, random_state: int = 1
+) -> ExperimentData:
+    """Load the contacts of ``experiment_id``: ``"synthetic"`` (the simulated bank's randomised offer test) or
+    a path to contact-level data (contacts schema)."""
+    # imported here so that `import cmlib.experiments` does not load the simulator
+    from cmlib.data import load, simulate_bank
+
+    truth = None
+    if data_source == "synthetic":
+        world = simulate_bank(n_customers=n_customers, random_state=random_state)
+        contacts = world.contacts.merge(
+            world.customers[["customer_id", "segment"]], on="customer_id", how="left"
+        )
+        truth = world.truth
+    else:
+        contacts = load(data_source, table="contacts")
+    return ExperimentData(data_source, contacts[contacts["experiment_id"] == experiment_id], truth)

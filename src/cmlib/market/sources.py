@@ -1,0 +1,52 @@
+"""cmlib.market — data sources (one section of the package; the package re-exports every name)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from cmlib.market.series import select_segments
+
+
+@dataclass
+class MarketData:
+    """The monthly market panel the market notebook analyses, the public data set's card (when the source
+    is one) and the simulated ``world`` (None otherwise)."""
+
+    name: str
+    panel: pd.DataFrame
+    card: dict
+    world: object = None
+
+
+def market_data(
+    data_source: str,
+    n_customers: int = 100_000,
+    random_state: int = 1,
+    value_column: str = "market_balance",
+    start_month: str = "",
+    end_month: str = "",
+    segments: Sequence[str] = (),
+) -> MarketData:
+    """Load the market panel: ``"synthetic"`` (the simulated bank's market), ``"debitcards"`` (fpp2, Iceland's
+    monthly debit-card use, real data; its series becomes ``value_column``) or a path (market schema); keep the
+    months from ``start_month`` to ``end_month`` (ISO dates, empty = the data's ends) and ``segments``."""
+    # imported here so that `import cmlib.market` does not load the simulator
+    from cmlib.data import load, load_public, simulate_bank
+
+    world, card = None, {}
+    if data_source == "synthetic":
+        world = simulate_bank(n_customers=n_customers, random_state=random_state)
+        panel = world.market
+    elif data_source == "debitcards":
+        pub = load_public("debitcards")
+        card = pub.card
+        panel = pub.frame.rename(columns={"debit_card_use_million_isk": value_column})
+    else:
+        panel = load(data_source, table="market")
+    keep = (panel["month"] >= (start_month or panel["month"].min())) & (
+        panel["month"] <= (end_month or panel["month"].max())
+    )
+    return MarketData(data_source, select_segments(panel[keep], segments), card, world)

@@ -1,0 +1,72 @@
+"""cmlib.optimize — channel economics (one section of the package; the package re-exports every name)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cmlib import engine
+from cmlib.base import TableResult
+from cmlib.errors import DataError
+from cmlib.validation import require_columns
+
+
+def channel_funnel(contacts, campaigns: pd.DataFrame, backend: str = "duckdb") -> pd.DataFrame:
+    """Per channel: spend (cost per contact × contacts + each campaign's fixed cost), contacts, responses,
+    approvals and bookings — counted by :mod:`cmlib.engine` per campaign, so ``contacts`` may be a table
+    of any size."""
+
+    counts = engine.funnel_counts(
+        contacts, ["responded", "approved", "booked"], by=["campaign_id"], backend=backend
+    )
+    m = counts.merge(
+        campaigns[["campaign_id", "channel", "cost_per_contact", "fixed_cost"]],
+        on="campaign_id",
+        how="left",
+        validate="one_to_one",
+    )
+    if m["channel"].isna().any():
+        raise DataError.single(
+            "contacts", "campaign_id", "a campaign listed in campaigns", int(m["channel"].isna().sum())
+        )
+    m["spend"] = m["n"] * m["cost_per_contact"] + m["fixed_cost"]
+    out = m.groupby("channel", sort=True).agg(
+        spend=("spend", "sum"),
+        contacts=("n", "sum"),
+        responses=("n_responded", "sum"),
+        approvals=("n_approved", "sum"),
+        bookings=("n_booked", "sum"),
+    )
+    return out.reset_index()
+
+
+def channel_economics(
+    funnel: pd.DataFrame, expected_bad_rate: pd.Series | float, npv_per_good: float, loss_per_bad: float
+) -> TableResult:
+    """Per channel, from a funnel table with columns ``channel``, ``spend``, ``contacts``, ``responses``,
+    ``approvals``, ``bookings``: rates, cost per acquisition (spend / bookings), cost per good account
+    (spend / expected good bookings, goods = bookings × (1 − bad rate)), and NPV per unit spent =
+    (goods · npv_per_good − bads · loss_per_bad − spend) / spend."""
+    need = ["channel", "spend", "contacts", "responses", "approvals", "bookings"]
+    require_columns(funnel, need, "channel funnel")
+    f = funnel.set_index("channel")
+    bad = (
+        expected_bad_rate.reindex(f.index)
+        if isinstance(expected_bad_rate, pd.Series)
+        else pd.Series(float(expected_bad_rate), index=f.index)
+    )
+    out = pd.DataFrame(index=f.index)
+    out["spend"] = f["spend"]
+    out["cost_per_contact"] = f["spend"] / f["contacts"]
+    out["response_rate"] = f["responses"] / f["contacts"]
+    out["approval_rate"] = f["approvals"] / f["responses"]
+    out["booking_rate"] = f["bookings"] / f["approvals"]
+    out["bookings"] = f["bookings"]
+    out["expected_bad_rate"] = bad
+    goods = f["bookings"] * (1 - bad)
+    out["cost_per_acquisition"] = f["spend"] / f["bookings"]
+    out["cost_per_good_account"] = f["spend"] / goods
+    out["npv_per_unit_spent"] = (goods * npv_per_good - f["bookings"] * bad * loss_per_bad - f["spend"]) / f[
+        "spend"
+    ]
+    return TableResult(out.replace([np.inf, -np.inf], np.nan))

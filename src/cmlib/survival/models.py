@@ -1,0 +1,196 @@
+"""cmlib.survival — models (one section of the package; the package re-exports every name)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cmlib.base import Result, TableResult
+from cmlib.errors import DataError
+from cmlib.survival.durations import _check_survival
+
+
+@dataclass(repr=False)
+class CoxResult(Result):
+    """Cox proportional hazards: hazard-ratio table, proportional-hazards test with advice, concordance."""
+
+    summary: pd.DataFrame
+    ph_test: pd.DataFrame
+    concordance: float
+    fitter: Any
+
+    def to_dict(self) -> dict:
+        return {f"hr.{k}": float(v) for k, v in self.summary["hazard_ratio"].items()} | {
+            "concordance": self.concordance
+        }
+
+
+def cox(
+    df: pd.DataFrame,
+    duration: str,
+    event: str,
+    covariates: Sequence[str],
+    strata: Sequence[str] | None = None,
+    entry: str | None = None,
+    alpha: float = 0.05,
+    penalizer: float = 0.0,
+) -> CoxResult:
+    """lifelines CoxPHFitter on ``covariates`` (numeric; one-hot categoricals first), with the hazard-ratio
+    table and Schoenfeld-residual proportional-hazards tests (rank time transform); a covariate that fails
+    (p < ``alpha``) gets the advice to stratify on it or add its interaction with time."""
+    from lifelines import CoxPHFitter
+    from lifelines.statistics import proportional_hazard_test
+
+    _check_survival(df, duration, event, entry)
+    cols = [duration, event, *covariates, *(strata or []), *([entry] if entry else [])]
+    d = df[cols].dropna()
+    if len(d) < len(df):
+        raise DataError.single("durations", ",".join(covariates), "no missing covariates", len(df) - len(d))
+    const = [c for c in covariates if d[c].nunique() < 2]
+    if const:
+        raise DataError.single("durations", const[0], "a covariate that varies", len(d))
+    cph = CoxPHFitter(alpha=alpha, penalizer=penalizer).fit(
+        d, duration, event, strata=strata, entry_col=entry
+    )
+    s = cph.summary
+    ci = (
+        [c for c in s.columns if c.startswith("exp(coef) lower")][0],
+        [c for c in s.columns if c.startswith("exp(coef) upper")][0],
+    )
+    summ = pd.DataFrame(
+        {
+            "coef": s["coef"],
+            "hazard_ratio": s["exp(coef)"],
+            "hr_ci_low": s[ci[0]],
+            "hr_ci_high": s[ci[1]],
+            "p_value": s["p"],
+        }
+    )
+    ph = proportional_hazard_test(cph, d, time_transform="rank").summary[["test_statistic", "p"]]
+    ph = ph.rename(columns={"p": "p_value"})
+    ph["proportional"] = ph["p_value"] >= alpha
+    ph["advice"] = np.where(ph["proportional"], "ok", "stratify on it, or add its interaction with time")
+    return CoxResult(summ, ph, float(cph.concordance_index_), cph)
+
+
+def time_varying_panel(
+    panel: pd.DataFrame,
+    durations: pd.DataFrame,
+    macro: pd.Series,
+    cause: str,
+    covariates: pd.DataFrame,
+    account: str = "account_id",
+) -> pd.DataFrame:
+    """Start/stop rows (one per account-month) for a Cox model with a time-varying macro covariate:
+    ``start`` = MOB − 1, ``stop`` = MOB, ``event`` 1 in the month of ``cause``; static covariates joined
+    from ``covariates`` (indexed by account), the macro value of the calendar month as ``macro``."""
+    p = panel[[account, "month", "mob"]].merge(durations[[account, "duration", "cause"]], on=account)
+    p = p[p["mob"] <= p["duration"]]
+    out = pd.DataFrame(
+        {
+            "id": p[account].to_numpy(),
+            "start": p["mob"].to_numpy() - 1,
+            "stop": p["mob"].to_numpy(),
+            "event": ((p["mob"] == p["duration"]) & (p["cause"] == cause)).astype(int).to_numpy(),
+            "macro": macro.reindex(p["month"]).to_numpy(),
+        }
+    )
+    return out.join(covariates.reindex(p[account]).reset_index(drop=True))
+
+
+def cox_time_varying(long: pd.DataFrame, covariates: Sequence[str], alpha: float = 0.05) -> TableResult:
+    """lifelines CoxTimeVaryingFitter on start/stop rows; returns the hazard-ratio table."""
+    from lifelines import CoxTimeVaryingFitter
+
+    ctv = CoxTimeVaryingFitter(alpha=alpha).fit(
+        long[["id", "start", "stop", "event", *covariates]],
+        id_col="id",
+        event_col="event",
+        start_col="start",
+        stop_col="stop",
+    )
+    s = ctv.summary
+    lo = [c for c in s.columns if c.startswith("exp(coef) lower")][0]
+    hi = [c for c in s.columns if c.startswith("exp(coef) upper")][0]
+    return TableResult(
+        pd.DataFrame(
+            {"hazard_ratio": s["exp(coef)"], "hr_ci_low": s[lo], "hr_ci_high": s[hi], "p_value": s["p"]}
+        )
+    )
+
+
+@dataclass(repr=False)
+class ParametricResult(Result):
+    """AFT models compared by AIC; the best one extrapolates survival past the observed horizon."""
+
+    summary: pd.DataFrame
+    best: str
+    fitters: dict
+    data: pd.DataFrame = field(repr=False)
+
+    def survival(self, times: Sequence[float]) -> pd.DataFrame:
+        """Population-average predicted survival of each model at ``times`` (rows), models as columns."""
+        return pd.DataFrame(
+            {
+                name: f.predict_survival_function(self.data, times=times).mean(axis=1).to_numpy()
+                for name, f in self.fitters.items()
+            },
+            index=pd.Index(list(times), name="time"),
+        )
+
+
+def parametric(
+    df: pd.DataFrame, duration: str, event: str, covariates: Sequence[str] = ()
+) -> ParametricResult:
+    """Weibull, log-normal and log-logistic AFT models (lifelines) with the covariates; the lowest AIC wins."""
+    from lifelines import LogLogisticAFTFitter, LogNormalAFTFitter, WeibullAFTFitter
+
+    _check_survival(df, duration, event)
+    d = df[[duration, event, *covariates]].dropna()
+    fitters, rows = {}, []
+    for name, cls in (
+        ("weibull", WeibullAFTFitter),
+        ("lognormal", LogNormalAFTFitter),
+        ("loglogistic", LogLogisticAFTFitter),
+    ):
+        f = cls().fit(d, duration, event)
+        fitters[name] = f
+        rows.append({"model": name, "aic": float(f.AIC_), "log_likelihood": float(f.log_likelihood_)})
+    summ = pd.DataFrame(rows).sort_values("aic").reset_index(drop=True)
+    return ParametricResult(summ, summ.loc[0, "model"], fitters, d)
+
+
+def integrated_brier(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    duration: str,
+    event: str,
+    surv: pd.DataFrame,
+    times: Sequence[float],
+) -> float:
+    """Integrated Brier score on hold-out (Graf et al.), with inverse-probability-of-censoring weights from
+    the training censoring distribution. ``surv``: predicted survival, rows = ``times``, columns = test rows."""
+    from lifelines import KaplanMeierFitter
+
+    cens = KaplanMeierFitter().fit(train[duration], 1 - train[event])
+
+    def g(t):
+        v = np.atleast_1d(np.asarray(t, float))
+        return np.maximum(
+            np.asarray(cens.predict(list(v), interpolate=False), dtype=float).reshape(-1), 1e-12
+        )
+
+    T, E = test[duration].to_numpy(float), test[event].to_numpy()
+    scores = []
+    gT = g(T)
+    for k, t in enumerate(times):
+        s = surv.iloc[k].to_numpy()
+        died = (T <= t) & (E == 1)
+        alive = T > t
+        scores.append(np.mean(np.where(died, s**2 / gT, 0.0) + np.where(alive, (1 - s) ** 2 / g(t), 0.0)))
+    times = np.asarray(times, float)
+    return float(np.trapezoid(scores, times) / (times[-1] - times[0]))

@@ -1,0 +1,194 @@
+"""cmlib.survival — early warning and retention (one section of the package; the package re-exports every name)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cmlib.base import Result, TableResult
+from cmlib.errors import DataError, ParameterError
+from cmlib.finance import DEFAULT_LGD
+from cmlib.survival.curves import cumulative_incidence
+from cmlib.survival.models import CoxResult
+from cmlib.survival.value import lifetime_value
+from cmlib.validation import require_columns
+
+
+@dataclass(repr=False)
+class EarlyWarningResult(Result):
+    """Next-month probability of rolling to 60+ DPD for every performing account, and how well the same
+    model, trained a month earlier, ranked last month's accounts."""
+
+    summary: pd.DataFrame
+    scores: pd.DataFrame
+
+    def to_dict(self) -> dict:
+        return self.summary.iloc[0].to_dict()
+
+
+def _roll_frame(panel: pd.DataFrame, features: pd.DataFrame, account: str) -> pd.DataFrame:
+    p = panel[[account, "month", "mob", "state", "dpd", "balance", "credit_limit"]].copy()
+    p["next_dpd"] = p.sort_values([account, "mob"]).groupby(account)["dpd"].shift(-1)
+    p = p[p["state"].isin(["current", "dpd30"])]
+    p["in_arrears"] = (p["state"] == "dpd30").astype(float)
+    p["utilisation"] = np.where(p["credit_limit"] > 0, p["balance"] / p["credit_limit"], 0.0)
+    return p.join(features, on=account)
+
+
+def early_warning(
+    panel: pd.DataFrame,
+    features: pd.DataFrame,
+    account: str = "account_id",
+    roll_dpd: int = 60,
+    random_state: int = 0,
+) -> EarlyWarningResult:
+    """Logistic model of rolling from current/30 DPD to ``roll_dpd``+ DPD next month on the account's state,
+    months on book, utilisation and static ``features`` (indexed by account). Backtest: trained on months
+    before the last complete transition month, it ranks that month's accounts; AUC and the share of rolls
+    caught in the top decile are reported. Then refitted on all months to score the latest month."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    f = _roll_frame(panel, features, account)
+    cols = ["in_arrears", "mob", "utilisation", *features.columns]
+    known = f.dropna(subset=["next_dpd"])
+    known = known.assign(y=(known["next_dpd"] >= roll_dpd).astype(int))
+    last = known["month"].max()
+    train, test = known[known["month"] < last], known[known["month"] == last]
+    if train["y"].nunique() < 2 or test["y"].nunique() < 2:
+        raise DataError.single(
+            "performance",
+            "dpd",
+            "rolls to 60+ DPD in both training and test months",
+            int(train["y"].sum() + test["y"].sum()),
+        )
+
+    def model():
+        return LogisticRegression(max_iter=2000, random_state=random_state)
+
+    m = model().fit(train[cols].fillna(0), train["y"])
+    p = m.predict_proba(test[cols].fillna(0))[:, 1]
+    top = p >= np.quantile(p, 0.9)
+    summ = pd.DataFrame(
+        [
+            {
+                "backtest_month": last.date(),
+                "auc": roc_auc_score(test["y"], p),
+                "top_decile_capture": test["y"].to_numpy()[top].sum() / test["y"].sum(),
+                "roll_rate": test["y"].mean(),
+                "accounts_scored": int(f["next_dpd"].isna().sum()),
+            }
+        ]
+    )
+    full = model().fit(known[cols].fillna(0), known["y"])
+    latest = f[f["month"] == f["month"].max()]
+    scores = pd.DataFrame(
+        {
+            account: latest[account].to_numpy(),
+            f"p_roll_{roll_dpd}_next_month": full.predict_proba(latest[cols].fillna(0))[:, 1],
+        }
+    )
+    return EarlyWarningResult(
+        summ, scores.sort_values(f"p_roll_{roll_dpd}_next_month", ascending=False).reset_index(drop=True)
+    )
+
+
+def conditional_churn(
+    cox_result: CoxResult, current: pd.DataFrame, duration: str, months: int = 3
+) -> pd.Series:
+    """P(the event within ``months`` | open now at ``duration``) for each row of ``current`` from a Cox fit."""
+    cph = cox_result.fitter
+    at = current[duration].to_numpy(float)
+    sf = cph.predict_survival_function(current, times=[months], conditional_after=at)
+    return pd.Series(1 - sf.iloc[0].to_numpy(), index=current.index, name=f"p_event_{months}m")
+
+
+@dataclass(repr=False)
+class RetentionResult(Result):
+    """Accounts worth a retention offer: value, churn probability and value at stake (= value × p)."""
+
+    summary: pd.DataFrame
+
+    def to_dict(self) -> dict:
+        return {"accounts": len(self.summary), "value_at_stake": float(self.summary["value_at_stake"].sum())}
+
+
+def retention_targets(
+    value: pd.Series, p_churn: pd.Series, min_value_quantile: float = 0.7, min_churn_probability: float = 0.1
+) -> RetentionResult:
+    """Accounts worth retaining: value in the top (1 − ``min_value_quantile``) and churn probability at
+    least ``min_churn_probability``; ``value_at_stake`` = value × churn probability. Sorted by it."""
+    if not 0 <= min_value_quantile < 1:
+        raise ParameterError("min_value_quantile", "a fraction in [0, 1)", min_value_quantile)
+    df = pd.DataFrame({"value": value, "p_churn": p_churn}).dropna()
+    sel = df[
+        (df["value"] >= df["value"].quantile(min_value_quantile)) & (df["p_churn"] >= min_churn_probability)
+    ]
+    sel = sel.assign(value_at_stake=sel["value"] * sel["p_churn"])
+    return RetentionResult(sel.sort_values("value_at_stake", ascending=False))
+
+
+def clv_by_segment(
+    durations: pd.DataFrame,
+    panel: pd.DataFrame,
+    by: str,
+    horizon: int = 24,
+    annual_discount_rate: float = 0.10,
+    lgd: float = DEFAULT_LGD,
+    loss_lag_months: int = 3,
+    account: str = "account_id",
+) -> TableResult:
+    """Lifetime value per segment from the book's own curves: S(t) = Kaplan–Meier of any exit, the default
+    cumulative incidence (Aalen–Johansen) shifted by ``loss_lag_months`` (first 90+ DPD to charge-off), the
+    average monthly margin of performing months and the average balance written off at charge-off
+    (exposure at default). See :func:`lifetime_value` for the formula and its assumptions."""
+    from lifelines import KaplanMeierFitter
+
+    require_columns(durations, [by], "durations")
+    rows = []
+    for seg, g in durations.groupby(by, sort=True):
+        acc = panel[panel[account].isin(g[account])]
+        # margin keeps coming while a defaulted account is in arrears: it leaves the book at charge-off
+        leave = g["duration"] + np.where(g["cause"] == "default", loss_lag_months, 0)
+        kmf = KaplanMeierFitter().fit(leave, g["cause"] != "censored")
+        s = kmf.survival_function_.iloc[:, 0]
+        cif = cumulative_incidence(g, causes=("default",)).summary
+        dflt = cif["default"] if "default" in cif else pd.Series([0.0], index=[0])
+        dflt.index = dflt.index + loss_lag_months
+        performing = acc[~acc["state"].isin(["charged_off"])]
+        co = acc[acc["state"] == "charged_off"]
+        ead = (
+            float(co["balance"].mean())
+            if len(co)
+            else float(acc.loc[acc["dpd"] >= 90, "balance"].mean() or 0.0)
+        )
+        v = lifetime_value(
+            s, dflt, float(performing["margin"].mean()), ead, lgd, annual_discount_rate, horizon
+        )
+        rows.append(
+            {
+                by: seg,
+                "accounts": len(g),
+                "margin_per_month": float(performing["margin"].mean()),
+                "exposure_at_default": ead,
+                **v.to_dict(),
+            }
+        )
+    return TableResult(pd.DataFrame(rows).set_index(by))
+
+
+def realised_value(
+    panel: pd.DataFrame,
+    accounts: Sequence,
+    horizon: int,
+    annual_discount_rate: float = 0.10,
+    account: str = "account_id",
+) -> float:
+    """Average discounted margin (charge-offs included as negative margin) actually earned over the first
+    ``horizon`` months by accounts observed that long — the benchmark a CLV estimate must meet."""
+    p = panel[panel[account].isin(accounts) & (panel["mob"] <= horizon)]
+    disc = (1 + annual_discount_rate) ** (-p["mob"].to_numpy() / 12)
+    return float((p["margin"].to_numpy() * disc).sum() / len(set(accounts)))

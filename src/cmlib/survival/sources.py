@@ -1,0 +1,69 @@
+"""cmlib.survival — data sources (one section of the package; the package re-exports every name)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from cmlib.survival.durations import duration_table
+
+
+@dataclass
+class ChurnData:
+    """What the survival notebook analyses, from any source: ``durations`` (one row per account: duration
+    in months, the 0/1 ``event`` column, ``segment``, covariates), the monthly ``panel`` when the source has
+    one (None for a one-row-per-customer table), the simulated ``world`` (None otherwise)."""
+
+    name: str
+    durations: pd.DataFrame
+    covariates: list[str]
+    event: str
+    panel: pd.DataFrame | None = None
+    world: Any = None
+
+
+def churn_data(data_source: str, n_customers: int = 100_000, random_state: int = 1) -> ChurnData:
+    """Load the notebook's data: ``"synthetic"`` (the simulated bank's performance panel with the
+    applications' features as covariates), ``"wa_churn"`` (telco churn, one row per customer, real data) or
+    a path to a performance panel (performance schema). Churn = voluntary closure or prepayment."""
+    # imported here so that `import cmlib.survival` does not load the simulator
+    from cmlib.data import load, load_public, simulate_bank
+    from cmlib.data.synthetic import default_features
+
+    if data_source == "wa_churn":
+        raw = load_public("wa_churn").frame
+        raw = raw[raw["tenure"] > 0].reset_index(drop=True)
+        d = pd.DataFrame(
+            {
+                "account_id": raw.index,
+                "duration": raw["tenure"],
+                "churn": raw["churned"],
+                "segment": raw["contract"],
+                "margin_per_month": raw["monthly_charges"],
+            }
+        )
+        X = pd.get_dummies(
+            raw[["contract", "internet_service", "payment_method"]], drop_first=True, dtype=float
+        )
+        X = X.join(raw[["monthly_charges", "senior_citizen", "partner", "dependents"]].astype(float))
+        X.columns = [c.replace(" ", "_").replace("(", "").replace(")", "") for c in X.columns]
+        return ChurnData(data_source, d.join(X), list(X.columns), "churn")
+    world = (
+        simulate_bank(n_customers=n_customers, random_state=random_state)
+        if data_source == "synthetic"
+        else None
+    )
+    panel = world.performance if world is not None else load(data_source, table="performance")
+    d = duration_table(panel)
+    d["churn"] = d["closure"] + d["prepayment"]
+    covariates: list[str] = []
+    if world is not None:
+        apps = world.applications.set_index("application_id").loc[d["account_id"]].reset_index()
+        X = default_features(apps)
+        covariates = [c for c in X.columns if X[c].nunique() > 1]
+        d = pd.concat([d, X[covariates], apps[["segment", "product"]]], axis=1)
+    else:
+        d["segment"] = "all"
+    return ChurnData(data_source, d, covariates, "churn", panel, world)
