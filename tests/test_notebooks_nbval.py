@@ -20,7 +20,7 @@ import pytest
 from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
-from cmlib.report.params import load_params_file, read_spec, validate
+from cmlib.report.params import load_params_file, read_spec, validate_parameters
 from cmlib.report.runner import dependency_order
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,7 +61,7 @@ def failures(out: str) -> list[str]:
 @pytest.mark.slow
 def test_every_notebook_runs_in_a_plain_kernel(tmp_path):
     specs = [read_spec(p) for p in NOTEBOOKS]
-    params = validate(specs, load_params_file(ROOT / "params" / "smoke.yaml"), specs)
+    params = validate_parameters(specs, load_params_file(ROOT / "params" / "smoke.yaml"), specs)
     order = list(TopologicalSorter(dependency_order(specs)).static_order())
     by_name = {s.name: s for s in specs}
     files = []

@@ -12,7 +12,7 @@ from cmlib.report.params import (
     coerce,
     load_params_file,
     read_spec,
-    validate,
+    validate_parameters,
 )
 
 from .conftest import FIXTURE_NOTEBOOKS
@@ -67,12 +67,12 @@ def test_validate_unknown_and_per_notebook():
     ok = read_spec(FIXTURE_NOTEBOOKS / "ok.ipynb")
     fail = read_spec(FIXTURE_NOTEBOOKS / "fail.ipynb")
     rp = add_cli_params(RunParameters(), [("n", "5"), ("fail.fail", "no")])
-    out = validate([ok, fail], rp)
+    out = validate_parameters([ok, fail], rp)
     assert out == {"ok": {"n": 5}, "fail": {"fail": False}}
     with pytest.raises(ParameterError, match="unknown"):
-        validate([ok], add_cli_params(RunParameters(), [("unknown", "1")]))
+        validate_parameters([ok], add_cli_params(RunParameters(), [("unknown", "1")]))
     with pytest.raises(ParameterError, match="'nope'"):
-        validate([ok], add_cli_params(RunParameters(), [("ok.nope", "1")]))
+        validate_parameters([ok], add_cli_params(RunParameters(), [("ok.nope", "1")]))
 
 
 def test_params_file_names_of_other_notebooks_are_fine_but_typos_are_not(tmp_path):
@@ -80,13 +80,13 @@ def test_params_file_names_of_other_notebooks_are_fine_but_typos_are_not(tmp_pat
     fail = read_spec(FIXTURE_NOTEBOOKS / "fail.ipynb")
     f = tmp_path / "p.yaml"
     f.write_text("parameters:\n  fail: false\n")
-    assert validate([ok], load_params_file(f), [ok, fail]) == {"ok": {}}
+    assert validate_parameters([ok], load_params_file(f), [ok, fail]) == {"ok": {}}
     f.write_text("parameters:\n  fial: false\n")
     with pytest.raises(ParameterError, match="fial"):
-        validate([ok], load_params_file(f), [ok, fail])
+        validate_parameters([ok], load_params_file(f), [ok, fail])
     f.write_text("parameters:\n  n: ten\n")
     with pytest.raises(ParameterError, match=r"'n'.*expected int.*'ten'"):
-        validate([ok], load_params_file(f), [ok])
+        validate_parameters([ok], load_params_file(f), [ok])
     f.write_text("paramters: {}\n")
     with pytest.raises(ParameterError, match="paramters"):
         load_params_file(f)

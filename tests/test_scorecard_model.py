@@ -11,7 +11,7 @@ import statsmodels.api as sm
 
 from cmlib.data.public import load_public
 from cmlib.errors import ArtefactError, NotFittedError
-from cmlib.scorecard import Scorecard, load
+from cmlib.scorecard import Scorecard, load_scorecard
 
 FEATURES = [
     "status_of_existing_checking_account",
@@ -55,7 +55,7 @@ def test_json_and_sql_reproduce_scores_on_every_row(fitted, tmp_path):
     s = sc.score(X)
     path = tmp_path / "scorecard.json"
     sc.to_json(path)
-    assert np.array_equal(load(path).score(X).to_numpy(), s.to_numpy())
+    assert np.array_equal(load_scorecard(path).score(X).to_numpy(), s.to_numpy())
     con = duckdb.connect()
     con.register("apps", X)
     got = con.execute(f"SELECT {sc.to_sql()} AS score FROM apps").df()["score"].to_numpy()
@@ -67,7 +67,7 @@ def test_json_and_sql_reproduce_scores_on_every_row(fitted, tmp_path):
     con.register("odd", odd)
     sql = con.execute(f"SELECT {sc.to_sql()} AS score FROM odd").df()["score"].to_numpy()
     assert np.array_equal(sql, sc.score(odd).to_numpy()) and np.array_equal(
-        load(sc.to_json()).score(odd).to_numpy(), sql
+        load_scorecard(sc.to_json()).score(odd).to_numpy(), sql
     )
 
 
@@ -85,10 +85,10 @@ def test_errors(fitted, tmp_path):
     with pytest.raises(NotFittedError, match="fit"):
         Scorecard().score(pd.DataFrame({"a": [1]}))
     with pytest.raises(ArtefactError, match="schema"):
-        load({"kind": "scorecard", "schema_version": 99})
+        load_scorecard({"kind": "scorecard", "schema_version": 99})
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ArtefactError, match="not valid JSON"):
-        load(tmp_path / "bad.json")
+        load_scorecard(tmp_path / "bad.json")
 
 
 def test_bad_training_data_is_named(fitted):
@@ -113,11 +113,11 @@ def test_bad_training_data_is_named(fitted):
 def test_pd_from_score_inverts_the_points_scaling(fitted):
     sc, rounded, X, _ = fitted
     assert np.allclose(sc.pd_from_score(sc.score(X)), sc.predict_proba(X)[:, 1], atol=1e-10)
-    card = load(rounded.to_json(metadata={"cutoff": 580}))
+    card = load_scorecard(rounded.to_json(metadata={"cutoff": 580}))
     assert card.metadata == {"cutoff": 580} and card.features == rounded.features_
     assert np.allclose(card.pd_from_score(rounded.score(X)), rounded.pd_from_score(rounded.score(X)))
     with pytest.raises(ArtefactError, match="lacks"):
-        load({"kind": "scorecard", "schema_version": 1})
+        load_scorecard({"kind": "scorecard", "schema_version": 1})
 
 
 def test_boolean_flags_score_the_same_in_sql_json_and_python():
@@ -131,5 +131,5 @@ def test_boolean_flags_score_the_same_in_sql_json_and_python():
     con.register("t", X)
     sql = con.execute(f"SELECT {sc.to_sql()} AS s FROM t").df()["s"].to_numpy()
     assert np.array_equal(sql, sc.score(X).to_numpy()) and np.array_equal(
-        load(sc.to_json()).score(X).to_numpy(), sql
+        load_scorecard(sc.to_json()).score(X).to_numpy(), sql
     )

@@ -9,7 +9,7 @@ from scipy.stats import ks_2samp
 from sklearn.metrics import roc_auc_score
 
 from cmlib.errors import DataError
-from cmlib.scorecard import auc_ci, calibration, csi, gains_table, ks, psi, psi_flag, validate
+from cmlib.scorecard import auc_ci, calibration, csi, gains_table, ks, psi, psi_flag, validate_scorecard
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_gains_and_calibration(scored):
     cal = calibration(y, p, s, 10).summary
     # the PDs are the true probabilities here: no band should be rejected at the 0.1 % level
     assert cal["n"].sum() == len(y) and (cal["p_value"] > 0.001).all()
-    v = validate(y, s, p, n_boot=100)
+    v = validate_scorecard(y, s, p, n_boot=100)
     assert v.to_dict()["n"] == len(y) and set(v.to_dict()) >= {"auc", "ks", "gini_ci_low"}
 
 

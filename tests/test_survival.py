@@ -326,3 +326,19 @@ def test_early_warning_ranks_rolls_and_retention_selects(world, durations):
     p = pd.Series([0.5, 0.05, 0.2, 0.3])
     r = sv.retention_targets(value, p, min_value_quantile=0.5, min_churn_probability=0.1).summary
     assert list(r.index) == [3, 2] and r["value_at_stake"].tolist() == [60.0, 20.0]
+
+
+def test_cox_concordance_on_a_holdout_equals_lifelines():
+    from lifelines import CoxPHFitter
+    from lifelines.utils import concordance_index
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=600)
+    t = np.ceil(rng.exponential(20 * np.exp(-0.7 * x)))
+    df = pd.DataFrame({"duration": t.clip(1, 48), "event": (t <= 48).astype(int), "x": x})
+    train, test = df.iloc[:400], df.iloc[400:]
+    cx = sv.cox(train, "duration", "event", ["x"])
+    ref = CoxPHFitter().fit(train, "duration", "event")
+    want = concordance_index(test["duration"], -ref.predict_partial_hazard(test[["x"]]), test["event"])
+    assert cx.concordance_on(test, "duration", "event") == pytest.approx(want, abs=1e-12)
+    assert cx.concordance_on(test, "duration", "event") > 0.6  # x drives the hazard

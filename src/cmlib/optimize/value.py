@@ -9,7 +9,7 @@ import pandas as pd
 
 from cmlib.errors import ArtefactError
 from cmlib.finance import DEFAULT_LGD
-from cmlib.scorecard import load
+from cmlib.scorecard import load_scorecard
 from cmlib.survival import read_clv_artefact
 
 
@@ -110,7 +110,7 @@ def account_value(
             raise ArtefactError(
                 "scorecard artefact (scorecard.json) not found in this run or the last good one"
             )
-        card = load(scorecard_path)
+        card = load_scorecard(scorecard_path)
     except ArtefactError as exc:
         if required:
             raise

@@ -252,7 +252,7 @@ def add_cli_params(rp: RunParameters, pairs: list[tuple[str, str]]) -> RunParame
     return rp
 
 
-def validate(
+def validate_parameters(
     specs: list[NotebookSpec], rp: RunParameters, all_specs: list[NotebookSpec] | None = None
 ) -> dict[str, dict[str, Any]]:
     """Resolve and type-check the parameters of each notebook; return {notebook name: parameters}.

@@ -31,7 +31,7 @@ from typing import Any
 from cmlib.errors import ParameterError
 from cmlib.report.index import write_index
 from cmlib.report.metrics import ENV_NOTEBOOK, ENV_RUN_DIR, read_metrics
-from cmlib.report.params import NotebookSpec, RunParameters, read_spec, validate
+from cmlib.report.params import NotebookSpec, RunParameters, read_spec, validate_parameters
 
 KEY_PACKAGES = [
     "cmlib",
@@ -180,7 +180,7 @@ def run(
     specs = [read_spec(p) for p in paths]
     rp = params or RunParameters()
     all_specs = [read_spec(p) for p in sorted(notebooks_dir.glob("*.ipynb")) if p.resolve() not in paths]
-    resolved = validate(specs, rp, specs + all_specs)  # before any kernel starts
+    resolved = validate_parameters(specs, rp, specs + all_specs)  # before any kernel starts
     deps = dependency_order(specs)
 
     out_dir.mkdir(parents=True, exist_ok=True)

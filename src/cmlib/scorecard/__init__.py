@@ -3,7 +3,7 @@ with points and reason codes, JSON/SQL exports, validation and stability, cutoff
 inference and the fair-lending check."""
 
 from cmlib.scorecard.binning import WoEBinner, bin_iv, optimal_partition
-from cmlib.scorecard.model import LoadedScorecard, Scorecard, load
+from cmlib.scorecard.model import LoadedScorecard, Scorecard, load_scorecard
 from cmlib.scorecard.policy import AdmissionRules
 from cmlib.scorecard.selection import SelectionResult, select_features, vif
 from cmlib.scorecard.strategy import (
@@ -27,7 +27,7 @@ from cmlib.scorecard.validation import (
     ks,
     psi,
     psi_flag,
-    validate,
+    validate_scorecard,
 )
 
 __all__ = [
@@ -51,13 +51,13 @@ __all__ = [
     "cutoff_table",
     "gains_table",
     "ks",
-    "load",
+    "load_scorecard",
     "optimal_partition",
     "psi",
     "psi_flag",
     "reject_inference",
     "select_features",
     "swap_sets",
-    "validate",
+    "validate_scorecard",
     "vif",
 ]

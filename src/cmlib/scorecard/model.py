@@ -206,7 +206,7 @@ class Scorecard(BaseEstimator):
         return " + ".join(parts)
 
 
-def load(source: str | Path | dict) -> LoadedScorecard:
+def load_scorecard(source: str | Path | dict) -> LoadedScorecard:
     """A scorecard from its JSON export (path, JSON text or dict); ArtefactError if malformed or of another
     schema version. The loaded card scores with the exported points."""
     return LoadedScorecard(

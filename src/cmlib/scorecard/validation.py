@@ -222,7 +222,7 @@ class ValidationResult(Result):
         return ax
 
 
-def validate(
+def validate_scorecard(
     y, score, pd_, n_boot: int = 1000, n_bands: int = 10, random_state: int = 0, alpha: float = 0.05
 ) -> ValidationResult:
     """All hold-out discrimination and calibration checks of a score in one result."""

@@ -38,6 +38,8 @@ class VintageResult(Result):
             ax=ax,
             cbar_kws={"format": plt.FuncFormatter(lambda v, _: f"{v:.0%}")},
         )
+        # cohorts as year-month, not timestamps
+        ax.set_yticklabels([str(pd.Timestamp(t.get_text()).date())[:7] for t in ax.get_yticklabels()])
         ax.set(
             xlabel="months on book", ylabel="origination cohort", title="Vintage curves: cumulative bad rate"
         )

@@ -164,7 +164,8 @@ class CumulativeIncidenceResult(Result):
 
         ax = ax or plt.subplots(figsize=(7, 4))[1]
         self.summary.plot(ax=ax, drawstyle="steps-post")
-        ax.set(xlabel="months on book", ylabel="cumulative incidence", title="Competing risks")
+        ax.set(xlabel="months on book", ylabel="cumulative incidence", title="Cumulative incidence by cause")
+        ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
         return ax
 
 

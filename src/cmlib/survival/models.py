@@ -28,6 +28,16 @@ class CoxResult(Result):
             "concordance": self.concordance
         }
 
+    def concordance_on(self, df: pd.DataFrame, duration: str, event: str) -> float:
+        """Harrell's concordance of the fitted model on other rows (a hold-out): higher partial hazard should
+        mean an earlier event."""
+        from lifelines.utils import concordance_index
+
+        covariates = list(self.fitter.params_.index)
+        return float(
+            concordance_index(df[duration], -self.fitter.predict_partial_hazard(df[covariates]), df[event])
+        )
+
 
 def cox(
     df: pd.DataFrame,
