@@ -17,19 +17,8 @@ import time
 import numpy as np
 
 from benchmarks.common import best_of, size_from_args, write
+from cmlib.optimize import UPLIFT_FEATURES as FEATURES  # the features the library and notebook 05 use
 
-FEATURES = [
-    "age",
-    "income",
-    "employment_years",
-    "dti",
-    "bureau_score",
-    "inquiries_6m",
-    "utilisation",
-    "existing_relationship",
-    "tenure_with_bank_months",
-    "pre_spend_monthly",
-]
 ARM = "no_fee_high_limit"
 
 

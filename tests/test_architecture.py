@@ -19,6 +19,7 @@ LAYERS = [
         "cmlib.base",
         "cmlib.artefacts",
         "cmlib.curves",
+        "cmlib.paths",
     },
     {"cmlib.engine"},
     {"cmlib.data"},
@@ -145,3 +146,25 @@ def test_the_checker_finds_an_upward_import_and_a_cycle(tmp_path):
         "cmlib.scorecard.binning",
         "cmlib.data.schemas",
     ]
+
+
+PACKAGES = ["cmlib.survival", "cmlib.experiments", "cmlib.engine", "cmlib.optimize", "cmlib.market", "cmlib.data.synthetic"]
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_a_split_package_re_exports_its_public_names(package):
+    """`from cmlib import survival as sv; sv.cox` keeps working whichever section module holds cox."""
+    import importlib
+
+    pkg = importlib.import_module(package)
+    missing = []
+    for f in sorted(Path(pkg.__file__).parent.glob("*.py")):
+        for node in ast.parse(f.read_text()).body:
+            if isinstance(node, ast.FunctionDef | ast.ClassDef):
+                names = [node.name]
+            elif isinstance(node, ast.Assign):
+                names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+            else:
+                continue
+            missing += [f"{f.stem}.{n}" for n in names if not n.startswith("_") and not hasattr(pkg, n)]
+    assert not missing, f"{package} does not re-export {missing}"

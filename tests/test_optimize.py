@@ -129,18 +129,7 @@ def test_allocation_errors():
         op.fit_response_curve(np.full(30, 500.0), np.arange(30))
 
 
-FE = [
-    "age",
-    "income",
-    "employment_years",
-    "dti",
-    "bureau_score",
-    "inquiries_6m",
-    "utilisation",
-    "existing_relationship",
-    "tenure_with_bank_months",
-    "pre_spend_monthly",
-]
+FE = op.UPLIFT_FEATURES
 
 
 @pytest.fixture(scope="module")

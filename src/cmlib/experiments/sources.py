@@ -23,11 +23,11 @@ def experiment_data(
     """Load the contacts of ``experiment_id``: ``"synthetic"`` (the simulated bank's randomised offer test) or
     a path to contact-level data (contacts schema)."""
     # imported here so that `import cmlib.experiments` does not load the simulator
-    from cmlib.data import load, simulate_bank
+    from cmlib.data import bank, load
 
     truth = None
     if data_source == "synthetic":
-        world = simulate_bank(n_customers=n_customers, random_state=random_state)
+        world = bank(n_customers, random_state)
         contacts = world.contacts.merge(
             world.customers[["customer_id", "segment"]], on="customer_id", how="left"
         )

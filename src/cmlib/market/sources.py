@@ -34,11 +34,11 @@ def market_data(
     monthly debit-card use, real data; its series becomes ``value_column``) or a path (market schema); keep the
     months from ``start_month`` to ``end_month`` (ISO dates, empty = the data's ends) and ``segments``."""
     # imported here so that `import cmlib.market` does not load the simulator
-    from cmlib.data import load, load_public, simulate_bank
+    from cmlib.data import bank, load, load_public
 
     world, card = None, {}
     if data_source == "synthetic":
-        world = simulate_bank(n_customers=n_customers, random_state=random_state)
+        world = bank(n_customers, random_state)
         panel = world.market
     elif data_source == "debitcards":
         pub = load_public("debitcards")

@@ -38,6 +38,7 @@ from cmlib.optimize.economics import (  # noqa: F401
 )
 from cmlib.optimize.sources import (  # noqa: F401
     TABLES,
+    UPLIFT_FEATURES,
     OptimisationData,
     optimisation_data,
 )

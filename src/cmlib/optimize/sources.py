@@ -6,6 +6,20 @@ from dataclasses import dataclass
 
 from cmlib.errors import ParameterError
 
+#: the customer features the uplift models use (numeric, known before the contact)
+UPLIFT_FEATURES = [
+    "age",
+    "income",
+    "employment_years",
+    "dti",
+    "bureau_score",
+    "inquiries_6m",
+    "utilisation",
+    "existing_relationship",
+    "tenure_with_bank_months",
+    "pre_spend_monthly",
+]
+
 #: the bank's tables cost optimisation reads
 TABLES = ("customers", "campaigns", "contacts", "applications", "channel_spend")
 
@@ -28,11 +42,11 @@ def optimisation_data(
     ``cmlib data generate`` (one table per sub-folder or file). ``treatment_arm``, when given, must be an arm
     of the randomised test (ParameterError otherwise)."""
     # imported here so that `import cmlib.optimize` does not load the simulator
-    from cmlib.data import load, simulate_bank
+    from cmlib.data import bank, load
 
     world = None
     if data_source == "synthetic":
-        world = simulate_bank(n_customers=n_customers, random_state=random_state)
+        world = bank(n_customers, random_state)
         tables = {k: getattr(world, k) for k in TABLES}
     else:
         tables = {k: load(data_source, table=k) for k in TABLES}

@@ -1,7 +1,9 @@
 """Execute one notebook in its own process (called by the runner; not a public entry point).
 
 Usage: python -m cmlib.report._execute JOB.json — JOB holds input, output, html, parameters, timeouts.
-Writes JOB's ``result`` path: {"status": "ok"|"failed", "error": str|None, "seconds": float, "attempts": n}.
+Writes JOB's ``result`` path: {"status": "ok"|"failed", "error": str|None, "seconds": float, "attempts": n,
+"peak_rss_mb": float} — the peak resident memory of this notebook's own processes (this executor and its
+kernel, the larger of the two), not of the whole run.
 A kernel that fails to start (port race between parallel kernels) is retried; a failing cell is not.
 """
 
@@ -68,7 +70,12 @@ def main(job_file: str) -> int:
             to_html(job["output"], job["html"], with_code=job.get("with_code", False), title=job["name"])
         except Exception:
             html_error = traceback.format_exc()
+    import resource
+
+    # ru_maxrss is in KiB on Linux; the kernel is a waited-for child of this process once papermill returns
+    peak = max(resource.getrusage(w).ru_maxrss for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     result = {
+        "peak_rss_mb": round(peak / 1024, 1),
         "status": status,
         "error": error,
         "seconds": round(time.perf_counter() - t0, 2),

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from cmlib.errors import ParameterError
+from cmlib.paths import project_root  # noqa: F401  (re-exported: cmlib.report.metrics.project_root)
 
 ENV_RUN_DIR = "CMLIB_RUN_DIR"
 ENV_NOTEBOOK = "CMLIB_NOTEBOOK"
@@ -39,15 +40,6 @@ class Metric:
 
 UNITS = {"fraction", "money", "count", "months", "score", "ratio", "days", "other"}
 _session: list[Metric] = []
-
-
-def project_root() -> Path:
-    """The folder holding pyproject.toml above the current directory (or the current directory)."""
-    here = Path.cwd().resolve()
-    for p in (here, *here.parents):
-        if (p / "pyproject.toml").exists() and (p / "src" / "cmlib").exists():
-            return p
-    return here
 
 
 def run_dir() -> Path | None:

@@ -4,13 +4,15 @@ What a run does, in order:
 
 1. read every selected notebook's ``parameters`` cell and validate the given values against it —
    before any kernel starts (an unknown name or a wrong type is a :class:`ParameterError`, exit 2);
-2. order notebooks by the artefacts they declare (``metadata.cmlib.produces/consumes``) and run
+2. build each simulated bank the notebooks will ask for once, as Parquet under ``data/cache`` (reused by
+   later runs with the same size, random state and generator; :mod:`cmlib.data.cache`);
+3. order notebooks by the artefacts they declare (``metadata.cmlib.produces/consumes``) and run
    independent ones in parallel, each in its own process and kernel, with a per-cell timeout;
-3. build everything in ``reports/.staging-<run-id>/``: executed notebooks, HTML (summary first, no
+4. build everything in ``reports/.staging-<run-id>/``: executed notebooks, HTML (summary first, no
    code by default), ``metrics.json`` and ``manifest.json``;
-4. publish by one atomic rename to ``reports/<run-id>/``; a fully successful run also moves the
+5. publish by one atomic rename to ``reports/<run-id>/``; a fully successful run also moves the
    ``reports/latest`` link. Earlier runs are never touched, so a failed run cannot spoil a good report;
-5. rebuild ``reports/index.html`` (written to a temporary file, then renamed).
+6. rebuild ``reports/index.html`` (written to a temporary file, then renamed).
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from cmlib.data.cache import cached_bank
 from cmlib.errors import ParameterError
+from cmlib.paths import ENV_CACHE_DIR, cache_root
 from cmlib.report.index import write_index
 from cmlib.report.metrics import ENV_NOTEBOOK, ENV_RUN_DIR, read_metrics
 from cmlib.report.params import NotebookSpec, RunParameters, read_spec, validate_parameters
@@ -58,6 +62,7 @@ class NotebookResult:
     seconds: float = 0.0
     error: str | None = None
     attempts: int = 0
+    peak_rss_mb: float | None = None  # this notebook's own processes (executor and kernel)
 
 
 @dataclass
@@ -156,6 +161,29 @@ def _log(msg: str) -> None:
     print(msg, flush=True)
 
 
+def simulated_banks(specs: list[NotebookSpec], resolved: dict[str, dict]) -> list[tuple[int, int]]:
+    """The (n_customers, random_state) of every simulated bank the selected notebooks will ask for: those
+    whose ``data_source`` is ``"synthetic"`` after the run's parameters are applied."""
+    out = set()
+    for s in specs:
+        eff = {k: p.default for k, p in s.parameters.items()} | resolved.get(s.name, {})
+        if eff.get("data_source") == "synthetic" and "n_customers" in eff:
+            out.add((int(eff["n_customers"]), int(eff.get("random_state", 1))))
+    return sorted(out)
+
+
+def prepare_banks(specs: list[NotebookSpec], resolved: dict[str, dict], log=_log) -> None:
+    """Build (or find) each simulated bank the run needs once, before any kernel starts, so every notebook
+    reads the same Parquet copy instead of simulating the bank again (:mod:`cmlib.data.cache`)."""
+    for n, rs in simulated_banks(specs, resolved):
+        t0 = time.perf_counter()
+        path, hit = cached_bank(n, rs)
+        how = "cached" if hit else "built"
+        log(
+            f"[data] simulated bank of {n:,} customers (random_state {rs}): {how} in {time.perf_counter() - t0:.1f} s, {path}"
+        )
+
+
 def run(
     notebooks: list[str] | None = None,
     *,
@@ -182,6 +210,7 @@ def run(
     all_specs = [read_spec(p) for p in sorted(notebooks_dir.glob("*.ipynb")) if p.resolve() not in paths]
     resolved = validate_parameters(specs, rp, specs + all_specs)  # before any kernel starts
     deps = dependency_order(specs)
+    prepare_banks(specs, resolved, log)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     run_id = run_id or new_run_id(out_dir)
@@ -211,6 +240,7 @@ def run(
             **{
                 ENV_RUN_DIR: str(staging),
                 ENV_NOTEBOOK: spec.name,
+                ENV_CACHE_DIR: str(cache_root()),
                 "MPLBACKEND": "module://matplotlib_inline.backend_inline",
                 "PYDEVD_DISABLE_FILE_VALIDATION": "1",
             },
@@ -233,7 +263,9 @@ def run(
                 "attempts": 0,
             }
         job_file.unlink()
-        return NotebookResult(spec.name, r["status"], r["seconds"], r["error"], r.get("attempts", 0))
+        return NotebookResult(
+            spec.name, r["status"], r["seconds"], r["error"], r.get("attempts", 0), r.get("peak_rss_mb")
+        )
 
     pending = dict(deps)
     running: dict[Future, str] = {}
@@ -262,7 +294,8 @@ def run(
                 res = fut.result()
                 results[name] = res  # only this (main) thread writes results
                 tail = "" if res.status == "ok" else f" — {res.error}"
-                log(f"[{len(results)}/{total}] {res.status:6s} {name} in {res.seconds:.1f} s{tail}")
+                mem = f", peak {res.peak_rss_mb:,.0f} MB" if res.peak_rss_mb else ""
+                log(f"[{len(results)}/{total}] {res.status:6s} {name} in {res.seconds:.1f} s{mem}{tail}")
 
     ordered = [results[s.name] for s in specs]
     status = "ok" if all(r.status == "ok" for r in ordered) else "failed"

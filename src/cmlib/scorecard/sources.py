@@ -129,10 +129,11 @@ def scoring_data(
 
 
 def _synthetic(n_customers: int, random_state: int) -> ScoringData:
-    from cmlib.data.synthetic import NO_FILE, THIN_FILE, simulate_bank
+    from cmlib.data import bank
+    from cmlib.data.synthetic import NO_FILE, THIN_FILE
     from cmlib.scorecard.policy import AdmissionRules
 
-    world = simulate_bank(n_customers=n_customers, random_state=random_state)
+    world = bank(n_customers, random_state)
     apps = world.applications.merge(
         world.truth_tables["applications"][["application_id", "bad_12m_true"]], on="application_id"
     )

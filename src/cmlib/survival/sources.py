@@ -29,7 +29,7 @@ def churn_data(data_source: str, n_customers: int = 100_000, random_state: int =
     applications' features as covariates), ``"wa_churn"`` (telco churn, one row per customer, real data) or
     a path to a performance panel (performance schema). Churn = voluntary closure or prepayment."""
     # imported here so that `import cmlib.survival` does not load the simulator
-    from cmlib.data import load, load_public, simulate_bank
+    from cmlib.data import bank, load, load_public
     from cmlib.data.synthetic import default_features
 
     if data_source == "wa_churn":
@@ -50,11 +50,7 @@ def churn_data(data_source: str, n_customers: int = 100_000, random_state: int =
         X = X.join(raw[["monthly_charges", "senior_citizen", "partner", "dependents"]].astype(float))
         X.columns = [c.replace(" ", "_").replace("(", "").replace(")", "") for c in X.columns]
         return ChurnData(data_source, d.join(X), list(X.columns), "churn")
-    world = (
-        simulate_bank(n_customers=n_customers, random_state=random_state)
-        if data_source == "synthetic"
-        else None
-    )
+    world = bank(n_customers, random_state) if data_source == "synthetic" else None
     panel = world.performance if world is not None else load(data_source, table="performance")
     d = duration_table(panel)
     d["churn"] = d["closure"] + d["prepayment"]

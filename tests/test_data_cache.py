@@ -1,0 +1,57 @@
+"""The simulated bank built once: the cached copy is the same world, keyed by size, random state and the
+generator's version, and a half-written copy is never read."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from cmlib.data import cache
+from cmlib.data.synthetic import BLOCK, simulate_bank
+
+
+def test_cached_bank_equals_the_simulated_one(tmp_path):
+    n = BLOCK + 2_000
+    path, hit = cache.cached_bank(n, 4, root=tmp_path)
+    assert not hit and cache.is_complete(path)
+    assert cache.cached_bank(n, 4, root=tmp_path) == (path, True)  # the second call reads, never rewrites
+    mem, disk = simulate_bank(n, random_state=4), cache.bank(n, 4, root=tmp_path)
+    for name, df in mem.tables().items():  # same values and the same dtypes
+        pd.testing.assert_frame_equal(getattr(disk, name), df.reset_index(drop=True), obj=name)
+    for name, df in mem.truth_tables.items():
+        pd.testing.assert_frame_equal(disk.truth_tables[name], df.reset_index(drop=True), obj=name)
+    assert disk.truth == mem.truth
+    assert not list(tmp_path.glob(".tmp-*"))  # no temporary folder left behind
+
+
+def test_the_key_changes_with_parameters_and_generator(tmp_path, monkeypatch):
+    a = cache.cache_path(1000, 1, tmp_path)
+    assert a != cache.cache_path(1001, 1, tmp_path) and a != cache.cache_path(1000, 2, tmp_path)
+    monkeypatch.setattr(cache, "generator_version", lambda: "changed")
+    assert cache.cache_path(1000, 1, tmp_path) != a
+
+
+def test_a_half_written_copy_is_not_read(tmp_path):
+    path = cache.cache_path(5_000, 1, tmp_path)
+    (path / "customers").mkdir(parents=True)  # as a killed writer would leave it: no COMPLETE marker
+    assert not cache.is_complete(path)
+    with pytest.raises(FileNotFoundError, match="not a complete cached bank"):
+        cache.read_bank(path)
+    world = cache.bank(5_000, 1, root=tmp_path)  # falls back to simulating in memory
+    assert len(world.customers) == 5_000
+    path2, hit = cache.cached_bank(5_000, 1, root=tmp_path)  # and the next build replaces it
+    assert path2 == path and not hit and cache.is_complete(path)
+
+
+def test_the_runner_asks_for_the_banks_its_notebooks_use():
+    from pathlib import Path
+
+    from cmlib.report.params import load_params_file, read_spec, validate_parameters
+    from cmlib.report.runner import simulated_banks
+
+    root = Path(__file__).resolve().parents[1]
+    specs = [read_spec(p) for p in sorted((root / "notebooks").glob("*.ipynb"))]
+    smoke = validate_parameters(specs, load_params_file(root / "params" / "smoke.yaml"), specs)
+    assert simulated_banks(specs, smoke) == [(50_000, 1)]
+    debit = validate_parameters(specs, load_params_file(root / "params" / "debitcards.yaml"), specs)
+    assert simulated_banks(specs[:1], debit) == []  # the market notebook on real data needs no bank
