@@ -194,3 +194,16 @@ def test_parallel_jobs_and_dependency_order(tmp_path):
     # both slept 4 s; with two jobs their execution intervals overlap
     assert a["t_start"]["value"] < b["t_end"]["value"] and b["t_start"]["value"] < a["t_end"]["value"]
     assert "consumer.doubled = 42.000 above 10.000" in (out / "index.html").read_text()
+
+
+def test_the_longest_chain_starts_first():
+    from cmlib.report.runner import critical_path
+
+    deps = {"a": set(), "b": set(), "c": set(), "slow": set(), "last": {"c", "slow"}}
+    seconds = {"a": 38, "b": 30, "c": 28, "slow": 76, "last": 26}
+    p = critical_path(deps, seconds)
+    assert p["slow"] == 76 + 26 and p["c"] == 28 + 26 and p["a"] == 38
+    assert sorted(deps, key=lambda n: (-p[n], n))[:2] == ["slow", "c"]  # both producers before the rest
+    # no history: the producers of a dependent still go first (chain length in notebooks)
+    q = critical_path(deps, {})
+    assert sorted(deps, key=lambda n: (-q[n], n))[:2] == ["c", "slow"]

@@ -161,6 +161,34 @@ def _log(msg: str) -> None:
     print(msg, flush=True)
 
 
+def previous_seconds(out_dir: Path) -> dict[str, float]:
+    """Each notebook's run time in the last good run (``<out>/latest/manifest.json``), or {} when none."""
+    try:
+        man = json.loads((Path(out_dir) / "latest" / "manifest.json").read_text())
+        return {nb["name"]: float(nb["seconds"]) for nb in man.get("notebooks", []) if nb.get("seconds")}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def critical_path(deps: dict[str, set[str]], seconds: dict[str, float]) -> dict[str, float]:
+    """For each notebook, the expected time from its start to the end of the longest chain of notebooks that
+    wait for it (its own time plus its slowest dependent's chain). Starting the largest first keeps a
+    two-core run from leaving the longest chain for last; unknown durations count as 1 s, so the first run
+    falls back to the order of the chains' lengths."""
+    dependents: dict[str, list[str]] = {n: [] for n in deps}
+    for n, ds in deps.items():
+        for d in ds:
+            dependents.setdefault(d, []).append(n)
+    memo: dict[str, float] = {}
+
+    def chain(n: str) -> float:
+        if n not in memo:
+            memo[n] = seconds.get(n, 1.0) + max((chain(m) for m in dependents.get(n, [])), default=0.0)
+        return memo[n]
+
+    return {n: chain(n) for n in deps}
+
+
 def simulated_banks(specs: list[NotebookSpec], resolved: dict[str, dict]) -> list[tuple[int, int]]:
     """The (n_customers, random_state) of every simulated bank the selected notebooks will ask for: those
     whose ``data_source`` is ``"synthetic"`` after the run's parameters are applied."""
@@ -269,9 +297,11 @@ def run(
 
     pending = dict(deps)
     running: dict[Future, str] = {}
+    priority = critical_path(deps, previous_seconds(out_dir))
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         while pending or running:
-            for name in sorted(pending):
+            # the longest remaining chain first (its own time and its dependents'), then by name
+            for name in sorted(pending, key=lambda n: (-priority[n], n)):
                 if len(running) >= jobs:
                     break
                 ds = pending[name]

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import matplotlib as mpl
-import seaborn as sns
-
 PALETTE = "colorblind"
 
 
 def set_theme(context: str = "notebook") -> None:
     """Apply the cmlib theme to matplotlib and seaborn (idempotent; call once at the top of a notebook)."""
+    # imported here: the runner and its executors import cmlib.report but draw nothing (seaborn costs ~3 s)
+    import matplotlib as mpl
+    import seaborn as sns
+
     sns.set_theme(
         context=context,
         style="whitegrid",
@@ -32,4 +33,6 @@ def set_theme(context: str = "notebook") -> None:
 
 def colors(n: int) -> list:
     """The first ``n`` colours of the palette."""
+    import seaborn as sns
+
     return sns.color_palette(PALETTE, n)
