@@ -148,7 +148,14 @@ def test_the_checker_finds_an_upward_import_and_a_cycle(tmp_path):
     ]
 
 
-PACKAGES = ["cmlib.survival", "cmlib.experiments", "cmlib.engine", "cmlib.optimize", "cmlib.market", "cmlib.data.synthetic"]
+PACKAGES = [
+    "cmlib.survival",
+    "cmlib.experiments",
+    "cmlib.engine",
+    "cmlib.optimize",
+    "cmlib.market",
+    "cmlib.data.synthetic",
+]
 
 
 @pytest.mark.parametrize("package", PACKAGES)
