@@ -8,7 +8,6 @@ version, or missing keys — never a half-read model. JSON, not pickle: an artef
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -61,14 +60,3 @@ def read_artefact(source: str | Path | dict, kind: str, version: int, required: 
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ArtefactError(f"{name} is not valid JSON: {exc}") from None
     return check_artefact(doc, kind, version, required, name=name)
-
-
-def finite(value, what: str, lo: float = -math.inf, hi: float = math.inf) -> float:
-    """``value`` as a finite float in [lo, hi], or ArtefactError naming ``what``."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ArtefactError(f"{what}: expected a number, got {value!r}") from None
-    if not (math.isfinite(v) and lo <= v <= hi):
-        raise ArtefactError(f"{what}: expected a finite number in [{lo}, {hi}], got {value!r}")
-    return v

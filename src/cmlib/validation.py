@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import numpy as np
 import pandas as pd
 
-from cmlib.errors import DataError, ParameterError
+from cmlib.errors import DataError
 
 
 def _n_rows(df) -> int | None:
@@ -47,23 +46,3 @@ def check_binary(df: pd.DataFrame, column: str, table: str, allow_missing: bool 
     if v.nunique() < 2:
         raise DataError.single(table, column, "both classes present", len(v), v.unique()[:1].tolist())
     return s.astype("float64") if allow_missing else s.astype("int64")
-
-
-def is_binary(values) -> bool:
-    """True when every non-missing value is 0 or 1 (a conversion, response or bad flag)."""
-    v = pd.Series(np.asarray(values)).dropna()
-    return bool(len(v)) and bool(v.isin([0, 1, True, False]).all())
-
-
-def check_fraction(
-    name: str, value, *, open_low: bool = True, open_high: bool = True, where: str | None = None
-):
-    """``value`` as a float in (0, 1) (ends included when ``open_low``/``open_high`` is False)."""
-    ok = isinstance(value, int | float | np.number) and not isinstance(value, bool)
-    v = float(value) if ok else np.nan
-    lo_ok = v > 0 if open_low else v >= 0
-    hi_ok = v < 1 if open_high else v <= 1
-    if not (ok and lo_ok and hi_ok):
-        lo, hi = "(" if open_low else "[", ")" if open_high else "]"
-        raise ParameterError(name, f"a number in {lo}0, 1{hi}", value, where=where)
-    return v

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cmlib.artefacts import artefact_document, read_artefact, write_artefact
 from cmlib.base import Result
-from cmlib.errors import ArtefactError, ParameterError
+from cmlib.errors import ParameterError
 from cmlib.finance import DEFAULT_LGD
 from cmlib.survival.durations import CLV_SCHEMA_VERSION
 
@@ -62,29 +63,13 @@ def lifetime_value(
 
 def write_clv_artefact(path: str | Path, by_segment: pd.DataFrame, assumptions: dict) -> Path:
     """Versioned JSON artefact of lifetime values per segment (read by cost optimisation)."""
-    p = Path(path)
-    doc = {
-        "schema_version": CLV_SCHEMA_VERSION,
-        "kind": "clv",
-        "assumptions": assumptions,
-        "segments": json.loads(by_segment.reset_index().to_json(orient="records")),
-    }
-    p.write_text(json.dumps(doc, indent=2))
-    return p
+    segments = json.loads(by_segment.reset_index().to_json(orient="records"))  # NaN → null
+    return write_artefact(
+        path, artefact_document("clv", CLV_SCHEMA_VERSION, assumptions=assumptions, segments=segments)
+    )
 
 
 def read_clv_artefact(path: str | Path) -> tuple[pd.DataFrame, dict]:
     """Read and check a CLV artefact; ArtefactError when missing, of another kind or schema version."""
-    p = Path(path)
-    if not p.exists():
-        raise ArtefactError(f"CLV artefact not found: {p}")
-    try:
-        doc = json.loads(p.read_text())
-    except json.JSONDecodeError as exc:
-        raise ArtefactError(f"CLV artefact {p.name} is not valid JSON: {exc}") from None
-    if doc.get("kind") != "clv" or doc.get("schema_version") != CLV_SCHEMA_VERSION:
-        raise ArtefactError(
-            f"CLV artefact {p.name}: expected kind 'clv' schema {CLV_SCHEMA_VERSION}, got "
-            f"{doc.get('kind')!r} schema {doc.get('schema_version')!r}"
-        )
+    doc = read_artefact(path, "clv", CLV_SCHEMA_VERSION, required=("segments", "assumptions"))
     return pd.DataFrame(doc["segments"]), doc["assumptions"]

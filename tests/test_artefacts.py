@@ -1,0 +1,28 @@
+"""Versioned JSON artefacts: one writer and one reader for every artefact kind."""
+
+from __future__ import annotations
+
+import pytest
+
+from cmlib.artefacts import artefact_document, read_artefact, write_artefact
+from cmlib.errors import ArtefactError
+
+
+def test_roundtrip_and_every_way_to_be_wrong(tmp_path):
+    p = write_artefact(tmp_path / "a.json", artefact_document("thing", 2, value=1.5, items=[1, 2]))
+    assert read_artefact(p, "thing", 2, required=("value",))["items"] == [1, 2]
+    assert read_artefact(p.read_text(), "thing", 2)["value"] == 1.5  # JSON text works as well as a path
+    with pytest.raises(ArtefactError, match="not found"):
+        read_artefact(tmp_path / "missing.json", "thing", 2)
+    with pytest.raises(ArtefactError, match="expected kind 'thing' schema 3"):
+        read_artefact(p, "thing", 3)
+    with pytest.raises(ArtefactError, match="lacks other"):
+        read_artefact(p, "thing", 2, required=("other",))
+    (tmp_path / "list.json").write_text("[1, 2]")
+    with pytest.raises(ArtefactError, match="expected a JSON object, got list"):
+        read_artefact(tmp_path / "list.json", "thing", 2)
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ArtefactError, match="not valid JSON"):
+        read_artefact(tmp_path / "bad.json", "thing", 2)
+    with pytest.raises(ValueError):  # NaN is not JSON: refused rather than written
+        write_artefact(tmp_path / "nan.json", artefact_document("thing", 2, value=float("nan")))
