@@ -384,3 +384,13 @@ def test_imbalance_blocks_the_decision(cuped_frame):
         ex.compare(m, "y", "control"), [], ex.srm_check(shifted["arm"].value_counts()), balance_table=bal
     ).summary.set_index("arm")
     assert d.loc["a", "decision"] == "keep running" and "imbalance in x1" in d.loc["a", "reason"]
+
+
+def test_errors_name_the_callers_table():
+    df = pd.DataFrame({"arm": ["control", "control", "t"], "y": [0.0, 1.0, 1.0]})
+    with pytest.raises(
+        DataError, match="table 'web_test': column 'y' breaks rule 'at least two rows per arm'"
+    ):
+        ex.compare(ex.arm_moments(df, "arm", ["y"], table="web_test"), "y", "control")
+    with pytest.raises(DataError, match="table 'web_test': column 'nope' breaks .*; column 'nada' breaks"):
+        ex.arm_moments(df, "arm", ["nope", "nada"], table="web_test")

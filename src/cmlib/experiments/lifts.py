@@ -29,6 +29,7 @@ def arm_moments(
     require_columns(t, [arm, *metrics], table)
     t = t.filter(t[arm].notnull())
     m = engine.moments(t, list(metrics), by=[arm], backend=backend).set_index(arm)
+    m.attrs["table"] = table  # compare() names the caller's table in its errors
     if len(m) < 2:
         raise DataError.single(table, arm, "at least two arms", len(m), list(m.index))
     return m
@@ -158,6 +159,7 @@ def compare(
     ``m`` is :func:`arm_moments` output. Columns: arm, metric, n_control, n_arm, control_mean, arm_mean,
     abs_lift, abs_ci_low, abs_ci_high, rel_lift, rel_ci_low, rel_ci_high, p_value.
     """
+    table = m.attrs.get("table", "contacts")  # set by arm_moments
     if interval not in ("wald", "agresti_caffo"):
         raise ParameterError("interval", "'wald' or 'agresti_caffo'", interval)
     if interval == "agresti_caffo" and not is_binary(m, metric):
@@ -171,7 +173,7 @@ def compare(
     m2 = m[f"m2_{metric}"].to_numpy(dtype=float)
     if (n < 2).any():
         small = [a for a, k in zip(arms, n, strict=True) if k < 2]
-        raise DataError.single("contacts", metric, "at least two rows per arm", len(small), small)
+        raise DataError.single(table, metric, "at least two rows per arm", len(small), small)
     # vectorised over arms: this runs inside simulations and sequential looks
     c = arms.index(control)
     t = np.array([i for i in range(len(arms)) if i != c], dtype=int)
@@ -186,7 +188,7 @@ def compare(
         se = np.sqrt(pt * (1 - pt) / (n[t] + 2) + pc * (1 - pc) / (n[c] + 2))
     if (se == 0).any():
         raise DataError.single(
-            "contacts", metric, "non-zero variance in the compared arms", int(n[c] + n[t][se == 0].sum())
+            table, metric, "non-zero variance in the compared arms", int(n[c] + n[t][se == 0].sum())
         )
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.where(mean[c] != 0, mean[t] / mean[c] - 1, np.nan)
@@ -243,17 +245,19 @@ class SRMResult(Result):
         return {"srm_p_value": self.p_value, "srm_passed": float(self.passed)}
 
 
-def srm_check(counts: pd.Series, expected_shares: dict | None = None, threshold: float = 0.001) -> SRMResult:
+def srm_check(
+    counts: pd.Series, expected_shares: dict | None = None, threshold: float = 0.001, table: str = "contacts"
+) -> SRMResult:
     """Chi-square test of the arm counts against the planned allocation (equal by default).
 
     A strict default threshold (p < 0.001) is usual: with big samples, a real mismatch is far below it.
     """
     counts = counts.astype(float)
     if (counts < 0).any():
-        raise DataError.single("contacts", "arm", "non-negative counts", int((counts < 0).sum()))
+        raise DataError.single(table, "arm", "non-negative counts", int((counts < 0).sum()))
     if (counts == 0).any():
         raise DataError.single(
-            "contacts",
+            table,
             "arm",
             "every arm has contacts",
             int((counts == 0).sum()),

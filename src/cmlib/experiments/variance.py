@@ -77,6 +77,7 @@ def cuped(
     control: str,
     alpha: float = 0.05,
     backend: str = "duckdb",
+    table: str = "contacts",
 ) -> LiftResult:
     """CUPED lifts: the metric adjusted by pre-period covariates, ``y − θ'(x − x̄)``, with θ from the
     pooled within-arm covariance (the OLS coefficient of ``y ~ arm + x``), so the adjusted difference
@@ -98,6 +99,7 @@ def cuped(
         (a, b) for i, a in enumerate(cov_list) for b in cov_list[i + 1 :]
     ]
     mm = engine.moments(t, [metric, *cov_list], by=[arm], pairs=pairs, backend=backend).set_index(arm)
+    mm.attrs["table"] = table
     if control not in mm.index:
         raise ParameterError("control", f"one of the arms {sorted(map(str, mm.index))}", control)
 
@@ -111,6 +113,7 @@ def cuped(
     theta = np.linalg.solve(S, sum(sxy(a) for a in mm.index))
     grand = np.array([(mm[f"mean_{c}"] * mm[f"n_{c}"]).sum() / mm[f"n_{c}"].sum() for c in cov_list])
     adj = pd.DataFrame(index=mm.index)
+    adj.attrs["table"] = table
     adj[f"n_{metric}"] = mm[f"n_{metric}"]
     xbar = np.column_stack([mm[f"mean_{c}"] for c in cov_list])
     adj[f"mean_{metric}"] = mm[f"mean_{metric}"] - (xbar - grand) @ theta
@@ -136,6 +139,7 @@ def ratio_metric(
     alpha: float = 0.05,
     covariates: Sequence[str] = (),
     backend: str = "duckdb",
+    table: str = "contacts",
 ) -> LiftResult:
     """Lift of a ratio metric per arm, Σnumerator / Σdenominator (e.g. spend per activated account),
     with delta-method variance: Var(R̂) ≈ (var(y) − 2R cov(y, x) + R² var(x)) / (n x̄²).
@@ -161,13 +165,14 @@ def ratio_metric(
     mm = engine.moments(t, [y, x, *ws], by=[arm], pairs=pairs, backend=backend).set_index(arm)
     if (mm[f"mean_{x}"] <= 0).any():
         bad = mm.index[mm[f"mean_{x}"] <= 0]
-        raise DataError.single("contacts", x, "positive denominator total in every arm", len(bad), list(bad))
+        raise DataError.single(table, x, "positive denominator total in every arm", len(bad), list(bad))
     n = mm[f"n_{y}"]
     my, mx = mm[f"mean_{y}"], mm[f"mean_{x}"]
     r = my / mx
     # linearised variable z = (y − R x) / x̄ has mean 0 and the ratio's delta-method variance
     m2z = (mm[f"m2_{y}"] - 2 * r * mm[f"c_{y}_{x}"] + r**2 * mm[f"m2_{x}"]) / mx**2
     lin = pd.DataFrame({"n_r": n, "mean_r": r, "m2_r": m2z}, index=mm.index)
+    lin.attrs["table"] = table
     label = f"{y} per {x}"
     if ws:
         czw = pd.DataFrame({w: (mm[f"c_{y}_{w}"] - r * mm[f"c_{x}_{w}"]) / mx for w in ws})  # Σ(z−z̄)(w−w̄)
