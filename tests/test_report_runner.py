@@ -196,7 +196,9 @@ def test_parallel_jobs_and_dependency_order(tmp_path):
     first_done = next(i for i, s in enumerate(lines) if s.startswith("[1/"))
     assert starts[1] < first_done and "[start] producer" in [lines[i] for i in starts[:2]]
     a, b = m["ok_a"], m["ok_b"]  # each slept 4 s: the same notebook ran twice with its own parameters
-    assert a["t_end"]["value"] - a["t_start"]["value"] >= 4 and b["t_end"]["value"] - b["t_start"]["value"] >= 4
+    assert (
+        a["t_end"]["value"] - a["t_start"]["value"] >= 4 and b["t_end"]["value"] - b["t_start"]["value"] >= 4
+    )
     assert "consumer.doubled = 42.000 above 10.000" in (out / "index.html").read_text()
 
 
