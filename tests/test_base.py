@@ -125,3 +125,26 @@ def test_a_result_displays_as_the_reports_table_once_cmlib_report_is_imported():
     r = base.TableResult(pd.DataFrame({"segment": ["<b>x</b>"], "rate": [0.123456]}))
     html = r._repr_html_()
     assert "&lt;b&gt;x&lt;/b&gt;" in html and "0.123" in html and "0.123456" not in html
+
+
+def test_missing_columns_are_data_errors_naming_the_table():
+    """Analyses check their columns before computing: one DataError listing the table and every missing
+    column (exit 2 in the CLI), never a KeyError from deep inside pandas or Ibis."""
+    from cmlib.errors import DataError
+
+    df = pd.DataFrame({"arm": ["control", "t"] * 5, "y": [0.0, 1.0] * 5, "duration": 3, "event": [0, 1] * 5})
+    cases = [
+        (lambda: experiments.funnel_lifts(df, "arm", ["y", "nope"], "control"), "contacts", ["nope"]),
+        (lambda: experiments.cuped(df, "arm", "y", ["pre"], "control"), "contacts", ["pre"]),
+        (lambda: experiments.ratio_metric(df, "arm", "y", "den", "control"), "contacts", ["den"]),
+        (lambda: experiments.sequential(df, "arm", "y", "control", "when"), "contacts", ["when"]),
+        (lambda: survival.cox(df, "duration", "event", ["x1", "x2"]), "durations", ["x1", "x2"]),
+        (lambda: survival.cumulative_incidence(df), "durations", ["cause"]),
+        (lambda: survival.km_from_counts(df), "survival counts", ["time", "n_event", "at_risk"]),
+        (lambda: optimize.fit_channel_curves(df), "channel_spend", ["channel", "spend", "bookings"]),
+    ]
+    for call, table, cols in cases:
+        with pytest.raises(DataError) as e:
+            call()
+        msg = str(e.value)
+        assert msg.startswith(f"table '{table}'") and all(f"column '{c}'" in msg for c in cols), msg

@@ -23,7 +23,7 @@ def column_profile(data: Any, features: Sequence[str], backend: str = "duckdb") 
     :func:`distinct_values_many`. Exact COUNT DISTINCT of every column would cost more than a binning."""
     features = list(features)
     if isinstance(data, pd.DataFrame):
-        _columns_exist(data, features)
+        _columns_exist(data, features, "training data")
 
         def one(f):
             col = data[f]
@@ -48,7 +48,7 @@ def column_profile(data: Any, features: Sequence[str], backend: str = "duckdb") 
         rows = in_threads(one, features)
     else:
         t = table(data, backend)
-        _columns_exist(t, features)
+        _columns_exist(t, features, "training data")
         schema = t.schema()
         r = execute(
             t.aggregate(
@@ -91,7 +91,7 @@ def quantile_edges_many(
         raise ParameterError("n_bins", "an integer ≥ 2", n_bins)
     qs = [i / n_bins for i in range(1, n_bins)]
     if isinstance(data, pd.DataFrame):
-        _columns_exist(data, list(features))
+        _columns_exist(data, list(features), "training data")
 
         def edges(item):
             f, specials = item
@@ -102,7 +102,7 @@ def quantile_edges_many(
 
         return dict(zip(features, in_threads(edges, list(features.items())), strict=True))
     t = table(data, backend)
-    _columns_exist(t, list(features))
+    _columns_exist(t, list(features), "training data")
     aggs = {}
     for k, (f, specials) in enumerate(features.items()):
         x = t[f].cast("float64")
@@ -126,7 +126,7 @@ def distinct_values_many(
     if not features:
         return {}
     if isinstance(data, pd.DataFrame):
-        _columns_exist(data, list(features))
+        _columns_exist(data, list(features), "training data")
 
         def values(f):
             x = _as_float(data[f])
@@ -134,7 +134,7 @@ def distinct_values_many(
 
         return dict(zip(features, in_threads(values, features), strict=True))
     t = table(data, backend)
-    _columns_exist(t, list(features))
+    _columns_exist(t, list(features), "training data")
     cols = {f"v{k}": t[f].cast("float64") for k, f in enumerate(features)}
     long = t.select(**cols).pivot_longer(list(cols), names_to="_f", values_to="_v")
     # GROUP BY rather than DISTINCT: Ibis cannot compile DISTINCT over an unpivot for Spark (KeyError '__pivoted__')
@@ -210,7 +210,7 @@ def bin_counts_many(
     if isinstance(data, pd.DataFrame):
         return _bin_counts_frame(data, target, numeric, categorical)
     t = table(data, backend)
-    _columns_exist(t, [target, *numeric, *categorical])
+    _columns_exist(t, [target, *numeric, *categorical], "training data")
     t = t.filter(t[target].notnull())
     y = t[target].cast("int64")
     out: dict[str, pd.DataFrame] = {}
@@ -255,7 +255,7 @@ def _bin_counts_frame(
 ) -> dict[str, pd.DataFrame]:
     """:func:`bin_counts_many` of an in-memory frame, counted in numpy: the same bins (NULL first, then
     special values, then right-open intervals), the same rows (only non-empty bins) and the same order."""
-    _columns_exist(df, [target, *numeric, *categorical])
+    _columns_exist(df, [target, *numeric, *categorical], "training data")
     yv = _as_float(df[target])
     keep = ~np.isnan(yv)
     y = yv[keep]
@@ -319,7 +319,7 @@ def bin_counts(
     k, 0.. intervals or value order), ``lower``, ``upper``, ``n``, ``n_event``, ``n_nonevent``.
     """
     t = table(data, backend)
-    _columns_exist(t, [feature, target, *by])
+    _columns_exist(t, [feature, target, *by], "training data")
     t = t.filter(t[target].notnull())
     y = t[target].cast("int64")
     if edges is not None:

@@ -24,7 +24,7 @@ def vintage_counts(
     ``bad_dpd``+ at that MOB, and accounts still observed at that MOB. Cumulative bad rate =
     cumsum(n_new_bad) / n_accounts, defined while the cohort is observed."""
     t = table(panel, backend)
-    _columns_exist(t, [account, month, mob, dpd])
+    _columns_exist(t, [account, month, mob, dpd], "performance")
     per_acc = (
         t.mutate(_bad=t[dpd] >= bad_dpd)
         .group_by(account)
@@ -76,7 +76,7 @@ def roll_counts(
     """Month-to-month transition counts: ``from_state``, ``to_state``, ``n`` over consecutive MOBs of the
     same account (a gap in an account's months is not a transition)."""
     t = table(panel, backend)
-    _columns_exist(t, [account, mob, state])
+    _columns_exist(t, [account, mob, state], "performance")
     a = t.select(_acc=t[account], _mob=t[mob], from_state=t[state])
     b = t.select(_acc2=t[account], _mob2=t[mob] - 1, to_state=t[state])
     j = a.inner_join(b, [a._acc == b._acc2, a._mob == b._mob2])

@@ -70,12 +70,12 @@ def group_counts(
     by = list(by)
     cols = by + ([event] if event else [])
     if isinstance(data, pd.DataFrame):
-        _columns_exist(data, cols)
+        _columns_exist(data, cols, "durations")
         res = _group_counts_frame(data, by, event)
         if res is not None:
             return res
     t = table(data, backend)
-    _columns_exist(t, cols)
+    _columns_exist(t, cols, "durations")
     aggs = {"n": ibis._.count().cast("int64")}
     if event:
         aggs["n_event"] = t[event].cast("int64").sum().fill_null(0).cast("int64")

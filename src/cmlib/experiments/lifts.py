@@ -313,11 +313,18 @@ class FunnelResult(Result):
 
 
 def funnel_lifts(
-    data: Any, arm: str, stages: Sequence[str], control: str, alpha: float = 0.05, backend: str = "duckdb"
+    data: Any,
+    arm: str,
+    stages: Sequence[str],
+    control: str,
+    alpha: float = 0.05,
+    backend: str = "duckdb",
+    table: str = "contacts",
 ) -> FunnelResult:
     """Lifts at each stage: ``per_contacted`` (stage rate over all contacts) and ``conditional`` (rate
     among those who reached the previous stage), Holm-adjusted across arms × stages per basis."""
     t = engine.table(data, backend)
+    require_columns(t, [arm, *stages], table)
     t = t.filter(t[arm].notnull())
     cols = {}
     for i, s in enumerate(stages):

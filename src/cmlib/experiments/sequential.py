@@ -115,6 +115,7 @@ def sequential(
     tau_rel: float = 0.2,
     alpha: float = 0.05,
     backend: str = "duckdb",
+    table: str = "contacts",
 ) -> SequentialResult:
     """The readout as it would have looked at ``n_looks`` evenly spaced points of ``time`` (e.g. the
     contact date): per look and arm the lift and three decisions — a naive fixed-horizon p-value (which
@@ -124,12 +125,13 @@ def sequential(
     if n_looks < 1:
         raise ParameterError("n_looks", "an integer ≥ 1", n_looks)
     t = engine.table(data, backend)
+    require_columns(t, [arm, metric, time], table)
     lim = engine.execute(t.aggregate(lo=t[time].min(), hi=t[time].max()), backend).iloc[0]
     cuts = pd.date_range(lim["lo"], lim["hi"], periods=n_looks + 1)[1:] if n_looks > 1 else [lim["hi"]]
     rows = []
     for k, cut in enumerate(cuts, start=1):
         sub = t.filter(t[time] <= ibis.literal(pd.Timestamp(cut)).cast(t[time].type()))
-        m = arm_moments(sub, arm, [metric], backend=backend)
+        m = arm_moments(sub, arm, [metric], backend=backend, table=table)
         c = compare(m, metric, control, alpha).summary
         c.insert(0, "look", k)
         c.insert(1, "up_to", pd.Timestamp(cut))

@@ -11,6 +11,7 @@ import pandas as pd
 from cmlib import engine
 from cmlib.errors import DataError, ParameterError
 from cmlib.experiments.lifts import BalanceResult, LiftResult, arm_moments, compare
+from cmlib.validation import require_columns
 
 
 def standardised_mean_difference(mean_arm, mean_control, var_arm, var_control):
@@ -90,6 +91,7 @@ def cuped(
     if not cov_list:
         raise ParameterError("covariates", "at least one pre-period covariate", covariates)
     t = engine.table(data, backend)
+    require_columns(t, [arm, metric, *cov_list], table)
     t = t.filter(t[arm].notnull())
     keep = t[metric].notnull()
     for c in cov_list:
@@ -152,6 +154,7 @@ def ratio_metric(
     """
     y, x, ws = numerator, denominator, list(covariates)
     t = engine.table(data, backend)
+    require_columns(t, [arm, y, x, *ws], table)
     keep = t[arm].notnull() & t[y].notnull() & t[x].notnull()
     for w in ws:
         keep &= t[w].notnull()

@@ -33,6 +33,7 @@ from cmlib.market.forecast import (  # noqa: F401
 )
 from cmlib.market.growth import (  # noqa: F401
     GrowthResult,
+    STLResult,
     cagr,
     growth,
     stl,

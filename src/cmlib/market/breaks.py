@@ -171,8 +171,8 @@ def detect_breaks(
     3. Are the breaks real? Sequential parametric-bootstrap tests of the likelihood ratio of m + 1 against
        m breaks (residuals resampled under the m-break fit), from m = 0 up to BIC's choice; a break is
        kept only while p < alpha. ``p_value`` is the test of any break against none.
-    4. Date uncertainty: the 5th–95th percentile of the break date re-estimated on bootstrap series
-       simulated from the fitted broken model.
+    4. Date uncertainty: the ``alpha``/2 and 1 − ``alpha``/2 quantiles of the break date re-estimated on
+       bootstrap series simulated from the fitted broken model (``date_ci_low``, ``date_ci_high``).
     """
     s = monthly(series, positive=log, min_periods=max(36, (max_breaks + 1) * min_size))
     if max_breaks < 1:
@@ -230,7 +230,7 @@ def detect_breaks(
             dates[b] = _best_partition(fitted + rng.choice(resid, n, replace=True), k, min_size)[1]
         t = np.arange(n, dtype=float)
         for i, bp in enumerate(bps):
-            lo, hi = np.percentile(dates[:, i], [5, 95]).round().astype(int)
+            lo, hi = np.percentile(dates[:, i], [100 * alpha / 2, 100 * (1 - alpha / 2)]).round().astype(int)
             left, right = (bps[i - 1] if i else 0), (bps[i + 1] if i + 1 < k else n)
             cl, cr = np.polyfit(t[left:bp], y[left:bp], 1), np.polyfit(t[bp:right], y[bp:right], 1)
             rows.append(

@@ -48,9 +48,49 @@ def growth(series: pd.Series) -> GrowthResult:
     return GrowthResult(tab, pd.DataFrame([row]))
 
 
-def stl(series: pd.Series, period: int = 12, log: bool = True, robust: bool = True):
-    """statsmodels STL of the (log) series; ``.trend`` is the seasonally adjusted trend (exp'd back when log)."""
+@dataclass(repr=False)
+class STLResult(Result):
+    """Seasonal-trend decomposition: ``summary`` has the observed, trend, seasonal and remainder series by
+    month (on the log scale when ``log``); ``trend``, ``seasonal`` and ``resid`` as statsmodels names them."""
+
+    summary: pd.DataFrame
+    log: bool
+
+    @property
+    def trend(self) -> pd.Series:
+        return self.summary["trend"]
+
+    @property
+    def seasonal(self) -> pd.Series:
+        return self.summary["seasonal"]
+
+    @property
+    def resid(self) -> pd.Series:
+        return self.summary["remainder"]
+
+    def to_dict(self) -> dict:
+        # the seasonal amplitude: how far the strongest month sits from the weakest (log points when log)
+        return {"seasonal_range": float(self.seasonal.max() - self.seasonal.min())}
+
+    def plot(self, ax=None):
+        import matplotlib.pyplot as plt
+
+        ax = ax or plt.subplots(figsize=(8, 4))[1]
+        ax.plot(self.summary.index, self.summary["observed"], color="grey", lw=1, label="observed")
+        ax.plot(self.summary.index, self.trend, lw=2, label="trend")
+        ax.set(title="Trend without the season", ylabel="log value" if self.log else "value")
+        ax.legend()
+        return ax
+
+
+def stl(series: pd.Series, period: int = 12, log: bool = True, robust: bool = True) -> STLResult:
+    """statsmodels STL of the (log) series; ``.trend`` is the seasonally adjusted trend (on the log scale
+    when ``log``: exponentiate it for levels)."""
     s = monthly(series, positive=log, min_periods=2 * period + 1)
     from statsmodels.tsa.seasonal import STL
 
-    return STL(np.log(s) if log else s, period=period, robust=robust).fit()
+    fit = STL(np.log(s) if log else s, period=period, robust=robust).fit()
+    summ = pd.DataFrame(
+        {"observed": fit.observed, "trend": fit.trend, "seasonal": fit.seasonal, "remainder": fit.resid}
+    )
+    return STLResult(summ, log)

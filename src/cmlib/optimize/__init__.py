@@ -26,6 +26,7 @@ from cmlib.optimize.allocation import (  # noqa: F401
 )
 from cmlib.optimize.curves import (  # noqa: F401
     PARAMS,
+    ChannelCurves,
     ResponseCurve,
     _hessian,
     _unpack,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,6 +11,7 @@ import pandas as pd
 from cmlib.base import Result
 from cmlib.curves import CURVE_PARAMS, adstock, hill, incremental_bookings
 from cmlib.errors import DataError, ParameterError
+from cmlib.validation import require_columns
 
 PARAMS = CURVE_PARAMS
 
@@ -143,14 +145,39 @@ def _hessian(f, x, eps: float = 1e-4) -> np.ndarray:
     return H
 
 
+@dataclass(repr=False)
+class ChannelCurves(Result, Mapping):
+    """One fitted :class:`ResponseCurve` per channel; reads like a dict (``curves["email"]``, ``.items()``)
+    and ``summary`` is one row per channel with the five parameter estimates."""
+
+    curves: dict
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return pd.DataFrame({ch: c.params for ch, c in self.curves.items()}).T.rename_axis("channel")
+
+    def __getitem__(self, channel: str) -> ResponseCurve:
+        return self.curves[channel]
+
+    def __iter__(self):
+        return iter(self.curves)
+
+    def __len__(self) -> int:
+        return len(self.curves)
+
+    def to_dict(self) -> dict:
+        return {f"{ch}.{k}": float(v) for ch, c in self.curves.items() for k, v in c.params.items()}
+
+
 def fit_channel_curves(
     weekly: pd.DataFrame,
     by: str = "channel",
     spend: str = "spend",
     bookings: str = "bookings",
     alpha: float = 0.05,
-) -> dict[str, ResponseCurve]:
+) -> ChannelCurves:
     """One curve per channel of a weekly table (``channel_spend`` of the simulated bank, or user data)."""
-    return {
-        ch: fit_response_curve(g[spend], g[bookings], ch, alpha) for ch, g in weekly.groupby(by, sort=True)
-    }
+    require_columns(weekly, [by, spend, bookings], "channel_spend")
+    return ChannelCurves(
+        {ch: fit_response_curve(g[spend], g[bookings], ch, alpha) for ch, g in weekly.groupby(by, sort=True)}
+    )

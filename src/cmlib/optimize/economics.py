@@ -15,7 +15,7 @@ def channel_funnel(contacts, campaigns: pd.DataFrame, backend: str = "duckdb") -
     """Per channel: spend (cost per contact × contacts + each campaign's fixed cost), contacts, responses,
     approvals and bookings — counted by :mod:`cmlib.engine` per campaign, so ``contacts`` may be a table
     of any size."""
-
+    require_columns(campaigns, ["campaign_id", "channel", "cost_per_contact", "fixed_cost"], "campaigns")
     counts = engine.funnel_counts(
         contacts, ["responded", "approved", "booked"], by=["campaign_id"], backend=backend
     )

@@ -7,14 +7,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cmlib.base import Result
 from cmlib.errors import ArtefactError
 from cmlib.finance import DEFAULT_LGD
 from cmlib.scorecard import load_scorecard
 from cmlib.survival import read_clv_artefact
 
 
-@dataclass
-class AccountValue:
+@dataclass(repr=False)
+class AccountValue(Result):
     """Expected value of a booked account per customer, from the scoring notebook's scorecard (probability
     of bad, risk cutoff) and the survival notebook's lifetime values (discounted margin and exposure per
     segment) — or from stated fallbacks, listed in ``notes``, when an artefact is missing.
@@ -28,6 +29,30 @@ class AccountValue:
     lgd: float
     fallback: dict
     notes: list
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Where each input of the value came from: the artefact, or the stated fallback."""
+        rows = [
+            {
+                "input": "probability of bad",
+                "source": "scorecard artefact"
+                if self.scorecard is not None
+                else f"fallback: {self.fallback['bad_rate']:.1%} for everyone",
+            },
+            {
+                "input": "discounted margin, exposure at default",
+                "source": "lifetime-value artefact"
+                if self.clv is not None
+                else "fallback: "
+                f"{self.fallback['discounted_margin']:,.0f} and {self.fallback['exposure_at_default']:,.0f} per account",
+            },
+            {"input": "loss given default", "source": f"{self.lgd:.0%}"},
+        ]
+        return pd.DataFrame(rows)
+
+    def to_dict(self) -> dict:
+        return {"artefacts_missing": len(self.notes), "lgd": float(self.lgd)}
 
     def _score(self, customers: pd.DataFrame) -> np.ndarray | None:
         return None if self.scorecard is None else self.scorecard.score(customers).to_numpy(float)

@@ -16,6 +16,8 @@ from cmlib.scorecard.strategy import (
     swap_sets,
 )
 from cmlib.scorecard.validation import (
+    PSI_SHIFT,
+    PSI_WATCH,
     AUCResult,
     KSResult,
     PSIResult,
@@ -31,6 +33,8 @@ from cmlib.scorecard.validation import (
 )
 
 __all__ = [
+    "PSI_SHIFT",
+    "PSI_WATCH",
     "AUCResult",
     "AdmissionRules",
     "KSResult",

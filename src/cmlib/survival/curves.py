@@ -12,6 +12,7 @@ from scipy import stats
 from cmlib.base import Result, TableResult
 from cmlib.errors import DataError
 from cmlib.survival.durations import CAUSES, _check_survival
+from cmlib.validation import require_columns
 
 
 @dataclass(repr=False)
@@ -142,6 +143,7 @@ def curves(
 def km_from_counts(counts: pd.DataFrame) -> TableResult:
     """Kaplan–Meier from :func:`cmlib.engine.survival_counts` output (time, n_event, at_risk): S(t) =
     Π (1 − d/n), with Greenwood's variance — the same estimator as lifelines', from counts only."""
+    require_columns(counts, ["time", "n_event", "at_risk"], "survival counts")
     c = counts.sort_values("time")
     d, n = c["n_event"].to_numpy(float), c["at_risk"].to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -181,6 +183,7 @@ def cumulative_incidence(
     probability of any exit. Tied times of different causes are handled exactly (lifelines' fitter
     jitters them at random instead, which makes monthly data non-deterministic). Rows with a cause not in
     ``causes`` are censored."""
+    require_columns(df, [duration, cause, entry], "durations")
     _check_survival(df.assign(_e=df[cause].isin(causes).astype(int)), duration, "_e", entry)
     times = np.sort(df[duration].unique())
     T = df[duration].to_numpy()

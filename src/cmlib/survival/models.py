@@ -12,6 +12,7 @@ import pandas as pd
 from cmlib.base import Result, TableResult
 from cmlib.errors import DataError
 from cmlib.survival.durations import _check_survival
+from cmlib.validation import require_columns
 
 
 @dataclass(repr=False)
@@ -57,6 +58,7 @@ def cox(
 
     _check_survival(df, duration, event, entry)
     cols = [duration, event, *covariates, *(strata or []), *([entry] if entry else [])]
+    require_columns(df, cols, "durations")
     d = df[cols].dropna()
     if len(d) < len(df):
         raise DataError.single("durations", ",".join(covariates), "no missing covariates", len(df) - len(d))
