@@ -16,6 +16,8 @@ import pytest
 
 from .conftest import FIXTURE_NOTEBOOKS
 
+ROOT = Path(__file__).resolve().parents[1]
+
 pytestmark = pytest.mark.slow
 
 
@@ -140,6 +142,49 @@ def test_wrong_type_exits_2_naming_notebook_parameter_type_and_value(tmp_path):
     )
     assert r.returncode == 2
     assert "ok: parameter 'n': expected int (default 10), got 'ten'" in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        (
+            "holdout_share",
+            "1.5",
+            "03_scoring_model: parameter 'holdout_share': expected a number in (0, 1), got 1.5",
+        ),
+        ("n_customers", "-5", "parameter 'n_customers': expected a number in [1_000, 50_000_000], got -5"),
+        ("n_customers", "1000000000000", "expected a number in [1_000, 50_000_000], got 1000000000000"),
+        ("alpha", "0", "parameter 'alpha': expected a number in (0, 1), got 0.0"),
+    ],
+)
+def test_out_of_range_values_exit_2_before_any_kernel(tmp_path, name, value, expected):
+    """A range declared in a parameter's comment (``in (0, 1)``) is checked with the types, before any
+    kernel starts: a one-line error and exit 2, nothing written (was exit 1 from inside a kernel)."""
+    r = cmlib(
+        "run",
+        "03_scoring_model",
+        "-p",
+        name,
+        value,
+        "--out",
+        str(tmp_path / "out"),
+        "--notebooks-dir",
+        str(ROOT / "notebooks"),
+    )
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert expected in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_every_notebook_default_lies_in_its_declared_range():
+    from cmlib.report.params import read_spec
+
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        spec = read_spec(path)
+        declared = [p for p in spec.parameters.values() if p.bounds is not None]
+        assert declared, f"{spec.name} declares no range"
+        for p in declared:
+            p.check_range(p.default, spec.name)
 
 
 def test_cli_rejects_bad_arguments_readably(tmp_path):

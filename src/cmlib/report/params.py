@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,11 @@ import yaml
 from cmlib.errors import ParameterError
 
 PARAMETERS_TAG = "parameters"
+#: a declared range at the end of a parameter's comment: ``in (0, 1)``, ``in [1_000, 50_000_000]``, ``in [0, inf)``
+_RANGE = re.compile(
+    r"\bin (?P<open>[\[(])\s*(?P<lo>-?inf|-?[\d_]+(?:\.\d+)?(?:e-?\d+)?)\s*,\s*"
+    r"(?P<hi>-?inf|-?[\d_]+(?:\.\d+)?(?:e-?\d+)?)\s*(?P<close>[\])])\s*$"
+)
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,27 @@ class Parameter:
     name: str
     default: Any
     help: str = ""
+
+    @property
+    def bounds(self) -> tuple[float, float, bool, bool] | None:
+        """The range a number must lie in, declared at the end of the comment as ``in [lo, hi]``, ``in (lo, hi)``
+        or a mix (``inf`` allowed): (lo, hi, lo included, hi included), or None when none is declared."""
+        m = _RANGE.search(self.help)
+        if m is None:
+            return None
+        lo, hi = (float(x.replace("_", "")) for x in (m["lo"], m["hi"]))
+        return lo, hi, m["open"] == "[", m["close"] == "]"
+
+    def check_range(self, value: Any, where: str) -> Any:
+        """``value`` unchanged when it lies in the declared range (or none is declared); else ParameterError."""
+        b = self.bounds
+        if b is None or not isinstance(value, int | float) or isinstance(value, bool):
+            return value
+        lo, hi, lo_in, hi_in = b
+        ok = (value >= lo if lo_in else value > lo) and (value <= hi if hi_in else value < hi)
+        if not ok:
+            raise ParameterError(self.name, f"a number {_RANGE.search(self.help)[0]}", value, where=where)
+        return value
 
     @property
     def kind(self) -> str:
@@ -120,7 +147,7 @@ _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
 
-def coerce(param: Parameter, value: Any, *, from_text: bool, where: str) -> Any:
+def _coerce_type(param: Parameter, value: Any, *, from_text: bool, where: str) -> Any:
     """Return ``value`` converted to the parameter's kind, or raise :class:`ParameterError`.
 
     ``from_text`` is True for values typed on the command line (always strings): they are parsed to
@@ -184,6 +211,18 @@ def coerce(param: Parameter, value: Any, *, from_text: bool, where: str) -> Any:
     if kind == "any":
         return value
     raise fail()
+
+
+def coerce(param: Parameter, value: Any, *, from_text: bool, where: str) -> Any:
+    """Return ``value`` converted to the parameter's kind and checked against its declared range, or raise
+    :class:`ParameterError`.
+
+    ``from_text`` is True for values typed on the command line (always strings): they are parsed to
+    the default's type (``true``→True, ``007`` stays ``'007'`` for a string default, lists as YAML).
+    Values from a YAML file are already typed and are only checked (an int is accepted for a float).
+    A range declared in the comment (``in (0, 1)``) is checked here, before any kernel starts.
+    """
+    return param.check_range(_coerce_type(param, value, from_text=from_text, where=where), where)
 
 
 @dataclass
