@@ -19,12 +19,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from cmlib.data.synthetic import BankWorld, simulate_bank, write_bank
+from cmlib.data.synthetic import TRUTH_TABLES, BankWorld, simulate_bank, write_bank
 from cmlib.paths import cache_root
 
 MARKER = "COMPLETE"
-#: the truth tables' folder names on disk
-_TRUTH_FOLDERS = {"applications": "truth_applications", "uplift": "uplift"}
 
 
 def generator_version() -> str:
@@ -82,7 +80,7 @@ def read_bank(path: str | Path) -> BankWorld:
     if not is_complete(path):
         raise FileNotFoundError(f"{path} is not a complete cached bank (no {MARKER} marker)")
     tables = {t: pd.read_parquet(path / t) for t in BankWorld.TABLES}
-    truth_tables = {k: pd.read_parquet(path / "truth" / v) for k, v in _TRUTH_FOLDERS.items()}
+    truth_tables = {k: pd.read_parquet(path / "truth" / v) for k, v in TRUTH_TABLES.items()}
     return BankWorld(**tables, truth=json.loads((path / "truth.json").read_text()), truth_tables=truth_tables)
 
 

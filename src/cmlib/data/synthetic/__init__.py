@@ -91,6 +91,7 @@ from cmlib.data.synthetic.truth import (  # noqa: F401
     default_baseline,
 )
 from cmlib.data.synthetic.world import (  # noqa: F401
+    TRUTH_TABLES,
     _Acc,
     _check_size,
     _json_default,

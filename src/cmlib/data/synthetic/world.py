@@ -42,6 +42,9 @@ from cmlib.vocab import (
     THIN_FILE,
 )
 
+#: the truth tables: their name in ``BankWorld.truth_tables`` → their key in a block and folder under ``truth/``
+TRUTH_TABLES = {"applications": "truth_applications", "uplift": "uplift"}
+
 
 def _check_size(n_customers: int, random_state: int) -> None:
     if not isinstance(n_customers, int | np.integer) or isinstance(n_customers, bool) or n_customers < 1_000:
@@ -211,7 +214,7 @@ def simulate_bank(
         spend,
         market,
         truth,
-        {"applications": cat["truth_applications"], "uplift": cat["uplift"]},
+        {name: cat[key] for name, key in TRUTH_TABLES.items()},
     )
 
 
@@ -240,7 +243,7 @@ def write_bank(
     campaigns = _campaigns(cal)
     acc = _Acc()
     names = ("customers", "contacts", "applications", "performance")
-    tnames = ("truth_applications", "uplift")
+    tnames = tuple(TRUTH_TABLES.values())
     for d in names:
         (out / d).mkdir(exist_ok=True)
         for old in (out / d).glob("*.parquet"):
