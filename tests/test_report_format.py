@@ -62,3 +62,21 @@ def test_record_interactive_keeps_in_memory(monkeypatch):
 def test_theme_applies():
     set_theme()
     assert matplotlib.rcParams["axes.spines.top"] is False
+
+
+def test_a_missing_artefact_says_which_notebook_to_run(tmp_path, monkeypatch, capsys):
+    import shutil
+    from pathlib import Path
+
+    from cmlib.report.metrics import ENV_RUN_DIR, locate_artefacts
+
+    root = Path(__file__).resolve().parents[1]
+    shutil.copytree(root / "notebooks", tmp_path / "notebooks")
+    monkeypatch.chdir(tmp_path)  # a project with notebooks and no reports or data/artefacts
+    monkeypatch.delenv(ENV_RUN_DIR, raising=False)
+    assert locate_artefacts("scorecard.json") == {"scorecard.json": None}
+    assert "run 03_scoring_model first" in capsys.readouterr().out
+    (tmp_path / "data" / "artefacts").mkdir(parents=True)
+    (tmp_path / "data" / "artefacts" / "scorecard.json").write_text("{}")
+    assert locate_artefacts("scorecard.json")["scorecard.json"].name == "scorecard.json"
+    assert "scorecard.json: from data/artefacts" in capsys.readouterr().out

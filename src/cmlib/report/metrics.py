@@ -160,15 +160,13 @@ def find_artefact(filename: str) -> Path | None:
 def producer_of(filename: str, notebooks_dir: Path | None = None) -> str | None:
     """The notebook that declares it produces ``filename`` (metadata ``cmlib.produces``: ``scorecard`` makes
     ``scorecard.json``), or None."""
-    import nbformat
+    # the runner's reading of the same metadata; imported here: kernels load this module to record metrics
+    # and need not pay for nbformat
+    from cmlib.report.params import read_spec
 
     folder = notebooks_dir or project_root() / "notebooks"
     stem = Path(filename).stem
-    for nb_path in sorted(folder.glob("*.ipynb")):
-        meta = nbformat.read(nb_path, as_version=4).metadata.get("cmlib", {})
-        if stem in meta.get("produces", []):
-            return nb_path.stem
-    return None
+    return next((s.name for s in map(read_spec, sorted(folder.glob("*.ipynb"))) if stem in s.produces), None)
 
 
 def locate_artefacts(*filenames: str) -> dict[str, Path | None]:
