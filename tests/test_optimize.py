@@ -200,37 +200,36 @@ def test_targeting_honours_every_rule(n, budget, cap, seed):
     assert (sel.groupby("customer_id").size() <= cap).all()
 
 
-def test_account_value_reads_artefacts_or_says_it_falls_back(tmp_path):
+def test_account_value_reads_artefacts_or_says_it_falls_back(tmp_path, bank):
     from cmlib.data.public import load_public
     from cmlib.errors import ArtefactError
+    from cmlib.finance import TERMS, AccountValueModel
     from cmlib.scorecard import Scorecard
-    from cmlib.survival import write_clv_artefact
 
     g = load_public("german").frame
     y = g.pop("bad")
-    g["segment"] = np.where(g["age_in_years"] < 30, "young", "other")
-    sc = Scorecard().fit(g.drop(columns="segment"), y)
-    sc.to_json(tmp_path / "scorecard.json", metadata={"cutoff": 560})
-    clv = pd.DataFrame(
-        {
-            "segment": ["young", "other"],
-            "accounts": [100, 300],
-            "discounted_margin": [200.0, 300.0],
-            "exposure_at_default": [1000.0, 2000.0],
-        }
-    )
-    write_clv_artefact(tmp_path / "clv.json", clv, {"lgd": 0.5})
-    v = op.account_value(tmp_path / "scorecard.json", tmp_path / "clv.json")
+    sc = Scorecard().fit(g, y)
+    sc.to_json(tmp_path / "scorecard.json", metadata={"cutoff": 560, "expected_bad_rate": 0.2})
+    booked = bank.applications[bank.applications["booked"]]
+    terms = booked[["application_id", *TERMS]].rename(columns={"application_id": "account_id"})
+    model = AccountValueModel(horizon=24).fit(bank.performance, terms)
+    model.to_artefact(tmp_path / "account_value.json")
+    offer = {"apr": 22.9, "annual_fee": 39.0, "credit_limit": 3000.0, "reward_rate": 0.0}
+    v = op.account_value(tmp_path / "scorecard.json", tmp_path / "account_value.json", book=g.iloc[:300])
     assert v.notes == []
     pd_bad = sc.pd_from_score(sc.score(g))
-    want = np.where(g["segment"] == "young", 200 - pd_bad * 1000 * 0.5, 300 - pd_bad * 2000 * 0.5)
-    assert np.allclose(v.npv(g), want)
+    ref = float(np.mean(sc.pd_from_score(sc.score(g.iloc[:300]))))
+    assert v.reference_pd == pytest.approx(ref)
+    # an average customer of the book gets the book's value; the value falls with the customer's PD
+    want = model.value(pd.DataFrame([offer] * len(g)), pd_multiplier=pd_bad / ref)["lifetime_value"]
+    assert np.allclose(v.npv(g, offer), want)
     assert (v.eligible(g) == (sc.score(g) >= 560).to_numpy()).all()
-    a = v.assess(g)  # one scoring for all four columns
-    assert (
-        np.allclose(a["npv"], want) and np.allclose(a["pd_bad"], pd_bad) and (a["score"] == sc.score(g)).all()
-    )
-    assert (a["eligible"] == (sc.score(g) >= 560)).all() and a.index.equals(g.index)
+    a = v.assess(g, offer)  # one scoring for every column
+    assert np.allclose(a["pd_bad"], pd_bad) and (a["score"] == sc.score(g)).all() and a.index.equals(g.index)
+    assert (np.diff(a.sort_values("pd_bad")["npv"].to_numpy()) <= 1e-9).all()
+    assert (a["eligible"] == (sc.score(g) >= 560)).all()
+    no_book = op.account_value(tmp_path / "scorecard.json", tmp_path / "account_value.json")
+    assert no_book.reference_pd == 0.2  # the scorecard's own expected bad rate
     fb = op.account_value(None, tmp_path / "missing.json", bad_rate=0.1)
     assert len(fb.notes) == 2 and "not found" in fb.notes[0] and fb.eligible(g).all()
     assert np.allclose(fb.npv(g), 300 - 0.1 * 1500)

@@ -7,13 +7,15 @@ is monthly at the rate equivalent to the annual one: (1 + r_annual)^(1/12) − 1
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from cmlib.base import Result
+from cmlib.base import BaseEstimator, Result, check_is_fitted
 from cmlib.errors import ParameterError
 
 #: loss given default when nothing else is known: an unsecured card balance, no recovery assumed (fraction)
@@ -232,3 +234,349 @@ def card_apr(limit: float, nominal_rate: float, annual_fee: float = 0.0, months:
     i = nominal_rate / 12
     inst = limit * i / (1 - (1 + i) ** -months) if i > 0 else limit / months
     return apr(limit, [inst] * months, list(range(1, months + 1)), upfront_fees=annual_fee)
+
+
+# --- the account-value model: one value of an account, shared by every report ---------------------------
+
+#: product terms the value model prices (per row of a terms table): APR in percent a year, annual fee and
+#: credit limit in the portfolio currency, reward rate as a fraction of card spend
+TERMS = ("apr", "annual_fee", "credit_limit", "reward_rate")
+
+ACCOUNT_VALUE_SCHEMA_VERSION = 1
+
+_PERFORMING = ("current", "dpd30")
+_EXITS = ("closed", "prepaid")
+
+
+class AccountValueModel(BaseEstimator):
+    """Lifetime value and lifetime expected loss of a booked card account under given product terms.
+
+    Fitted on a monthly performance panel (``account_id``, ``mob``, ``state``, ``balance``, ``spend``,
+    ``margin``, ``credit_limit``) and each account's terms (``account_id`` and :data:`TERMS`):
+
+    * life table by month on book: the monthly hazard of **default onset** (the month before an account is
+      first 60+ days past due: the start of the arrears that end in charge-off) and of voluntary **closure**,
+      both among accounts still performing;
+    * utilisation (balance / limit, inactive accounts count as 0) and card spend of performing accounts by
+      month on book, the extra utilisation of accounts in arrears, and the months from onset to charge-off;
+    * the margin's rates, by least squares on performing months: margin = balance × (APR/12 − funding) +
+      spend × (interchange − reward rate) + annual fee / 12, so ``interchange_rate_`` and
+      ``funding_cost_monthly_`` are estimated and the terms enter as the bank prices them.
+
+    :meth:`value` then prices any terms: for months t = 1..``horizon``, the performing margin weighted by the
+    chance of still performing, the interest accrued in arrears and −exposure × ``lgd`` at charge-off,
+    discounted monthly at ``annual_discount_rate``. ``pd_multiplier`` scales the default hazard over the whole
+    horizon (an arm's relative risk), ``activation_multiplier`` scales utilisation and spend (share of active
+    accounts), ``spend_multiplier`` scales spend. Closure depends on the terms through a proportional effect
+    per unit of each term that varies in the book (``closure_terms_``, Poisson regression on the life table;
+    a term the book never varies has no estimated effect). Assumptions: the default hazard depends on the
+    terms only through ``pd_multiplier``; hazards
+    beyond the data's last month on book stay at their last estimate; money in the panel's currency."""
+
+    def __init__(
+        self,
+        horizon: int = 36,
+        annual_discount_rate: float = 0.10,
+        lgd: float = DEFAULT_LGD,
+        currency: str = "",
+        min_at_risk: int = 50,
+    ):
+        self.horizon = horizon
+        self.annual_discount_rate = annual_discount_rate
+        self.lgd = lgd
+        self.currency = currency
+        self.min_at_risk = min_at_risk
+
+    def fit(self, panel: pd.DataFrame, terms: pd.DataFrame) -> AccountValueModel:
+        from cmlib.validation import require_columns
+
+        if int(self.horizon) < 1:
+            raise ParameterError("horizon", "months ≥ 1", self.horizon)
+        if not 0 <= self.lgd <= 1:
+            raise ParameterError("lgd", "a fraction in [0, 1]", self.lgd)
+        require_columns(
+            panel, ["account_id", "mob", "state", "balance", "spend", "margin", "credit_limit"], "performance"
+        )
+        require_columns(terms, ["account_id", *TERMS], "account terms")
+        p = panel
+        if "product" in p:
+            p = p[p["product"] == "card"]
+        acc = pd.Index(p["account_id"].unique())
+        t = terms.drop_duplicates("account_id").set_index("account_id").reindex(acc)
+        if t[list(TERMS)].isna().any(axis=None):
+            raise ParameterError(
+                "terms", "terms for every card account of the panel", int(t.isna().any(axis=1).sum())
+            )
+        if len(acc) == 0:
+            raise ParameterError("performance", "card accounts with monthly rows", 0)
+        code = pd.Index(acc).get_indexer(p["account_id"])
+        mob = p["mob"].to_numpy(np.int64)
+        state = p["state"].to_numpy(str)
+        n = len(acc)
+        last = np.zeros(n, np.int64)
+        np.maximum.at(last, code, mob)
+        big = np.iinfo(np.int64).max
+        first60 = np.full(n, big)
+        arrears = np.isin(state, ["dpd60", "dpd90", "charged_off"])
+        np.minimum.at(first60, code[arrears], mob[arrears])
+        onset = np.where(first60 < big, first60 - 1, 0)
+        exit_ = np.zeros(n, np.int64)
+        ex = np.isin(state, _EXITS)
+        exit_[code[ex]] = mob[ex]
+        co = np.full(n, 0)
+        c_rows = state == "charged_off"
+        co[code[c_rows]] = mob[c_rows]
+        # life table: an account is at risk of onset in month t while performing and seen at t + 1 (onset is
+        # only known once the next month is 60+); an exit is seen in its own month
+        h = max(int(self.horizon), int(last.max()))
+        end = np.where(onset > 0, onset, np.where(exit_ > 0, exit_, last - 1))
+        end = np.clip(end, 0, h)
+        at_risk = np.bincount(end, minlength=h + 2)[::-1].cumsum()[::-1][1 : h + 1]
+        d_ev = np.bincount(onset[onset > 0], minlength=h + 1)[1 : h + 1]
+        c_ev = np.bincount(exit_[(exit_ > 0) & (onset == 0)], minlength=h + 1)[1 : h + 1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            hd = d_ev / at_risk
+            hc = c_ev / np.maximum(at_risk - d_ev, 1)
+        ok = at_risk >= self.min_at_risk
+        if not ok.any():
+            raise ParameterError(
+                "performance", f"at least {self.min_at_risk} accounts in month 1", int(at_risk[0])
+            )
+        last_ok = int(np.flatnonzero(ok).max())
+        hd[~ok] = hd[last_ok]
+        hc[~ok] = hc[last_ok]
+        # utilisation and spend of performing months, by month on book
+        perf = np.isin(state, _PERFORMING) & ((onset[code] == 0) | (mob < onset[code]))
+        lim = p["credit_limit"].to_numpy(float)
+        util = p["balance"].to_numpy(float) / np.where(lim > 0, lim, np.nan)
+        by = pd.DataFrame({"mob": mob[perf], "u": util[perf], "s": p["spend"].to_numpy(float)[perf]})
+        g = by.groupby("mob")[["u", "s"]].mean().reindex(range(1, h + 1)).ffill().bfill()
+        # arrears: utilisation above a performing account's at the same month on book; months to charge-off
+        late = arrears | ((state == "dpd30") & (onset[code] > 0) & (mob >= onset[code]))
+        late &= ~c_rows
+        u_mob = g["u"].reindex(mob[late]).to_numpy()
+        self.arrears_utilisation_ = float(np.nanmean(util[late] - u_mob)) if late.any() else 0.0
+        gone = co > 0
+        self.charge_off_lag_ = int(np.round(np.median(co[gone] - onset[gone]))) if gone.any() else 5
+        # the margin's rates: what the terms do not explain is interchange on spend less funding of the balance
+        tt = t.loc[p["account_id"].to_numpy()[perf]]
+        bal, spd = p["balance"].to_numpy(float)[perf], p["spend"].to_numpy(float)[perf]
+        known = (
+            bal * tt["apr"].to_numpy(float) / 1200
+            + tt["annual_fee"].to_numpy(float) / 12
+            - tt["reward_rate"].to_numpy(float) * spd
+        )
+        resid = p["margin"].to_numpy(float)[perf] - known
+        X = np.column_stack([spd, -bal])
+        coef, *_ = np.linalg.lstsq(X, resid, rcond=None)
+        self.interchange_rate_, self.funding_cost_monthly_ = float(coef[0]), float(coef[1])
+        self.closure_terms_ = self._closure_terms(end, exit_ * (onset == 0), t, h)
+        self.hazards_ = pd.DataFrame(
+            {
+                "at_risk": at_risk,
+                "default_hazard": hd,
+                "closure_hazard": hc,
+                "utilisation": g["u"].to_numpy(),
+                "spend": g["s"].to_numpy(),
+            },
+            index=pd.RangeIndex(1, h + 1, name="mob"),
+        )
+        self.n_accounts_ = n
+        return self
+
+    def _closure_terms(self, end, exit_mob, t, h) -> dict:
+        """Log relative closure hazard per unit of each term that varies across the book (Poisson regression
+        of closures on month-on-book dummies and the terms, on at-risk counts by month and terms; a term
+        collinear with an earlier one is left out). Centred on the book's mean terms, so the life table's
+        closure hazard stays the book's."""
+        import statsmodels.api as sm
+
+        x = t[list(TERMS)].to_numpy(float)
+        varying = [i for i in range(len(TERMS)) if np.ptp(x[:, i]) > 0]
+        keep: list[int] = []
+        for i in varying:  # drop a term the kept ones already explain (e.g. a fee that moves with the limit)
+            cand = np.column_stack([np.ones(len(x)), x[:, keep + [i]]])
+            if np.linalg.matrix_rank(cand) == cand.shape[1]:
+                keep.append(i)
+        if not keep:
+            return {}
+        groups, inv = np.unique(x[:, keep], axis=0, return_inverse=True)
+        inv = inv.ravel()
+        rows = []
+        for gi in range(len(groups)):
+            e, ex = end[inv == gi], exit_mob[inv == gi]
+            risk = np.bincount(e, minlength=h + 2)[::-1].cumsum()[::-1][1 : h + 1]
+            ev = np.bincount(ex[ex > 0], minlength=h + 1)[1 : h + 1]
+            for m in np.flatnonzero(risk > 0):
+                rows.append((m, *groups[gi], risk[m], ev[m]))
+        agg = pd.DataFrame(rows, columns=["mob", *[TERMS[i] for i in keep], "at_risk", "events"])
+        if len(agg) < 2 or agg["events"].sum() == 0:
+            return {}
+        mean = x[:, keep].mean(axis=0)
+        X = pd.get_dummies(agg["mob"].astype(str), dtype=float)
+        for j, i in enumerate(keep):
+            X[TERMS[i]] = agg[TERMS[i]] - mean[j]
+        fit = sm.GLM(agg["events"], X, family=sm.families.Poisson(), offset=np.log(agg["at_risk"])).fit()
+        return {
+            TERMS[i]: {"log_hr_per_unit": float(fit.params[TERMS[i]]), "book_mean": float(mean[j])}
+            for j, i in enumerate(keep)
+        }
+
+    def _closure_factor(self, tt: pd.DataFrame) -> np.ndarray:
+        eta = np.zeros(len(tt))
+        for term, c in self.closure_terms_.items():
+            eta += c["log_hr_per_unit"] * (tt[term].to_numpy(float) - c["book_mean"])
+        return np.exp(eta)
+
+    # -- pricing -----------------------------------------------------------------------------------------
+    def value(
+        self,
+        terms: pd.DataFrame | dict,
+        pd_multiplier=1.0,
+        activation_multiplier=1.0,
+        spend_multiplier=1.0,
+    ) -> pd.DataFrame:
+        """Per row of ``terms`` (a frame or one dict of :data:`TERMS`): ``discounted_margin``,
+        ``expected_loss`` (discounted charge-offs × LGD), ``lifetime_value`` (their difference),
+        ``pd_horizon`` (chance of default onset within the horizon) and ``expected_months`` performing.
+        Multipliers are scalars or one value per row."""
+        check_is_fitted(self, "hazards_")
+        tt = pd.DataFrame([terms]) if isinstance(terms, dict) else terms
+        from cmlib.validation import require_columns
+
+        require_columns(tt, list(TERMS), "terms")
+        k = len(tt)
+        H = int(self.horizon)
+        hz = self.hazards_.reindex(range(1, H + 1 + self.charge_off_lag_)).ffill()
+        hd, hc = hz["default_hazard"].to_numpy(), hz["closure_hazard"].to_numpy()
+        u, s = hz["utilisation"].to_numpy(), hz["spend"].to_numpy()
+        apr, fee = tt["apr"].to_numpy(float), tt["annual_fee"].to_numpy(float)
+        lim, rew = tt["credit_limit"].to_numpy(float), tt["reward_rate"].to_numpy(float)
+        pdm = np.broadcast_to(np.asarray(pd_multiplier, float), (k,))
+        act = np.broadcast_to(np.asarray(activation_multiplier, float), (k,))
+        spm = np.broadcast_to(np.asarray(spend_multiplier, float), (k,))
+        disc = (1 + self.annual_discount_rate) ** (-np.arange(0, H + self.charge_off_lag_ + 2) / 12)
+        carry = apr / 1200 - self.funding_cost_monthly_
+        close_f = self._closure_factor(tt)
+        alive = np.ones(k)
+        margin = loss = months = pd_h = np.zeros(k)
+        L = self.charge_off_lag_
+        for t in range(1, H + 1):
+            p_d = np.clip(pdm * hd[t - 1], 0, 1)
+            onset = alive * p_d
+            alive = alive * (1 - p_d) * (1 - np.clip(hc[t - 1] * close_f, 0, 1))
+            pd_h = pd_h + onset
+            months = months + alive
+            perf = (
+                lim * u[t - 1] * act * carry
+                + s[t - 1] * act * spm * (self.interchange_rate_ - rew)
+                + fee / 12
+            )
+            margin = margin + disc[t] * alive * perf
+            for j in range(L + 1):
+                if t + j > H:
+                    break
+                exposure = lim * (u[t + j - 1] + self.arrears_utilisation_) * act
+                if j < L:
+                    margin = margin + disc[t + j] * onset * exposure * carry
+                else:
+                    loss = loss + disc[t + j] * onset * exposure * self.lgd
+        return pd.DataFrame(
+            {
+                "discounted_margin": margin,
+                "expected_loss": loss,
+                "lifetime_value": margin - loss,
+                "pd_horizon": pd_h,
+                "expected_months": months,
+            },
+            index=tt.index,
+        )
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The fitted pieces: rates of the margin, arrears, and the life table by month on book."""
+        check_is_fitted(self, "hazards_")
+        return self.hazards_
+
+    def assumptions(self) -> dict:
+        """What a reader must know to use the value: horizon, discounting, LGD, currency and the fitted rates."""
+        check_is_fitted(self, "hazards_")
+        return {
+            "horizon_months": int(self.horizon),
+            "annual_discount_rate": float(self.annual_discount_rate),
+            "lgd": float(self.lgd),
+            "currency": self.currency,
+            "interchange_rate": self.interchange_rate_,
+            "funding_cost_monthly": self.funding_cost_monthly_,
+            "arrears_utilisation": self.arrears_utilisation_,
+            "charge_off_lag_months": self.charge_off_lag_,
+            "n_accounts": int(self.n_accounts_),
+            "default_event": "default onset: the month before an account is first 60+ days past due",
+            "closure_terms": self.closure_terms_,
+        }
+
+    # -- the artefact the other notebooks read -----------------------------------------------------------
+    def to_artefact(self, path) -> Path:
+        """Write the fitted model as a versioned JSON artefact (``account_value.json``)."""
+        from cmlib.artefacts import artefact_document, write_artefact
+
+        table = json.loads(self.hazards_.reset_index().to_json(orient="records"))
+        return write_artefact(
+            path,
+            artefact_document(
+                "account_value", ACCOUNT_VALUE_SCHEMA_VERSION, assumptions=self.assumptions(), hazards=table
+            ),
+        )
+
+    @classmethod
+    def from_artefact(cls, source) -> AccountValueModel:
+        """Read a model written by :meth:`to_artefact`; ArtefactError when missing, of another kind or
+        version, or when a number is outside its range."""
+        from cmlib.artefacts import read_artefact
+        from cmlib.errors import ArtefactError
+
+        doc = read_artefact(
+            source, "account_value", ACCOUNT_VALUE_SCHEMA_VERSION, required=("assumptions", "hazards")
+        )
+        a = doc["assumptions"]
+        try:
+            hz = pd.DataFrame(doc["hazards"]).set_index("mob")
+            m = cls(
+                int(a["horizon_months"]),
+                float(a["annual_discount_rate"]),
+                float(a["lgd"]),
+                str(a.get("currency", "")),
+            )
+            m.interchange_rate_ = float(a["interchange_rate"])
+            m.funding_cost_monthly_ = float(a["funding_cost_monthly"])
+            m.arrears_utilisation_ = float(a["arrears_utilisation"])
+            m.charge_off_lag_ = int(a["charge_off_lag_months"])
+            m.n_accounts_ = int(a["n_accounts"])
+            m.closure_terms_ = {
+                str(k): {"log_hr_per_unit": float(v["log_hr_per_unit"]), "book_mean": float(v["book_mean"])}
+                for k, v in dict(a.get("closure_terms", {})).items()
+            }
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ArtefactError(f"account_value artefact: malformed ({exc})") from None
+        checks = {
+            "default_hazard and closure_hazard in [0, 1]": hz[["default_hazard", "closure_hazard"]]
+            .stack()
+            .between(0, 1)
+            .all(),
+            "utilisation in [0, 5]": hz["utilisation"].between(0, 5).all(),
+            "spend ≥ 0 and finite": np.isfinite(hz["spend"]).all() and (hz["spend"] >= 0).all(),
+            "lgd in [0, 1]": 0 <= m.lgd <= 1,
+            "rates within ±1": abs(m.interchange_rate_) <= 1 and abs(m.funding_cost_monthly_) <= 1,
+            "horizon in [1, 600]": 1 <= m.horizon <= 600,
+            "charge-off lag in [0, 60]": 0 <= m.charge_off_lag_ <= 60,
+            # a fraction-valued term (reward rate) moves by hundredths: its effect per unit is large
+            "closure effects finite and within ±100 per unit": all(
+                np.isfinite(v["log_hr_per_unit"]) and abs(v["log_hr_per_unit"]) <= 100
+                for v in m.closure_terms_.values()
+            ),
+        }
+        bad = [k for k, ok in checks.items() if not ok]
+        if bad:
+            raise ArtefactError(f"account_value artefact: values out of range: {'; '.join(bad)}")
+        m.hazards_ = hz
+        return m

@@ -187,6 +187,8 @@ TABLES: dict[str, dict[str, Col]] = {
         "bad_12m": Col("float", nullable=True, isin=(0.0, 1.0)),
         "apr": Col("float", min=0, max=100),
         "credit_limit": Col("float", min=0),
+        "annual_fee": Col("float", min=0),
+        "reward_rate": Col("float", min=0, max=1),
     },
     "performance": {
         "account_id": Col("int"),

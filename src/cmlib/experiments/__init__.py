@@ -50,7 +50,17 @@ from cmlib.experiments.sequential import (  # noqa: F401
 )
 from cmlib.experiments.sources import (  # noqa: F401
     ExperimentData,
+    arm_terms,
     experiment_data,
+)
+from cmlib.experiments.value import (  # noqa: F401
+    DECISION_SCHEMA_VERSION,
+    ArmValueResult,
+    arm_value,
+    decision_against_truth,
+    read_decision,
+    sample_to_decide,
+    write_decision,
 )
 from cmlib.experiments.variance import (  # noqa: F401
     _comoment_matrix,

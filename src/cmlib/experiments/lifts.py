@@ -372,25 +372,29 @@ def non_inferiority(
     margin: float,
     alpha: float = 0.05,
     higher_is_worse: bool = True,
+    relative: bool = False,
 ) -> GuardrailResult:
     """One-sided non-inferiority of each arm against control on a risk metric (Agresti–Caffo bounds for
     0/1 metrics, Wald otherwise).
 
     With ``higher_is_worse`` (delinquency, loss) an arm passes when the upper ``1 − alpha`` bound of
-    (arm − control) is below ``margin``; otherwise when the lower bound is above ``−margin``.
+    (arm − control) is below the margin; otherwise when the lower bound is above −margin. The margin is in
+    the metric's units, or with ``relative`` a fraction of the control's rate (0.20: at most 20 % worse),
+    converted with the observed control rate (the ``margin`` column then holds the absolute margin).
     """
     if margin <= 0:
-        raise ParameterError("margin", "a positive number (in the metric's units)", margin)
+        raise ParameterError("margin", "a positive number", margin)
     # a two-sided 1-2α interval's ends are one-sided 1-α bounds; 0/1 risk metrics are rare events
     interval = "agresti_caffo" if is_binary(m, metric) else "wald"
     c = compare(m, metric, control, alpha=2 * alpha, interval=interval).summary
+    c["bound"] = c["abs_ci_high"] if higher_is_worse else c["abs_ci_low"]
+    # significantly worse than control at all: the other one-sided bound excludes zero
+    c["worse"] = c["abs_ci_low"] > 0 if higher_is_worse else c["abs_ci_high"] < 0
+    c["margin"] = margin * c["control_mean"] if relative else margin
     if higher_is_worse:
-        c["bound"] = c["abs_ci_high"]
-        c["passed"] = c["bound"] < margin
+        c["passed"] = c["bound"] < c["margin"]
     else:
-        c["bound"] = c["abs_ci_low"]
-        c["passed"] = c["bound"] > -margin
-    c["margin"] = margin
+        c["passed"] = c["bound"] > -c["margin"]
     return GuardrailResult(
         c[
             [
@@ -404,6 +408,7 @@ def non_inferiority(
                 "bound",
                 "margin",
                 "passed",
+                "worse",
             ]
         ]
     )
@@ -425,18 +430,35 @@ def decide(
     srm: SRMResult,
     alpha: float = 0.05,
     balance_table: BalanceResult | pd.DataFrame | None = None,
+    value=None,
+    daily_traffic: float | None = None,
+    as_of=None,
 ) -> Decision:
     """Combine the primary metric (Holm across arms), guardrails, the SRM check and covariate balance into a
     decision per arm.
 
     Rules, in order: SRM fails, or an arm's pre-treatment covariates are out of balance (``balance_table``
-    from :func:`balance`) → keep running (the readout cannot be trusted); any guardrail not shown
-    non-inferior → do not ship; a significant positive primary lift → ship; a significant negative one →
-    do not ship; otherwise → keep running (not enough evidence yet).
+    from :func:`balance`) → keep running (the readout cannot be trusted); a guardrail significantly worse
+    than control and beyond its margin → do not ship (outside the risk appetite); beyond its margin but not
+    significantly worse, or within it but not yet shown non-inferior → keep running; a significant
+    negative primary lift → do not ship; a significant positive one → ship; otherwise → keep running.
+
+    With ``value`` (an :class:`~cmlib.experiments.value.ArmValueResult`) the money decides once no guardrail
+    is beyond its margin: the value lift's interval above zero → ship (with early-delinquency monitoring
+    when a guardrail is within its margin but not yet shown); below zero → do not ship (the arm loses
+    money per contact, whatever its lift); otherwise keep running, with the contacts per arm still needed
+    and, given ``daily_traffic`` (contacts a day over all arms) and ``as_of`` (the last contact date), the
+    date they are reached. A significantly negative primary lift is a do-not-ship either way.
     """
     primary, guardrails = summary_of(primary), [summary_of(g) for g in guardrails]
     balance_table = None if balance_table is None else summary_of(balance_table)
     p_adj = holm(primary["p_value"].to_numpy())
+    vs = need = None
+    if value is not None:
+        from cmlib.experiments.value import sample_to_decide
+
+        vs = value.summary.set_index("arm")
+        need = sample_to_decide(value, alpha).set_index("arm")
     rows = []
     for (_, r), pa in zip(primary.iterrows(), p_adj, strict=True):
         reasons = []
@@ -462,11 +484,60 @@ def decide(
             reasons.append(
                 f"pre-treatment imbalance in {', '.join(map(str, unbalanced))}: check randomisation"
             )
-        elif failed:
-            verdict = "do not ship"
+        elif any(f["worse"] and abs(f["abs_lift"]) > f["margin"] for f in failed):
+            verdict = "do not ship"  # significantly worse, and by more than the risk appetite allows
             for f in failed:
                 reasons.append(
-                    f"guardrail {f['metric']}: worse by up to {f['bound']:.2%} (margin {f['margin']:.2%})"
+                    f"guardrail {f['metric']}: {f['arm_mean']:.2%} vs {f['control_mean']:.2%} in control "
+                    f"({(f['arm_mean'] - f['control_mean']) * 100:+.2f} pp, significantly worse), beyond the "
+                    f"margin of {f['margin'] * 100:.2f} pp"
+                )
+        elif any(abs(f["abs_lift"]) > f["margin"] for f in failed):
+            verdict = "keep running"  # beyond the margin at the measured rate, but not significantly worse
+            for f in failed:
+                reasons.append(
+                    f"guardrail {f['metric']}: {f['arm_mean']:.2%} vs {f['control_mean']:.2%} in control "
+                    f"({(f['arm_mean'] - f['control_mean']) * 100:+.2f} pp), beyond the margin of "
+                    f"{f['margin'] * 100:.2f} pp but not significantly worse yet"
+                )
+        elif failed and vs is None:
+            verdict = "keep running"  # within the margin at the measured rate, not yet shown to stay there
+            for f in failed:
+                reasons.append(
+                    f"guardrail {f['metric']}: within the margin at the measured rate but not yet shown "
+                    f"(worse by up to {(f['bound']) * 100:.2f} pp, margin {f['margin'] * 100:.2f} pp)"
+                )
+        elif pa < alpha and r["abs_lift"] < 0:
+            verdict = "do not ship"
+            reasons.append(f"{r['metric']} down {r['rel_lift']:.1%} (adjusted p = {pa:.2g})")
+        elif vs is not None:
+            v = vs.loc[r["arm"]]
+            gap = f"{v['value_lift']:+,.2f} per contact (interval {v['lift_ci_low']:+,.2f} to {v['lift_ci_high']:+,.2f})"
+            if v["lift_ci_low"] > 0:
+                verdict = "ship"
+                reasons.append(
+                    f"adds {gap} against control; "
+                    + (
+                        "early risk within the margin at the measured rate, not yet proven: ship with "
+                        "monthly early-delinquency monitoring"
+                        if failed
+                        else "guardrails hold"
+                    )
+                )
+            elif v["lift_ci_high"] < 0:
+                verdict = "do not ship"
+                reasons.append(f"loses {gap} against control")
+            else:
+                verdict = "keep running"
+                more = need.loc[r["arm"], "more_per_arm"]
+                when = ""
+                if np.isfinite(more) and daily_traffic and as_of is not None:
+                    days = int(np.ceil(more * (len(primary) + 1) / daily_traffic))  # every arm and control
+                    when = f", reached about {(pd.Timestamp(as_of) + pd.Timedelta(days=days)).date()}"
+                reasons.append(
+                    f"value {gap} not yet clear of zero; about {more:,.0f} more contacts per arm needed{when}"
+                    if np.isfinite(more)
+                    else f"value {gap}: no measurable difference from control"
                 )
         elif pa < alpha and r["abs_lift"] > 0:
             verdict = "ship"
@@ -477,15 +548,22 @@ def decide(
         else:
             verdict = "keep running"
             reasons.append(f"{r['metric']} lift {r['rel_lift']:.1%} not significant (adjusted p = {pa:.2g})")
-        rows.append(
-            {
-                "arm": r["arm"],
-                "decision": verdict,
-                "reason": "; ".join(reasons),
-                "primary_rel_lift": r["rel_lift"],
-                "primary_p_adjusted": pa,
+        row = {
+            "arm": r["arm"],
+            "decision": verdict,
+            "reason": "; ".join(reasons),
+            "primary_rel_lift": r["rel_lift"],
+            "primary_p_adjusted": pa,
+        }
+        if vs is not None:
+            v = vs.loc[r["arm"]]
+            row |= {
+                k: float(v[k]) for k in ("value_per_contact", "value_lift", "lift_ci_low", "lift_ci_high")
             }
-        )
+            row["more_contacts_per_arm"] = (
+                float(need.loc[r["arm"], "more_per_arm"]) if verdict == "keep running" else 0.0
+            )
+        rows.append(row)
     return Decision(pd.DataFrame(rows))
 
 

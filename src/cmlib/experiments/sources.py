@@ -9,12 +9,24 @@ import pandas as pd
 
 @dataclass
 class ExperimentData:
-    """The contacts of one experiment (with the customer's ``segment`` on the simulated bank), and the
-    simulator's ``truth`` (None for user data)."""
+    """The contacts of one experiment (with the customer's ``segment`` on the simulated bank), each arm's
+    product ``terms`` and cost per contact (from the campaigns table; None when the source has none), the
+    simulator's ``truth`` and per-contact ``truth_table`` (None for user data)."""
 
     name: str
     contacts: pd.DataFrame
     truth: dict | None = None
+    terms: pd.DataFrame | None = None
+    truth_table: pd.DataFrame | None = None
+
+
+def arm_terms(campaigns: pd.DataFrame, experiment_id: str) -> pd.DataFrame:
+    """One row per arm of ``experiment_id`` (index = arm): APR (% a year), annual fee, credit limit, reward
+    rate and cost per contact, read from the campaigns table."""
+    from cmlib.finance import TERMS
+
+    c = campaigns[campaigns["experiment_id"] == experiment_id].dropna(subset=["arm"])
+    return c.drop_duplicates("arm").set_index("arm")[[*TERMS, "cost_per_contact"]].astype(float)
 
 
 def experiment_data(
@@ -25,13 +37,16 @@ def experiment_data(
     # imported here so that `import cmlib.experiments` does not load the simulator
     from cmlib.data import bank, load
 
-    truth = None
+    truth = terms = table = None
     if data_source == "synthetic":
         world = bank(n_customers, random_state)
         contacts = world.contacts.merge(
             world.customers[["customer_id", "segment"]], on="customer_id", how="left"
         )
-        truth = world.truth
+        truth, table = world.truth, world.truth_tables["uplift"]
+        terms = arm_terms(world.campaigns, experiment_id)
     else:
         contacts = load(data_source, table="contacts")
-    return ExperimentData(data_source, contacts[contacts["experiment_id"] == experiment_id], truth)
+    return ExperimentData(
+        data_source, contacts[contacts["experiment_id"] == experiment_id], truth, terms, table
+    )

@@ -46,9 +46,14 @@ from cmlib.optimize.sources import (  # noqa: F401
 from cmlib.optimize.targeting import (  # noqa: F401
     InteractionUplift,
     TargetSelection,
+    WaveArms,
+    compare_plans,
+    incremental_value,
+    plan_arms,
     select_targets,
 )
 from cmlib.optimize.uplift import (  # noqa: F401
+    ArmUplift,
     QiniResult,
     TwoModelUplift,
     XLearnerUplift,
@@ -57,6 +62,7 @@ from cmlib.optimize.uplift import (  # noqa: F401
     auuc,
     auuc_from_effect,
     check_randomised,
+    fit_arm_uplift,
     qini_curve,
     response_model,
 )

@@ -41,12 +41,24 @@ def channel_funnel(contacts, campaigns: pd.DataFrame, backend: str = "duckdb") -
 
 
 def channel_economics(
-    funnel: pd.DataFrame, expected_bad_rate: pd.Series | float, npv_per_good: float, loss_per_bad: float
+    funnel: pd.DataFrame,
+    expected_bad_rate: pd.Series | float,
+    npv_per_good: float | None = None,
+    loss_per_bad: float | None = None,
+    value_per_booking: pd.Series | float | None = None,
 ) -> TableResult:
     """Per channel, from a funnel table with columns ``channel``, ``spend``, ``contacts``, ``responses``,
     ``approvals``, ``bookings``: rates, cost per acquisition (spend / bookings), cost per good account
     (spend / expected good bookings, goods = bookings × (1 − bad rate)), and NPV per unit spent =
+    (bookings · ``value_per_booking`` − spend) / spend when the value of a booking (net of its expected loss,
+    per channel or one number) is given — the account-value model's — else
     (goods · npv_per_good − bads · loss_per_bad − spend) / spend."""
+    if value_per_booking is None and (npv_per_good is None or loss_per_bad is None):
+        from cmlib.errors import ParameterError
+
+        raise ParameterError(
+            "value_per_booking", "a value per booking, or npv_per_good and loss_per_bad", None
+        )
     need = ["channel", "spend", "contacts", "responses", "approvals", "bookings"]
     require_columns(funnel, need, "channel funnel")
     f = funnel.set_index("channel")
@@ -66,7 +78,15 @@ def channel_economics(
     goods = f["bookings"] * (1 - bad)
     out["cost_per_acquisition"] = f["spend"] / f["bookings"]
     out["cost_per_good_account"] = f["spend"] / goods
-    out["npv_per_unit_spent"] = (goods * npv_per_good - f["bookings"] * bad * loss_per_bad - f["spend"]) / f[
-        "spend"
-    ]
+    if value_per_booking is not None:
+        vpb = (
+            value_per_booking.reindex(f.index)
+            if isinstance(value_per_booking, pd.Series)
+            else pd.Series(float(value_per_booking), index=f.index)
+        )
+        out["value_per_booking"] = vpb
+        out["npv_per_unit_spent"] = (f["bookings"] * vpb - f["spend"]) / f["spend"]
+    else:
+        value = goods * npv_per_good - f["bookings"] * bad * loss_per_bad
+        out["npv_per_unit_spent"] = (value - f["spend"]) / f["spend"]
     return TableResult(out.replace([np.inf, -np.inf], np.nan))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cmlib.errors import ParameterError
-
 #: the customer features the uplift models use (numeric, known before the contact)
 UPLIFT_FEATURES = [
     "age",
@@ -36,11 +34,10 @@ class OptimisationData:
 
 
 def optimisation_data(
-    data_source: str, n_customers: int = 100_000, random_state: int = 1, treatment_arm: str | None = None
+    data_source: str, n_customers: int = 100_000, random_state: int = 1
 ) -> OptimisationData:
     """Load the bank's tables: ``"synthetic"`` (the simulated bank) or a folder written by
-    ``cmlib data generate`` (one table per sub-folder or file). ``treatment_arm``, when given, must be an arm
-    of the randomised test (ParameterError otherwise)."""
+    ``cmlib data generate`` (one table per sub-folder or file)."""
     # imported here so that `import cmlib.optimize` does not load the simulator
     from cmlib.data import bank, load
 
@@ -51,6 +48,4 @@ def optimisation_data(
     else:
         tables = {k: load(data_source, table=k) for k in TABLES}
     arms = sorted(set(tables["campaigns"]["arm"].dropna().astype(str)) - {"", "control"})
-    if treatment_arm is not None and treatment_arm not in arms:
-        raise ParameterError("treatment_arm", f"an arm of the randomised test: {arms}", treatment_arm)
     return OptimisationData(data_source, tables, arms, world)

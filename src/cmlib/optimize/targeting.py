@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from cmlib.base import BaseEstimator, Result, check_is_fitted
-from cmlib.errors import DataError, ParameterError
+from cmlib.errors import ArtefactError, DataError, ParameterError
 from cmlib.optimize.uplift import _check_uplift
 from cmlib.validation import require_columns
 
@@ -104,3 +104,114 @@ class InteractionUplift(BaseEstimator):
             self.model_.predict_proba(self._design(X, np.ones(n)))[:, 1]
             - self.model_.predict_proba(self._design(X, np.zeros(n)))[:, 1]
         )
+
+
+@dataclass(repr=False)
+class WaveArms(Result):
+    """The offers the next wave may use, and why: ``arms`` (planned), ``decisions`` (the A/B test's verdict
+    per arm, empty without a decision artefact), ``unshipped`` (planned arms the test did not ship — only
+    with an explicit override) and ``notes`` for the report."""
+
+    arms: list
+    decisions: pd.DataFrame
+    unshipped: list
+    notes: list
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        d = self.decisions.set_index("arm") if len(self.decisions) else pd.DataFrame()
+        return pd.DataFrame(
+            [
+                {
+                    "arm": a,
+                    "test_decision": d["decision"].get(a, "no decision") if len(d) else "no decision",
+                    "planned": a in self.arms,
+                }
+                for a in sorted(set(self.arms) | set(d.index if len(d) else []))
+            ]
+        )
+
+    def to_dict(self) -> dict:
+        return {"arms_planned": len(self.arms), "unshipped_arms_planned": len(self.unshipped)}
+
+
+def plan_arms(offer_arms, decision_path, test_arms, allow_unshipped: bool = False) -> WaveArms:
+    """Which offers the next wave may use. ``offer_arms="shipped"``: the arms the A/B test shipped (read from
+    its decision artefact at ``decision_path``; none when it is missing). A list of arms (or one string of
+    names separated by commas): each must be an
+    arm of the test (``test_arms``), and one the test did not ship needs ``allow_unshipped=True`` —
+    otherwise ParameterError naming the arm and its decision."""
+    from cmlib.experiments import read_decision
+
+    notes = []
+    decisions = pd.DataFrame(columns=["arm", "decision", "reason"])
+    if decision_path is not None:
+        try:
+            decisions = read_decision(decision_path)[0]
+        except ArtefactError as exc:
+            notes.append(f"{exc}: no arm counts as shipped")
+    else:
+        notes.append("no decision artefact (decision.json) from the A/B test: no arm counts as shipped")
+    shipped = decisions.loc[decisions["decision"] == "ship", "arm"].astype(str).tolist()
+    if isinstance(offer_arms, str) and offer_arms.strip() != "shipped":
+        offer_arms = [a.strip() for a in offer_arms.split(",") if a.strip()]  # "lower_apr, cashback"
+    if isinstance(offer_arms, str):
+        arms = [a for a in shipped if a in set(test_arms)]
+    elif isinstance(offer_arms, list | tuple) and offer_arms and all(isinstance(a, str) for a in offer_arms):
+        unknown = [a for a in offer_arms if a not in set(test_arms)]
+        if unknown:
+            raise ParameterError("offer_arms", f"arms of the randomised test {sorted(test_arms)}", unknown)
+        arms = list(dict.fromkeys(offer_arms))
+    else:
+        raise ParameterError("offer_arms", '"shipped" or arm names separated by commas', offer_arms)
+    unshipped = [a for a in arms if a not in shipped]
+    if unshipped and not allow_unshipped:
+        verdict = decisions.set_index("arm")["decision"].to_dict() if len(decisions) else {}
+        raise ParameterError(
+            "offer_arms",
+            "arms the A/B test shipped (set allow_unshipped = True to override)",
+            {a: verdict.get(a, "no decision") for a in unshipped},
+        )
+    if unshipped:
+        notes.append("OVERRIDE: the wave uses " + ", ".join(unshipped) + ", which the A/B test did not ship")
+    return WaveArms(arms, decisions, unshipped, notes)
+
+
+def incremental_value(
+    p_control: np.ndarray,
+    uplift: np.ndarray,
+    conversion: float,
+    value: np.ndarray,
+    conversion_control: float,
+    value_control: np.ndarray,
+) -> np.ndarray:
+    """Expected value of giving each customer the offer instead of today's (control): P(respond | offer) ×
+    P(book | respond, offer) × value of the account on the offer's terms − the same under control, with
+    P(respond | offer) = ``p_control`` + ``uplift``. The offer's effect on risk and exposure enters through
+    ``value`` (priced on its terms) — not only its effect on response."""
+    p_offer = np.clip(np.asarray(p_control, float) + np.asarray(uplift, float), 0, 1)
+    return p_offer * conversion * np.asarray(value, float) - np.asarray(
+        p_control, float
+    ) * conversion_control * np.asarray(value_control, float)
+
+
+def compare_plans(plans: dict, values: dict, costs: dict) -> pd.DataFrame:
+    """Value of contact plans: each plan (name → frame of ``row`` and ``arm``: whom to contact with which
+    offer) summed with ``values`` (arm → incremental value per candidate row, estimated or true) and
+    ``costs`` (arm → cost per contact). One row per plan: contacts, spend, expected incremental value and
+    the value net of contact cost."""
+    rows = []
+    for name, p in plans.items():
+        arm, row = p["arm"].to_numpy(), p["row"].to_numpy(int)
+        v = sum(float(np.asarray(values[a])[row[arm == a]].sum()) for a in set(arm) if a is not None)
+        spend = sum(costs[a] * int((arm == a).sum()) for a in set(arm) if a is not None)
+        rows.append(
+            {
+                "strategy": name,
+                "contacts": len(p),
+                "spend": float(spend),
+                "expected_incremental_value": v,
+                "net_of_contact_cost": v - float(spend),
+            }
+        )
+    return pd.DataFrame(rows).set_index("strategy")

@@ -192,3 +192,73 @@ def auuc_from_effect(effect, score) -> float:
     share = np.arange(0, n + 1) / n
     cum = np.r_[0.0, np.cumsum(e)] / n
     return float(np.trapezoid(cum - share * cum[-1], share))
+
+
+@dataclass(repr=False)
+class ArmUplift(Result):
+    """Uplift models of several offers against control: ``summary`` (arm, model, AUUC on the held-out rows,
+    chosen), the fitted ``models`` by (arm, model name) and the ``chosen`` model name per arm (largest AUUC)."""
+
+    summary: pd.DataFrame
+    models: dict
+    chosen: dict
+
+    def predict(self, X: pd.DataFrame) -> dict:
+        """Uplift in response probability of each arm's chosen model, per row of ``X``: {arm: array}."""
+        return {a: self.models[(a, m)].predict(X) for a, m in self.chosen.items()}
+
+    def plot(self, X: pd.DataFrame, arm, y, rows, control: str = "control", baselines: dict | None = None):
+        """Qini curves on ``rows`` (the held-out part), one panel per arm: every fitted model, and each
+        ``baselines`` score (name → one score per row of ``X``, e.g. response propensity) for comparison."""
+        import matplotlib.pyplot as plt
+
+        arms = list(self.chosen)
+        fig, axes = plt.subplots(1, max(len(arms), 1), figsize=(7 * max(len(arms), 1), 4.5), squeeze=False)
+        arm, y, rows = np.asarray(arm).astype(str), np.asarray(y), np.asarray(rows, bool)
+        for ax, a in zip(axes[0], arms, strict=False):
+            r = rows & ((arm == control) | (arm == a))
+            t = arm[r] == a
+            scores = {m: est.predict(X[r]) for (aa, m), est in self.models.items() if aa == a}
+            scores |= {k: np.asarray(v)[r] for k, v in (baselines or {}).items()}
+            for i, (k, sc) in enumerate(scores.items()):  # the random line once, from the last curve
+                qini_curve(y[r], t, sc).plot(ax, label=k, random=i == len(scores) - 1)
+            ax.set_title(f"Qini on the held-out part: {a} vs {control}")
+        return fig
+
+    def to_dict(self) -> dict:
+        best = self.summary[self.summary["chosen"]].set_index("arm")["auuc"]
+        return {f"{a}.auuc": float(v) for a, v in best.items()}
+
+
+def fit_arm_uplift(
+    X: pd.DataFrame, arm, y, control: str, arms, train, models: dict | None = None
+) -> ArmUplift:
+    """For each offer in ``arms``: fit every uplift model in ``models`` (name → unfitted estimator; default
+    two-model, X-learner and the interaction S-learner) on the ``train`` rows of that offer and control, score
+    it by AUUC on the other rows of that offer and control, and keep the best per offer."""
+    from sklearn.base import clone
+
+    from cmlib.optimize.targeting import InteractionUplift
+
+    models = models or {
+        "two-model": TwoModelUplift(),
+        "X-learner": XLearnerUplift(),
+        "interaction": InteractionUplift(),
+    }
+    arm = np.asarray(arm).astype(str)
+    y, train = np.asarray(y), np.asarray(train, bool)
+    rows, fitted, chosen = [], {}, {}
+    for a in arms:
+        mine = (arm == control) | (arm == a)
+        t = arm == a
+        fit_rows, test_rows = mine & train, mine & ~train
+        for name, est in models.items():
+            m = clone(est) if hasattr(est, "get_params") else est
+            fitted[(a, name)] = m.fit(X[fit_rows], t[fit_rows], y[fit_rows])
+            score = auuc(y[test_rows], t[test_rows], m.predict(X[test_rows]))
+            rows.append({"arm": a, "model": name, "auuc": score})
+    s = pd.DataFrame(rows, columns=["arm", "model", "auuc"])
+    best = s.loc[s.groupby("arm")["auuc"].idxmax()] if len(s) else s
+    chosen = dict(zip(best["arm"], best["model"], strict=True))
+    s["chosen"] = [chosen.get(a) == m for a, m in zip(s["arm"], s["model"], strict=True)]
+    return ArmUplift(s, fitted, chosen)

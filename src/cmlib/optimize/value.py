@@ -1,4 +1,5 @@
-"""cmlib.optimize — linking spend to credit losses: the scorecard and lifetime-value artefacts (one section of the package; the package re-exports every name)."""
+"""cmlib.optimize — linking spend to credit losses: the scorecard and the account-value model (one section of
+the package; the package re-exports every name)."""
 
 from __future__ import annotations
 
@@ -9,50 +10,56 @@ import pandas as pd
 
 from cmlib.base import Result
 from cmlib.errors import ArtefactError
-from cmlib.finance import DEFAULT_LGD
+from cmlib.finance import DEFAULT_LGD, AccountValueModel
 from cmlib.scorecard import load_scorecard
-from cmlib.survival import read_clv_artefact
 
 
 @dataclass(repr=False)
 class AccountValue(Result):
-    """Expected value of a booked account per customer, from the scoring notebook's scorecard (probability
-    of bad, risk cutoff) and the survival notebook's lifetime values (discounted margin and exposure per
-    segment) — or from stated fallbacks, listed in ``notes``, when an artefact is missing.
+    """Expected value of booking each customer on given product terms: the scoring notebook's scorecard (the
+    customer's probability of bad and the risk cutoff) and the survival notebook's account-value model (the
+    terms priced with the book's balances, spend, closure and default) — or stated fallbacks, listed in
+    ``notes``, when an artefact is missing.
 
-    NPV(x) = discounted margin(segment) − PD(x) × exposure at default(segment) × LGD. PD is the scorecard's
-    12-month probability of bad, a floor for the lifetime one: the NPV is optimistic for long-lived risky
-    accounts, which the risk cutoff keeps out of targeting anyway."""
+    value(x, terms) = the model's lifetime value on ``terms`` with the default hazard scaled by
+    PD(x) / ``reference_pd``, where ``reference_pd`` is the scorecard's mean PD over the book the model was
+    fitted on (so an average customer gets the book's value). Fallback without the model: a flat
+    ``discounted_margin`` − PD(x) × ``exposure_at_default`` × LGD."""
 
     scorecard: object | None
-    clv: pd.DataFrame | None
-    lgd: float
+    model: AccountValueModel | None
+    reference_pd: float
     fallback: dict
     notes: list
 
     @property
+    def lgd(self) -> float:
+        return float(self.model.lgd) if self.model is not None else float(self.fallback["lgd"])
+
+    @property
     def summary(self) -> pd.DataFrame:
         """Where each input of the value came from: the artefact, or the stated fallback."""
+        f = self.fallback
         rows = [
             {
                 "input": "probability of bad",
                 "source": "scorecard artefact"
                 if self.scorecard is not None
-                else f"fallback: {self.fallback['bad_rate']:.1%} for everyone",
+                else f"fallback: {f['bad_rate']:.1%} for everyone",
             },
             {
-                "input": "discounted margin, exposure at default",
-                "source": "lifetime-value artefact"
-                if self.clv is not None
-                else "fallback: "
-                f"{self.fallback['discounted_margin']:,.0f} and {self.fallback['exposure_at_default']:,.0f} per account",
+                "input": "margin, survival, exposure at default",
+                "source": f"account-value model ({self.model.horizon} months)"
+                if self.model is not None
+                else f"fallback: {f['discounted_margin']:,.0f} margin and {f['exposure_at_default']:,.0f} "
+                "exposure per account",
             },
             {"input": "loss given default", "source": f"{self.lgd:.0%}"},
         ]
         return pd.DataFrame(rows)
 
     def to_dict(self) -> dict:
-        return {"artefacts_missing": len(self.notes), "lgd": float(self.lgd)}
+        return {"artefacts_missing": len(self.notes), "lgd": self.lgd}
 
     def _score(self, customers: pd.DataFrame) -> np.ndarray | None:
         return None if self.scorecard is None else self.scorecard.score(customers).to_numpy(float)
@@ -75,61 +82,91 @@ class AccountValue(Result):
         """Passes the scorecard's cutoff (everyone when there is no scorecard)."""
         return self._eligible(customers, self._score(customers))
 
-    def assess(self, customers: pd.DataFrame, segment: str = "segment") -> pd.DataFrame:
-        """Per customer, scoring once: ``score`` (NaN without a scorecard), ``pd_bad``, ``npv`` (as
-        :meth:`npv`) and ``eligible`` (as :meth:`eligible`); index of ``customers``."""
+    def _priced(self, pd_bad: np.ndarray, terms) -> pd.DataFrame:
+        n = len(pd_bad)
+        if self.model is None:
+            f = self.fallback
+            loss = f["exposure_at_default"] * f["lgd"]
+            return pd.DataFrame(
+                {
+                    "lifetime_value": f["discounted_margin"] - pd_bad * loss,
+                    "discounted_margin": np.full(n, float(f["discounted_margin"])),
+                    "expected_loss": pd_bad * loss,
+                    "pd_horizon": pd_bad,
+                    "margin_if_good": np.full(n, float(f["discounted_margin"])),
+                    "loss_if_bad": np.full(n, float(loss)),
+                }
+            )
+        tt = (
+            terms
+            if isinstance(terms, pd.DataFrame)
+            else pd.DataFrame({k: np.full(n, float(v)) for k, v in dict(terms).items()})
+        )
+        tt = tt.reset_index(drop=True)
+        v = self.model.value(tt, pd_multiplier=pd_bad / self.reference_pd)
+        good = self.model.value(tt, pd_multiplier=0.0)
+        ref = self.model.value(tt)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            loss = np.where(ref["pd_horizon"] > 0, ref["expected_loss"] / ref["pd_horizon"], 0.0)
+        return pd.DataFrame(
+            {
+                "lifetime_value": v["lifetime_value"].to_numpy(),
+                "discounted_margin": v["discounted_margin"].to_numpy(),
+                "expected_loss": v["expected_loss"].to_numpy(),
+                "pd_horizon": v["pd_horizon"].to_numpy(),
+                "margin_if_good": good["discounted_margin"].to_numpy(),
+                "loss_if_bad": loss,
+            }
+        )
+
+    def assess(self, customers: pd.DataFrame, terms=None) -> pd.DataFrame:
+        """Per customer, scoring once: ``score`` (NaN without a scorecard), ``pd_bad``, ``eligible`` (the
+        cutoff), ``npv`` (value of booking the customer on ``terms``: a dict for one offer, or a frame of
+        :data:`cmlib.finance.TERMS` aligned with ``customers``) with its parts ``discounted_margin``,
+        ``expected_loss`` and ``pd_horizon`` (chance of default within the model's horizon, at the customer's
+        risk), ``margin_if_good`` (discounted margin of an account that never defaults) and ``loss_if_bad``
+        (discounted exposure × LGD of one that defaults within the horizon). Index of ``customers``."""
+        if terms is None and self.model is not None:
+            raise ArtefactError("terms are needed to price accounts with the account-value model")
         score = self._score(customers)
         pd_bad = self._pd_bad(customers, score)
+        p = self._priced(pd_bad, terms)
         return pd.DataFrame(
             {
                 "score": np.full(len(customers), np.nan) if score is None else score,
                 "pd_bad": pd_bad,
-                "npv": self.margin(customers, segment) - pd_bad * self.loss_if_bad(customers, segment),
+                "npv": p["lifetime_value"].to_numpy(),
+                **{k: p[k].to_numpy() for k in ("discounted_margin", "expected_loss", "pd_horizon")},
+                "margin_if_good": p["margin_if_good"].to_numpy(),
+                "loss_if_bad": p["loss_if_bad"].to_numpy(),
                 "eligible": self._eligible(customers, score),
             },
             index=customers.index,
         )
 
-    def _segment_values(
-        self, customers: pd.DataFrame, column: str, fallback: str, segment: str
-    ) -> np.ndarray:
-        if self.clv is not None and segment in customers:
-            c = self.clv.set_index("segment")
-            mean = float(np.average(c[column], weights=c["accounts"]))
-            return customers[segment].map(c[column]).fillna(mean).to_numpy(float)
-        return np.full(len(customers), float(self.fallback[fallback]))
-
-    def margin(self, customers: pd.DataFrame, segment: str = "segment") -> np.ndarray:
-        """Discounted margin of a good account over its expected lifetime (per customer's segment)."""
-        return self._segment_values(customers, "discounted_margin", "discounted_margin", segment)
-
-    def loss_if_bad(self, customers: pd.DataFrame, segment: str = "segment") -> np.ndarray:
-        """Credit loss when the account goes bad: exposure at default × LGD."""
-        return (
-            self._segment_values(customers, "exposure_at_default", "exposure_at_default", segment) * self.lgd
-        )
-
-    def npv(self, customers: pd.DataFrame, segment: str = "segment") -> np.ndarray:
-        """Expected NPV of booking each customer: margin − PD × loss if bad."""
-        return self.assess(customers, segment)["npv"].to_numpy()
+    def npv(self, customers: pd.DataFrame, terms=None) -> np.ndarray:
+        """Expected value of booking each customer on ``terms`` (see :meth:`assess`)."""
+        return self.assess(customers, terms)["npv"].to_numpy()
 
 
 def account_value(
     scorecard_path=None,
-    clv_path=None,
+    model_path=None,
+    book: pd.DataFrame | None = None,
     required: bool = False,
     bad_rate: float = 0.05,
     discounted_margin: float = 300.0,
     exposure_at_default: float = 1500.0,
     lgd: float = DEFAULT_LGD,
 ) -> AccountValue:
-    """Read the scorecard and CLV artefacts (paths, or None when a run has none). ``required=True`` turns a
-    missing or incompatible artefact into an ArtefactError; otherwise the stated fallbacks are used and
-    ``notes`` says so (the report must show it)."""
+    """Read the scorecard and account-value artefacts (paths, or None when a run has none). ``book``: the
+    booked accounts the model was fitted on (scorecard features), to centre the scorecard's PD on the book;
+    without it the scorecard's own expected bad rate is the reference. ``required=True`` turns a missing or
+    incompatible artefact into an ArtefactError; otherwise the stated fallbacks are used and ``notes`` says
+    so (the report must show it)."""
 
     notes = []
-    card = clv = None
-    lgd_used = lgd
+    card = model = None
     try:
         if scorecard_path is None:
             raise ArtefactError(
@@ -141,12 +178,11 @@ def account_value(
             raise
         notes.append(f"{exc}; using a flat probability of bad of {bad_rate:.1%} and no risk cutoff")
     try:
-        if clv_path is None:
+        if model_path is None:
             raise ArtefactError(
-                "lifetime-value artefact (clv.json) not found in this run or the last good one"
+                "account-value artefact (account_value.json) not found in this run or the last good one"
             )
-        clv, assumptions = read_clv_artefact(clv_path)
-        lgd_used = float(assumptions.get("lgd", lgd))
+        model = AccountValueModel.from_artefact(model_path)
     except ArtefactError as exc:
         if required:
             raise
@@ -154,14 +190,21 @@ def account_value(
             f"{exc}; using a discounted margin of {discounted_margin:,.0f} and exposure at default of "
             f"{exposure_at_default:,.0f} per account"
         )
+    reference = float(bad_rate)
+    if card is not None:
+        if book is not None and len(book):
+            reference = float(np.mean(card.pd_from_score(card.score(book))))
+        else:
+            reference = float(card.metadata.get("expected_bad_rate", bad_rate))
     return AccountValue(
         card,
-        clv,
-        lgd_used,
+        model,
+        reference,
         {
             "bad_rate": bad_rate,
             "discounted_margin": discounted_margin,
             "exposure_at_default": exposure_at_default,
+            "lgd": lgd,
         },
         notes,
     )

@@ -14,7 +14,9 @@ from cmlib.survival.durations import duration_table
 class ChurnData:
     """What the survival notebook analyses, from any source: ``durations`` (one row per account: duration
     in months, the 0/1 ``event`` column, ``segment``, covariates), the monthly ``panel`` when the source has
-    one (None for a one-row-per-customer table), the simulated ``world`` (None otherwise)."""
+    one (None for a one-row-per-customer table), each account's product ``terms`` (``account_id`` and
+    :data:`cmlib.finance.TERMS`, for the account-value model; None when the source has none), the simulated
+    ``world`` (None otherwise)."""
 
     name: str
     durations: pd.DataFrame
@@ -22,6 +24,7 @@ class ChurnData:
     event: str
     panel: pd.DataFrame | None = None
     world: Any = None
+    terms: pd.DataFrame | None = None
 
 
 def churn_data(data_source: str, n_customers: int = 100_000, random_state: int = 1) -> ChurnData:
@@ -55,11 +58,16 @@ def churn_data(data_source: str, n_customers: int = 100_000, random_state: int =
     d = duration_table(panel)
     d["churn"] = d["closure"] + d["prepayment"]
     covariates: list[str] = []
+    terms = None
     if world is not None:
+        from cmlib.finance import TERMS
+
+        terms = world.applications.loc[world.applications["booked"], ["application_id", *TERMS]]
+        terms = terms.rename(columns={"application_id": "account_id"}).reset_index(drop=True)
         apps = world.applications.set_index("application_id").loc[d["account_id"]].reset_index()
         X = default_features(apps)
         covariates = [c for c in X.columns if X[c].nunique() > 1]
         d = pd.concat([d, X[covariates], apps[["segment", "product"]]], axis=1)
     else:
         d["segment"] = "all"
-    return ChurnData(data_source, d, covariates, "churn", panel, world)
+    return ChurnData(data_source, d, covariates, "churn", panel, world, terms)

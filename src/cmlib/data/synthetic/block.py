@@ -17,13 +17,21 @@ from cmlib.data.synthetic.truth import (
     CASHBACK_ACTIVATION,
     CHANNEL_REACH,
     CHANNEL_RESPONSE,
+    CHARGE_OFF_AFTER_ONSET,
     CLOSURE_BETA,
+    FUNDING_COST_MONTHLY,
+    INTERCHANGE_RATE,
     MACRO_GAMMA,
     P_ACTIVATE,
     P_APPLY,
     P_BOOK,
     PREPAY_BETA,
     TRAP_EARLY_LOG_HR,
+    UTILISATION_DELINQUENT,
+    UTILISATION_PER_MOB,
+    UTILISATION_START,
+    VALUE_DISCOUNT_RATE,
+    VALUE_HORIZON_MONTHS,
     default_baseline,
 )
 from cmlib.vocab import (
@@ -46,6 +54,9 @@ LEGACY_CUTOFF = 600
 
 
 ORGANIC_APPLY = 0.12  # chance a customer applies unprompted during the campaign window
+
+
+SPEND_SIGMA_90D, SPEND_SIGMA_MONTH = 0.7, 0.3  # log-normal noise of 90-day and monthly card spend
 
 
 def _block(
@@ -174,7 +185,7 @@ def _block(
     spend_90d = np.where(
         activated & (product == "card"),
         np.round(
-            np.exp(np.log(250) + 0.5 * np.log1p(pre / 100) + rng.normal(0, 0.7, na))
+            np.exp(np.log(250) + 0.5 * np.log1p(pre / 100) + rng.normal(0, SPEND_SIGMA_90D, na))
             * np.where(is_cash, 1.10, 1.0),
             2,
         ),
@@ -256,6 +267,7 @@ def _block(
     apps["booked"] = booked
     apps["bad_12m"] = np.where(booked, bad_12m_true.astype(float), np.nan)
     apps["apr"], apps["credit_limit"] = offer[:, 0], offer[:, 2]
+    apps["annual_fee"], apps["reward_rate"] = offer[:, 1], offer[:, 3]
     apps["_row"] = np.arange(na)
     apps["_contact_row"] = a_contact
 
@@ -358,7 +370,7 @@ def _panel(
     if len(b) == 0:
         return _empty_panel()
     last_obs = len(panel_idx) - 1 - book_month[b] + 1  # MOB of the last observed month
-    end_default = np.where(onset[b] > 0, onset[b] + 5, np.iinfo(np.int64).max)
+    end_default = np.where(onset[b] > 0, onset[b] + CHARGE_OFF_AFTER_ONSET, np.iinfo(np.int64).max)
     end_exit = np.where(exit_mob[b] > 0, exit_mob[b], np.iinfo(np.int64).max)
     n_rows = np.minimum(np.minimum(end_default, end_exit), last_obs)
     acc = np.repeat(b, n_rows)
@@ -371,8 +383,8 @@ def _panel(
     state[tr] = "dpd30"
     state[since == 0] = "dpd30"
     state[since == 1] = "dpd60"
-    state[(since >= 2) & (since <= 4)] = "dpd90"
-    state[since == 5] = "charged_off"
+    state[(since >= 2) & (since < CHARGE_OFF_AFTER_ONSET)] = "dpd90"
+    state[since == CHARGE_OFF_AFTER_ONSET] = "charged_off"
     ex = (exit_mob[acc] == mob) & (since < 0)
     state[ex] = exit_kind[acc][ex]
     dpd = (
@@ -393,17 +405,31 @@ def _panel(
     limit = offer[acc, 2]
     apr = offer[acc, 0]
     is_loan = product[acc] == "loan"
-    util0 = np.clip(0.25 + 0.05 * rng.standard_normal(len(b)), 0.05, 0.9)[np.searchsorted(b, acc)]
-    bal_card = limit * np.clip(util0 + 0.015 * mob + 0.1 * (since >= 0), 0, 1.1) * activated[acc]
+    util0 = np.clip(UTILISATION_START + 0.05 * rng.standard_normal(len(b)), 0.05, 0.9)[
+        np.searchsorted(b, acc)
+    ]
+    bal_card = (
+        limit
+        * np.clip(util0 + UTILISATION_PER_MOB * mob + UTILISATION_DELINQUENT * (since >= 0), 0, 1.1)
+        * activated[acc]
+    )
     bal_loan = limit * np.clip(1 - mob / 60.0, 0, 1)
     balance = np.round(np.where(is_loan, bal_loan, bal_card), 2)
     balance[np.isin(state, ["closed", "prepaid"])] = 0.0
+    exited = np.isin(state, ["closed", "prepaid"])
     spend = np.where(
-        ~is_loan & activated[acc] & (since < 0),
-        np.round(spend_90d[acc] / 3 * np.exp(rng.normal(0, 0.3, len(acc))), 2),
+        ~is_loan & activated[acc] & (since < 0) & ~exited,
+        np.round(spend_90d[acc] / 3 * np.exp(rng.normal(0, SPEND_SIGMA_MONTH, len(acc))), 2),
         0.0,
     )
-    margin = np.round(balance * apr / 1200 + 0.01 * spend - balance * 0.004, 2)
+    fee, reward = offer[acc, 1], offer[acc, 3]
+    # the fee is charged while the account performs; interest accrues on delinquent balances too
+    margin = np.round(
+        balance * (apr / 1200 - FUNDING_COST_MONTHLY)
+        + (INTERCHANGE_RATE - reward) * spend
+        + np.where((since < 0) & ~exited, fee / 12, 0.0),
+        2,
+    )
     margin[state == "charged_off"] = -balance[state == "charged_off"]
     return pd.DataFrame(
         {
@@ -447,7 +473,8 @@ STAGES = ["responded", "applied", "approved", "booked", "activated", "spend_90d"
 def _experiment_truth(cust, eta, score_z, risk_z, young, common, rows, cal):
     """Expected per-contacted rate of every funnel stage under every arm for the experiment's contacts
     (sums, to be divided by the count once all blocks are in), and each contact's response probability
-    under each arm (the per-customer uplift)."""
+    under each arm (the per-customer uplift) and its true value: P(booked | contacted with the arm) × the
+    expected value of the booked account under the arm's terms (:func:`_booked_value`)."""
     pre = cust["pre_spend_monthly"].to_numpy()[rows]
     inc = cust["income"].to_numpy()[rows]
     attrs = cust.iloc[rows]
@@ -467,7 +494,7 @@ def _experiment_truth(cust, eta, score_z, risk_z, young, common, rows, cal):
     book_month = cal.experiment_month + 1
     h0 = default_baseline(6)
     sums: dict[str, dict[str, float]] = {}
-    uplift = {}
+    uplift, value, booking = {}, {}, {}
     for a in ARMS:
         s = ARM_RESPONSE[a]
         shift = (
@@ -483,7 +510,7 @@ def _experiment_truth(cust, eta, score_z, risk_z, young, common, rows, cal):
         p_book = p_ok * P_BOOK
         p_act1 = _sigmoid(np.log(P_ACTIVATE / (1 - P_ACTIVATE)) + CASHBACK_ACTIVATION * (a == "cashback"))
         p_act = p_book * p_act1
-        e_spend = np.exp(np.log(250) + 0.5 * np.log1p(pre / 100) + 0.7**2 / 2) * (
+        e_spend = np.exp(np.log(250) + 0.5 * np.log1p(pre / 100) + SPEND_SIGMA_90D**2 / 2) * (
             1.10 if a == "cashback" else 1.0
         )
         apr = ARM_OFFER[a][0]
@@ -507,6 +534,9 @@ def _experiment_truth(cust, eta, score_z, risk_z, young, common, rows, cal):
             onset3 += surv * p_d
             surv = surv * (1 - p_d) * (1 - p_c)
         p_early = onset3 + surv * np.minimum(0.012 * np.exp(0.5 * (e - RISK_Z_CENTER)), 0.5)
+        v_book = _booked_value(a, e, eta_c, p_act1, e_spend, macro, book_month)
+        value[a] = p_book * v_book
+        booking[a] = p_book
         sums[a] = {
             "responded": p_r.sum(),
             "applied": p_app.sum(),
@@ -515,8 +545,60 @@ def _experiment_truth(cust, eta, score_z, risk_z, young, common, rows, cal):
             "activated": p_act.sum(),
             "spend_90d": (p_act * e_spend).sum(),
             "early_dpd30_3m_x_booking": (p_book * p_early).sum(),
+            "value": value[a].sum(),
             "n": float(len(rows)),
         }
-    up = pd.DataFrame({f"p_response_{a}": v for a, v in uplift.items()})
+    up = pd.DataFrame(
+        {
+            **{f"p_response_{a}": v for a, v in uplift.items()},
+            **{f"p_booked_{a}": v for a, v in booking.items()},
+            **{f"value_{a}": v for a, v in value.items()},
+        }
+    )
     up.insert(0, "customer_id", cust["customer_id"].to_numpy()[rows])
     return sums, up
+
+
+def _booked_value(arm, risk_eta, eta_close, p_activate, e_spend_90d, macro, book_month) -> np.ndarray:
+    """True expected value of a card booked under ``arm``'s terms in the experiment's month, per customer:
+    the margin of each month the account performs (as the panel books it), the interest accrued while it
+    is delinquent and −balance at charge-off, discounted at VALUE_DISCOUNT_RATE over VALUE_HORIZON_MONTHS.
+    Activated and inactive accounts (no balance, no spend, higher closure) are valued apart and averaged."""
+    apr, fee, limit, reward = ARM_OFFER[arm]
+    horizon = VALUE_HORIZON_MONTHS
+    h0 = default_baseline(horizon)
+    disc = (1 + VALUE_DISCOUNT_RATE) ** (-np.arange(0, horizon + CHARGE_OFF_AFTER_ONSET + 2) / 12)
+    spend_m = e_spend_90d / 3 * np.exp(SPEND_SIGMA_MONTH**2 / 2)
+    carry = apr / 1200 - FUNDING_COST_MONTHLY
+    total = np.zeros(len(risk_eta))
+    for active, weight in ((1.0, p_activate), (0.0, 1 - p_activate)):
+        p_close = _cloglog_p(eta_close + CLOSURE_BETA["inactive"] * (1 - active))
+        alive = np.ones(len(risk_eta))
+        v = np.zeros(len(risk_eta))
+        for t in range(1, horizon + 1):
+            cal_idx = min(book_month + t - 1, len(macro) - 1)
+            p_d = _cloglog_p(
+                np.log(-np.log1p(-h0[t - 1]))
+                + risk_eta
+                + MACRO_GAMMA * (macro[cal_idx] - 4.5)
+                + TRAP_EARLY_LOG_HR * (arm == "no_fee_high_limit" and t <= 6)
+            )
+            onset = alive * p_d
+            alive = alive * (1 - p_d) * (1 - p_close)
+            balance = limit * (UTILISATION_START + UTILISATION_PER_MOB * t) * active
+            v += (
+                disc[t]
+                * alive
+                * (balance * carry + active * spend_m * (INTERCHANGE_RATE - reward) + fee / 12)
+            )
+            for j in range(CHARGE_OFF_AFTER_ONSET + 1):  # arrears: interest accrues, then the write-off
+                if t + j > horizon:
+                    break
+                bad = (
+                    limit
+                    * (UTILISATION_START + UTILISATION_PER_MOB * (t + j) + UTILISATION_DELINQUENT)
+                    * active
+                )
+                v += disc[t + j] * onset * (-bad if j == CHARGE_OFF_AFTER_ONSET else bad * carry)
+        total += weight * v
+    return total

@@ -124,6 +124,23 @@ CASHBACK_ACTIVATION = 0.30  # log-odds lift of activation for the cashback arm
 P_APPLY, P_BOOK, P_ACTIVATE = 0.62, 0.85, 0.70
 
 
+#: the account's monthly margin: interest on the balance (APR / 12) + interchange on spend + the annual fee
+#: spread monthly − rewards paid on spend − funding cost on the balance; a charge-off books −balance (LGD 1)
+INTERCHANGE_RATE = 0.01  # of card spend
+FUNDING_COST_MONTHLY = 0.004  # of the balance, per month (about 4.9 % a year)
+UTILISATION_START, UTILISATION_PER_MOB, UTILISATION_DELINQUENT = 0.25, 0.015, 0.10  # balance / limit
+CHARGE_OFF_AFTER_ONSET = 5  # months from default onset (30 DPD) to charge-off
+
+
+#: the truth's definition of an account's value: discounted margin net of charge-offs over this horizon
+VALUE_HORIZON_MONTHS = 36
+VALUE_DISCOUNT_RATE = 0.10  # annual
+
+
+#: the bank's risk appetite for a new offer: early delinquency at most this much above control (relative)
+GUARDRAIL_RELATIVE_MARGIN = 0.20
+
+
 def default_baseline(months: int = 72) -> np.ndarray:
     """Monthly default-onset probability of a reference account by MOB 1..months (ramp, plateau, decline)."""
     t = np.arange(1, months + 1, dtype=float)

@@ -26,12 +26,21 @@ from cmlib.data.synthetic.truth import (
     ARM_RESPONSE,
     BLOCK,
     CASHBACK_ACTIVATION,
+    CHARGE_OFF_AFTER_ONSET,
     CLOSURE_BETA,
     DEFAULT_BETA,
+    FUNDING_COST_MONTHLY,
+    GUARDRAIL_RELATIVE_MARGIN,
+    INTERCHANGE_RATE,
     MACRO_GAMMA,
     PREPAY_BETA,
     SCHEMA_VERSION,
     TRAP_EARLY_LOG_HR,
+    UTILISATION_DELINQUENT,
+    UTILISATION_PER_MOB,
+    UTILISATION_START,
+    VALUE_DISCOUNT_RATE,
+    VALUE_HORIZON_MONTHS,
     BankWorld,
     default_baseline,
 )
@@ -78,6 +87,14 @@ def _truth(
 ) -> dict[str, Any]:
     rates = {a: {s: exp_sums[a][s] / exp_sums[a]["n"] for s in STAGES} for a in ARMS}
     early = {a: exp_sums[a]["early_dpd30_3m_x_booking"] / exp_sums[a]["booked"] for a in ARMS}
+    value = {a: exp_sums[a]["value"] / exp_sums[a]["n"] for a in ARMS}
+    # the offer is worth shipping when it adds value per contact within the bank's risk appetite
+    decision = {
+        a: "ship"
+        if value[a] > value["control"] and early[a] <= early["control"] * (1 + GUARDRAIL_RELATIVE_MARGIN)
+        else "do not ship"
+        for a in ARMS[1:]
+    }
     return {
         "schema_version": SCHEMA_VERSION,
         "random_state": random_state,
@@ -122,6 +139,27 @@ def _truth(
             "early_dpd30_3m": early,
             "response_log_odds_shift": ARM_RESPONSE,
             "activation_log_odds_cashback": CASHBACK_ACTIVATION,
+            "value_per_contact": value,
+            "value_lift_per_contact": {a: value[a] - value["control"] for a in ARMS[1:]},
+            "guardrail_relative_margin": GUARDRAIL_RELATIVE_MARGIN,
+            "decision": decision,
+            "decision_rule": "ship when the true value per contact beats control and the true early 30+ DPD "
+            "rate is at most guardrail_relative_margin above control's",
+        },
+        "account_value": {
+            "horizon_months": VALUE_HORIZON_MONTHS,
+            "annual_discount_rate": VALUE_DISCOUNT_RATE,
+            "interchange_rate": INTERCHANGE_RATE,
+            "funding_cost_monthly": FUNDING_COST_MONTHLY,
+            "lgd": 1.0,
+            "charge_off_months_after_onset": CHARGE_OFF_AFTER_ONSET,
+            "utilisation": {
+                "start": UTILISATION_START,
+                "per_month_on_book": UTILISATION_PER_MOB,
+                "delinquent_extra": UTILISATION_DELINQUENT,
+            },
+            "definition": "margin = balance x (APR/12 - funding cost) + spend x (interchange - reward rate) + "
+            "annual fee / 12 while performing; interest accrues in arrears; charge-off books -balance",
         },
         "applications": apps_truth_stats,
         "channel_response": channel_params,
