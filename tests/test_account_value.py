@@ -221,3 +221,20 @@ def test_decisions_and_wave_are_right_by_the_truth():
     check = ex.decision_against_truth(d, w.truth["experiment"]).summary
     assert not check["wrong"].any(), check
     assert check.set_index("arm").loc["no_fee_high_limit", "decision"] == "do not ship"
+
+
+def test_calibrated_risk_keeps_the_books_average(model, bank):
+    """Scaling the book's average hazard by a risk fixed at booking overstates the spread over time (the
+    riskiest leave first); the calibrated copy prices a spread of risks whose book average is the book's value.
+    Left: only the interaction of the risks with closure by terms (under 0.2 %)."""
+    terms = _terms(bank).drop(columns="account_id").reset_index(drop=True)
+    mult = np.exp(np.random.default_rng(0).normal(0, 0.8, len(terms)))
+    mult /= mult.mean()
+    at_one = model.value(terms)["lifetime_value"].mean()
+    raw = model.value(terms, pd_multiplier=mult)["lifetime_value"].mean()
+    cal = model.calibrate_risk(mult)
+    assert raw > at_one * 1.01  # the bias the calibration removes
+    assert cal.value(terms, pd_multiplier=mult)["lifetime_value"].mean() == pytest.approx(at_one, rel=2e-3)
+    assert (np.diff(cal.risk_calibration_) >= 0).all()  # the survivors are ever safer than the booked mix
+    with pytest.raises(ParameterError, match="pd_multiplier"):
+        model.calibrate_risk([1.0, np.nan])

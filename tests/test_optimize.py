@@ -220,8 +220,10 @@ def test_account_value_reads_artefacts_or_says_it_falls_back(tmp_path, bank):
     pd_bad = sc.pd_from_score(sc.score(g))
     ref = float(np.mean(sc.pd_from_score(sc.score(g.iloc[:300]))))
     assert v.reference_pd == pytest.approx(ref)
-    # an average customer of the book gets the book's value; the value falls with the customer's PD
-    want = model.value(pd.DataFrame([offer] * len(g)), pd_multiplier=pd_bad / ref)["lifetime_value"]
+    # the customer's PD relative to the book's scales a hazard calibrated to the book's mix of risks
+    book_pd = sc.pd_from_score(sc.score(g.iloc[:300]))
+    priced = model.calibrate_risk(book_pd / ref)
+    want = priced.value(pd.DataFrame([offer] * len(g)), pd_multiplier=pd_bad / ref)["lifetime_value"]
     assert np.allclose(v.npv(g, offer), want)
     assert (v.eligible(g) == (sc.score(g) >= 560).to_numpy()).all()
     a = v.assess(g, offer)  # one scoring for every column

@@ -7,6 +7,7 @@ is monthly at the rate equivalent to the annual one: (1 + r_annual)^(1/12) − 1
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cmlib.base import BaseEstimator, Result, check_is_fitted
+from cmlib.base import BaseEstimator, Result, TableResult, check_is_fitted
 from cmlib.errors import ParameterError
 
 #: loss given default when nothing else is known: an unsecured card balance, no recovery assumed (fraction)
@@ -449,6 +450,9 @@ class AccountValueModel(BaseEstimator):
         H = int(self.horizon)
         hz = self.hazards_.reindex(range(1, H + 1 + self.charge_off_lag_)).ffill()
         hd, hc = hz["default_hazard"].to_numpy(), hz["closure_hazard"].to_numpy()
+        calib = getattr(self, "risk_calibration_", None)
+        if calib is not None:  # the book's average hazard shared out over its mix of risks
+            hd = hd * np.resize(calib, len(hd))
         u, s = hz["utilisation"].to_numpy(), hz["spend"].to_numpy()
         apr, fee = tt["apr"].to_numpy(float), tt["annual_fee"].to_numpy(float)
         lim, rew = tt["credit_limit"].to_numpy(float), tt["reward_rate"].to_numpy(float)
@@ -491,6 +495,32 @@ class AccountValueModel(BaseEstimator):
             },
             index=tt.index,
         )
+
+    def calibrate_risk(self, pd_multiplier) -> AccountValueModel:
+        """A copy for pricing individual risks: ``pd_multiplier`` holds the relative risk of each account of
+        the book the model was fitted on (e.g. its scorecard PD over the book's mean). The life table's default
+        hazard is the average over the accounts *still performing* each month — the riskiest leave first — so
+        scaling it by a risk fixed at booking would overstate the spread over time. The copy rescales the
+        hazard month by month so that the book's performing accounts, priced with their multipliers, average
+        the fitted hazard: the book's mean value then equals the value at multiplier 1."""
+        check_is_fitted(self, "hazards_")
+        m = np.asarray(pd_multiplier, float)
+        if m.ndim != 1 or len(m) == 0 or not np.isfinite(m).all() or (m < 0).any():
+            raise ParameterError(
+                "pd_multiplier", "finite non-negative relative risks, one per account", len(m)
+            )
+        L = self.charge_off_lag_
+        hz = self.hazards_.reindex(range(1, int(self.horizon) + 1 + L)).ffill()
+        hd, hc = hz["default_hazard"].to_numpy(), hz["closure_hazard"].to_numpy()
+        alive = np.ones(len(m))
+        calib = np.ones(len(hd))
+        for t in range(len(hd)):
+            mean_m = float(np.sum(alive * m) / max(np.sum(alive), 1e-300))
+            calib[t] = 1.0 / mean_m if mean_m > 0 else 1.0
+            alive = alive * (1 - np.clip(calib[t] * m * hd[t], 0, 1)) * (1 - hc[t])
+        out = copy.copy(self)
+        out.risk_calibration_ = calib
+        return out
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -580,3 +610,27 @@ class AccountValueModel(BaseEstimator):
             raise ArtefactError(f"account_value artefact: values out of range: {'; '.join(bad)}")
         m.hazards_ = hz
         return m
+
+
+def value_by_segment(
+    panel: pd.DataFrame, terms: pd.DataFrame, segment: pd.Series, model: AccountValueModel
+) -> TableResult:
+    """The account-value model fitted on each segment's own accounts (its hazards, balances and spend) and
+    priced at those accounts' terms: one row per segment with ``accounts`` and the means of
+    :meth:`AccountValueModel.value`'s columns. ``segment``: the segment of each account, indexed by
+    ``account_id``; ``model`` gives the parameters (horizon, discounting, LGD). A segment too small for a life
+    table gets the book's model, and ``own_fit`` says so."""
+
+    seg = segment.reindex(terms["account_id"].to_numpy())
+    rows = []
+    for s, ids in terms.groupby(seg.to_numpy(), sort=True)["account_id"]:
+        t = terms[terms["account_id"].isin(ids)]
+        m = model.__class__(**model.get_params())
+        try:
+            m.fit(panel[panel["account_id"].isin(ids)], t)
+            own = True
+        except ParameterError:
+            m, own = model, False
+        v = m.value(t.drop(columns="account_id").reset_index(drop=True)).mean()
+        rows.append({"segment": s, "accounts": len(t), **v.to_dict(), "own_fit": own})
+    return TableResult(pd.DataFrame(rows).set_index("segment"))

@@ -23,7 +23,9 @@ class AccountValue(Result):
 
     value(x, terms) = the model's lifetime value on ``terms`` with the default hazard scaled by
     PD(x) / ``reference_pd``, where ``reference_pd`` is the scorecard's mean PD over the book the model was
-    fitted on (so an average customer gets the book's value). Fallback without the model: a flat
+    fitted on, with the model's hazard calibrated to that book's mix of risks
+    (:meth:`~cmlib.finance.AccountValueModel.calibrate_risk`: the book's mean value is the model's value of
+    an average account). Fallback without the model: a flat
     ``discounted_margin`` − PD(x) × ``exposure_at_default`` × LGD."""
 
     scorecard: object | None
@@ -69,8 +71,17 @@ class AccountValue(Result):
             return np.full(len(customers), float(self.fallback["bad_rate"]))
         return np.asarray(self.scorecard.pd_from_score(score), float)
 
+    @classmethod
+    def from_parts(cls, scorecard, model: AccountValueModel, book: pd.DataFrame) -> AccountValue:
+        """The value from a scorecard and a model already in memory (the scoring notebook's fresh card):
+        the scorecard's PD is centred on ``book``, the accounts the model was fitted on."""
+        book_pd = np.asarray(scorecard.pd_from_score(scorecard.score(book)), float)
+        ref = float(np.mean(book_pd))
+        fb = {"bad_rate": ref, "discounted_margin": 0.0, "exposure_at_default": 0.0, "lgd": model.lgd}
+        return cls(scorecard, model.calibrate_risk(book_pd / ref), ref, fb, [])
+
     def _eligible(self, customers: pd.DataFrame, score: np.ndarray | None) -> np.ndarray:
-        if score is None or "cutoff" not in self.scorecard.metadata:
+        if score is None or "cutoff" not in getattr(self.scorecard, "metadata", {}):
             return np.ones(len(customers), bool)
         return score >= float(self.scorecard.metadata["cutoff"])
 
@@ -193,7 +204,10 @@ def account_value(
     reference = float(bad_rate)
     if card is not None:
         if book is not None and len(book):
-            reference = float(np.mean(card.pd_from_score(card.score(book))))
+            book_pd = np.asarray(card.pd_from_score(card.score(book)), float)
+            reference = float(np.mean(book_pd))
+            if model is not None:  # price individual risks so that the book averages its own value
+                model = model.calibrate_risk(book_pd / reference)
         else:
             reference = float(card.metadata.get("expected_bad_rate", bad_rate))
     return AccountValue(

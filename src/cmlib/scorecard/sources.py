@@ -135,7 +135,10 @@ def _synthetic(n_customers: int, random_state: int) -> ScoringData:
 
     world = bank(n_customers, random_state)
     apps = world.applications.merge(
-        world.truth_tables["applications"][["application_id", "bad_12m_true"]], on="application_id"
+        world.truth_tables["applications"][["application_id", "bad_12m_true", "value_if_booked"]].rename(
+            columns={"value_if_booked": "value_if_booked_true"}
+        ),
+        on="application_id",
     )
     rules = world.truth["admission_rules"]
     apps["policy_decline"] = AdmissionRules(rules).decide(apps)

@@ -53,9 +53,13 @@ class CutoffResult(Result):
         return ax
 
 
-def cutoff_table(score, pd_, revenue_good: float, loss_bad: float, y=None, cutoffs=None) -> CutoffResult:
+def cutoff_table(
+    score, pd_, revenue_good: float, loss_bad: float, y=None, cutoffs=None, value=None
+) -> CutoffResult:
     """Approval rate, bad rate of the approved and expected profit at each cutoff (default: every distinct
-    score); PD-based unless outcomes ``y`` are given."""
+    score); PD-based unless outcomes ``y`` are given. Profit: Σ over the approved of ``value`` (each
+    applicant's expected value if booked — the account-value model's, at its own terms and risk) when given,
+    else (1 − PD) × ``revenue_good`` − PD × ``loss_bad`` per approved applicant (flat economics)."""
     s = np.asarray(score, float)
     p = np.asarray(pd_ if y is None else y, float)
     if len(s) != len(p) or len(s) == 0:
@@ -65,7 +69,13 @@ def cutoff_table(score, pd_, revenue_good: float, loss_bad: float, y=None, cutof
     order = np.argsort(-s, kind="stable")  # approve from the safest down
     s_sorted, p_sorted = s[order], p[order]
     cum_bad = np.cumsum(p_sorted)
-    cum_profit = np.cumsum((1 - p_sorted) * revenue_good - p_sorted * loss_bad)
+    if value is not None:
+        v = np.asarray(value, float)
+        if len(v) != len(s) or not np.isfinite(v).all():
+            raise ParameterError("value", f"{len(s)} finite values, one per applicant", len(v))
+        cum_profit = np.cumsum(v[order])
+    else:
+        cum_profit = np.cumsum((1 - p_sorted) * revenue_good - p_sorted * loss_bad)
     cands = np.unique(s) if cutoffs is None else np.asarray(cutoffs, float)
     # approved at cutoff c = rows with score ≥ c = the first k of the descending order
     k = np.searchsorted(-s_sorted, -cands, side="right")

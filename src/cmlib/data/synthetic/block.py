@@ -328,12 +328,21 @@ def _block(
     exp_truth, uplift = _experiment_truth(
         cust, eta, score_z, risk_z, young, common[exp_rows], r[exp_rows], cal
     )
+    # each applicant's true value if booked on its offer (before activation is known: its chance)
+    eta_close_0 = eta_close - CLOSURE_BETA["inactive"] * inactive
+    e_spend = np.exp(np.log(250) + 0.5 * np.log1p(pre / 100) + SPEND_SIGMA_90D**2 / 2) * np.where(
+        is_cash, 1.10, 1.0
+    )
+    value_if_booked = _booked_value(
+        offer, trap, a_eta, eta_close_0, p_act, e_spend, macro, book_month, product == "loan", eta_prepay
+    )
     truth_apps = pd.DataFrame(
         {
             "application_id": app_ids,
             "bad_12m_true": bad_12m_true,
             "risk_eta": a_eta,
             "default_onset_mob": onset,
+            "value_if_booked": value_if_booked,
         }
     )
     return {
@@ -534,7 +543,9 @@ def _experiment_truth(cust, eta, score_z, risk_z, young, common, rows, cal):
             onset3 += surv * p_d
             surv = surv * (1 - p_d) * (1 - p_c)
         p_early = onset3 + surv * np.minimum(0.012 * np.exp(0.5 * (e - RISK_Z_CENTER)), 0.5)
-        v_book = _booked_value(a, e, eta_c, p_act1, e_spend, macro, book_month)
+        v_book = _booked_value(
+            np.array(ARM_OFFER[a]), a == "no_fee_high_limit", e, eta_c, p_act1, e_spend, macro, book_month
+        )
         value[a] = p_book * v_book
         booking[a] = p_book
         sums[a] = {
@@ -559,46 +570,65 @@ def _experiment_truth(cust, eta, score_z, risk_z, young, common, rows, cal):
     return sums, up
 
 
-def _booked_value(arm, risk_eta, eta_close, p_activate, e_spend_90d, macro, book_month) -> np.ndarray:
-    """True expected value of a card booked under ``arm``'s terms in the experiment's month, per customer:
-    the margin of each month the account performs (as the panel books it), the interest accrued while it
-    is delinquent and −balance at charge-off, discounted at VALUE_DISCOUNT_RATE over VALUE_HORIZON_MONTHS.
-    Activated and inactive accounts (no balance, no spend, higher closure) are valued apart and averaged."""
-    apr, fee, limit, reward = ARM_OFFER[arm]
+def _booked_value(
+    offer,
+    trap,
+    risk_eta,
+    eta_close,
+    p_activate,
+    e_spend_90d,
+    macro,
+    book_month,
+    is_loan=None,
+    eta_prepay=None,
+) -> np.ndarray:
+    """True expected value of an account booked on ``offer`` (rows of apr %, annual fee, limit, reward rate)
+    in ``book_month``, per row: the margin of each month it performs (as the panel books it), the interest
+    accrued while it is delinquent and −balance at charge-off, discounted at VALUE_DISCOUNT_RATE over
+    VALUE_HORIZON_MONTHS. Cards: activated and inactive accounts (no balance, no spend, higher closure) are
+    valued apart and averaged; loans amortise over 60 months and leave by prepayment (``eta_prepay``)."""
+    n = len(risk_eta)
+    apr, fee, limit, reward = (np.broadcast_to(np.asarray(offer, float)[..., i], (n,)) for i in range(4))
+    loan = np.zeros(n, bool) if is_loan is None else np.asarray(is_loan, bool)
+    trap = np.broadcast_to(np.asarray(trap, bool), (n,))
+    book_month = np.broadcast_to(np.asarray(book_month), (n,))
     horizon = VALUE_HORIZON_MONTHS
     h0 = default_baseline(horizon)
     disc = (1 + VALUE_DISCOUNT_RATE) ** (-np.arange(0, horizon + CHARGE_OFF_AFTER_ONSET + 2) / 12)
-    spend_m = e_spend_90d / 3 * np.exp(SPEND_SIGMA_MONTH**2 / 2)
+    spend_m = np.where(loan, 0.0, e_spend_90d / 3 * np.exp(SPEND_SIGMA_MONTH**2 / 2))
     carry = apr / 1200 - FUNDING_COST_MONTHLY
-    total = np.zeros(len(risk_eta))
+    p_activate = np.where(loan, 1.0, np.broadcast_to(p_activate, (n,)))
+
+    def balance(t, arrears):
+        card = limit * (UTILISATION_START + UTILISATION_PER_MOB * t + UTILISATION_DELINQUENT * arrears)
+        return np.where(loan, limit * np.clip(1 - t / 60.0, 0, 1), card)
+
+    total = np.zeros(n)
     for active, weight in ((1.0, p_activate), (0.0, 1 - p_activate)):
-        p_close = _cloglog_p(eta_close + CLOSURE_BETA["inactive"] * (1 - active))
-        alive = np.ones(len(risk_eta))
-        v = np.zeros(len(risk_eta))
+        p_exit = _cloglog_p(eta_close + CLOSURE_BETA["inactive"] * (1 - active))
+        if eta_prepay is not None:
+            p_exit = np.where(loan, _cloglog_p(eta_prepay), p_exit)
+        alive = np.ones(n)
+        v = np.zeros(n)
         for t in range(1, horizon + 1):
-            cal_idx = min(book_month + t - 1, len(macro) - 1)
+            cal_idx = np.minimum(book_month + t - 1, len(macro) - 1)
             p_d = _cloglog_p(
                 np.log(-np.log1p(-h0[t - 1]))
                 + risk_eta
                 + MACRO_GAMMA * (macro[cal_idx] - 4.5)
-                + TRAP_EARLY_LOG_HR * (arm == "no_fee_high_limit" and t <= 6)
+                + TRAP_EARLY_LOG_HR * (trap & (t <= 6))
             )
             onset = alive * p_d
-            alive = alive * (1 - p_d) * (1 - p_close)
-            balance = limit * (UTILISATION_START + UTILISATION_PER_MOB * t) * active
+            alive = alive * (1 - p_d) * (1 - p_exit)
             v += (
                 disc[t]
                 * alive
-                * (balance * carry + active * spend_m * (INTERCHANGE_RATE - reward) + fee / 12)
+                * (balance(t, 0) * active * carry + active * spend_m * (INTERCHANGE_RATE - reward) + fee / 12)
             )
             for j in range(CHARGE_OFF_AFTER_ONSET + 1):  # arrears: interest accrues, then the write-off
                 if t + j > horizon:
                     break
-                bad = (
-                    limit
-                    * (UTILISATION_START + UTILISATION_PER_MOB * (t + j) + UTILISATION_DELINQUENT)
-                    * active
-                )
+                bad = balance(t + j, 1) * active
                 v += disc[t + j] * onset * (-bad if j == CHARGE_OFF_AFTER_ONSET else bad * carry)
         total += weight * v
     return total
