@@ -80,3 +80,36 @@ def test_a_missing_artefact_says_which_notebook_to_run(tmp_path, monkeypatch, ca
     (tmp_path / "data" / "artefacts" / "scorecard.json").write_text("{}")
     assert locate_artefacts("scorecard.json")["scorecard.json"].name == "scorecard.json"
     assert "scorecard.json: from data/artefacts" in capsys.readouterr().out
+
+
+def test_an_artefact_comes_from_the_newest_good_run_that_has_it(tmp_path, monkeypatch):
+    """A run of one notebook becomes `latest` without the others' artefacts: they come from the newest good
+    run that holds them, never from a failed one."""
+    import json
+    from pathlib import Path
+
+    from cmlib.report.metrics import ENV_RUN_DIR, find_artefact
+
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "src" / "cmlib").mkdir(parents=True)
+    reports = tmp_path / "reports"
+
+    def run(name, status, artefacts):
+        d = reports / name
+        (d / "artefacts").mkdir(parents=True)
+        (d / "manifest.json").write_text(json.dumps({"status": status}))
+        for a in artefacts:
+            (d / "artefacts" / a).write_text("{}")
+        return d
+
+    run("20260101T000000", "ok", ["decision.json", "account_value.json"])
+    run("20260102T000000", "failed", ["decision.json"])
+    only05 = run("20260103T000000", "ok", [])
+    (reports / "latest").symlink_to(only05.name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(ENV_RUN_DIR, raising=False)
+    got = find_artefact("decision.json")
+    assert got == Path(reports / "20260101T000000" / "artefacts" / "decision.json")
+    assert find_artefact("scorecard.json") is None
+    monkeypatch.setenv(ENV_RUN_DIR, str(reports / ".staging-x"))
+    assert find_artefact("account_value.json").parent.parent.name == "20260101T000000"

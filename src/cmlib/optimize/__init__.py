@@ -47,10 +47,12 @@ from cmlib.optimize.targeting import (  # noqa: F401
     InteractionUplift,
     TargetSelection,
     WaveArms,
+    WavePnL,
     compare_plans,
     incremental_value,
     plan_arms,
     select_targets,
+    wave_pnl,
 )
 from cmlib.optimize.uplift import (  # noqa: F401
     ArmUplift,

@@ -215,3 +215,72 @@ def compare_plans(plans: dict, values: dict, costs: dict) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows).set_index("strategy")
+
+
+@dataclass(repr=False)
+class WavePnL(Result):
+    """A targeted wave's P&L, from the same per-customer estimates that chose it: ``summary`` (one row per
+    line item), ``profit``, ``roi`` (profit / total cost) and ``break_even_uplift`` (the share of the
+    estimated uplift at which the wave breaks even: 0.6 = it still pays if uplift is 40 % lower)."""
+
+    summary: pd.DataFrame
+    profit: float
+    roi: float
+    break_even_uplift: float
+
+    def to_dict(self) -> dict:
+        return {"profit": self.profit, "roi": self.roi, "break_even_uplift": self.break_even_uplift}
+
+
+def wave_pnl(
+    p_control,
+    uplift,
+    conversion,
+    value,
+    conversion_control,
+    value_control,
+    cost,
+    fixed_cost: float = 0.0,
+    uplift_scale: float = 1.0,
+    value_scale: float = 1.0,
+    conversion_scale: float = 1.0,
+    cost_scale: float = 1.0,
+    fixed_scale: float = 1.0,
+) -> WavePnL:
+    """P&L of the contacted customers (one entry each, with the offer chosen for them): the expected
+    incremental value of :func:`incremental_value` summed, less the contact costs and the campaign's
+    ``fixed_cost``. The ``*_scale`` arguments move one assumption at a time (for :func:`cmlib.finance.tornado`):
+    the uplift, the accounts' value, the booking conversion, the cost per contact, the fixed cost."""
+    p_c = np.asarray(p_control, float)
+    tau = np.asarray(uplift, float) * uplift_scale
+    conv, conv_c = (
+        np.asarray(conversion, float) * conversion_scale,
+        np.asarray(conversion_control, float) * conversion_scale,
+    )
+    v, v_c = np.asarray(value, float) * value_scale, np.asarray(value_control, float) * value_scale
+    contact = float(np.sum(np.asarray(cost, float))) * cost_scale
+    fixed = float(fixed_cost) * fixed_scale
+    p_offer = np.clip(p_c + tau, 0, 1)
+    bookings = float(np.sum(p_offer * conv))
+    incremental = bookings - float(np.sum(p_c * conv_c))
+    gross = float(np.sum(incremental_value(p_c, tau, conv, v, conv_c, v_c)))
+    at_zero = float(np.sum(incremental_value(p_c, 0.0 * tau, conv, v, conv_c, v_c)))
+    profit = gross - contact - fixed
+    slope = gross - at_zero  # the value is linear in the uplift (inside the probability bounds)
+    be = (contact + fixed - at_zero) / slope if slope > 0 else np.inf
+    items = pd.DataFrame(
+        {
+            "item": [
+                "contacts",
+                "expected bookings",
+                "of which incremental (against today's offer)",
+                "expected incremental value of the accounts",
+                "contact cost",
+                "fixed cost",
+                "profit",
+            ],
+            "value": [len(p_c), bookings, incremental, gross, contact, fixed, profit],
+        }
+    )
+    cost_all = contact + fixed
+    return WavePnL(items, profit, profit / cost_all if cost_all > 0 else np.nan, float(be))

@@ -131,28 +131,43 @@ def artefact_dir() -> Path:
     return d
 
 
+def _from_good_runs(reports: Path, filename: str) -> Path | None:
+    """The artefact of the newest good run that has it: a run of one notebook becomes ``latest`` without the
+    other notebooks' artefacts, which the runs before it still hold."""
+    latest = reports / "latest" / "artefacts" / filename
+    if latest.exists():
+        return latest
+    if not reports.is_dir():
+        return None
+    for run in sorted((d for d in reports.iterdir() if d.is_dir() and d.name != "latest"), reverse=True):
+        f = run / "artefacts" / filename
+        if f.exists():
+            try:
+                if json.loads((run / "manifest.json").read_text()).get("status") == "ok":
+                    return f
+            except (OSError, ValueError):
+                continue
+    return None
+
+
 def find_artefact(filename: str) -> Path | None:
     """Locate an artefact, or None.
 
-    In a run (``cmlib run``): this run's, else the last good published run's (``reports/latest``). Run
-    interactively (JupyterLab): the newer of the last good run's and ``data/artefacts`` (where an interactive
-    run of the producing notebook writes), so re-running the scorecard notebook by hand is picked up next."""
+    In a run (``cmlib run``): this run's, else the newest good published run's that has it
+    (``reports/latest`` first). Run interactively (JupyterLab): the newer of that and ``data/artefacts``
+    (where an interactive run of the producing notebook writes), so re-running the scorecard notebook by hand
+    is picked up next."""
     rd = run_dir()
     root = project_root()
     if rd is not None:
-        candidates = [
-            rd / "artefacts" / filename,
-            rd.parent / "latest" / "artefacts" / filename,
-            root / "reports" / "latest" / "artefacts" / filename,
-        ]
-        return next((c for c in candidates if c.exists()), None)
+        own = rd / "artefacts" / filename
+        if own.exists():
+            return own
+        return _from_good_runs(rd.parent, filename) or _from_good_runs(root / "reports", filename)
     found = [
         c
-        for c in (
-            root / "reports" / "latest" / "artefacts" / filename,
-            root / "data" / "artefacts" / filename,
-        )
-        if c.exists()
+        for c in (_from_good_runs(root / "reports", filename), root / "data" / "artefacts" / filename)
+        if c is not None and c.exists()
     ]
     return max(found, key=lambda c: c.stat().st_mtime) if found else None
 
