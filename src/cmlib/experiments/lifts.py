@@ -512,7 +512,10 @@ def decide(
             reasons.append(f"{r['metric']} down {r['rel_lift']:.1%} (adjusted p = {pa:.2g})")
         elif vs is not None:
             v = vs.loc[r["arm"]]
-            gap = f"{v['value_lift']:+,.2f} per contact (interval {v['lift_ci_low']:+,.2f} to {v['lift_ci_high']:+,.2f})"
+            gap = (
+                f"{v['value_lift']:+,.2f} per contact (interval {v['lift_ci_low']:+,.2f} to "
+                f"{v['lift_ci_high']:+,.2f}; {r['metric']} {r['rel_lift']:+.1%}, adjusted p = {pa:.2g})"
+            )
             if v["lift_ci_low"] > 0:
                 verdict = "ship"
                 reasons.append(

@@ -48,7 +48,9 @@ def channel_economics(
     value_per_booking: pd.Series | float | None = None,
 ) -> TableResult:
     """Per channel, from a funnel table with columns ``channel``, ``spend``, ``contacts``, ``responses``,
-    ``approvals``, ``bookings``: rates, cost per acquisition (spend / bookings), cost per good account
+    ``approvals``, ``bookings``: rates named by their denominators (responses per contact, approvals per
+    response, bookings per approval), the expected ``bad_rate_12m`` (90+ DPD within 12 months), cost per
+    acquisition (spend / bookings), cost per good account
     (spend / expected good bookings, goods = bookings × (1 − bad rate)), and NPV per unit spent =
     (bookings · ``value_per_booking`` − spend) / spend when the value of a booking (net of its expected loss,
     per channel or one number) is given — the account-value model's — else
@@ -70,11 +72,12 @@ def channel_economics(
     out = pd.DataFrame(index=f.index)
     out["spend"] = f["spend"]
     out["cost_per_contact"] = f["spend"] / f["contacts"]
-    out["response_rate"] = f["responses"] / f["contacts"]
-    out["approval_rate"] = f["approvals"] / f["responses"]
-    out["booking_rate"] = f["bookings"] / f["approvals"]
+    # each rate names its denominator: the same words mean other shares in other reports
+    out["responses_per_contact"] = f["responses"] / f["contacts"]
+    out["approvals_per_response"] = f["approvals"] / f["responses"]
+    out["bookings_per_approval"] = f["bookings"] / f["approvals"]
     out["bookings"] = f["bookings"]
-    out["expected_bad_rate"] = bad
+    out["bad_rate_12m"] = bad  # the scorecard's definition: 90+ days past due within 12 months on book
     goods = f["bookings"] * (1 - bad)
     out["cost_per_acquisition"] = f["spend"] / f["bookings"]
     out["cost_per_good_account"] = f["spend"] / goods
