@@ -126,9 +126,9 @@ def test_attractiveness_and_alerts(world):
         world.market, world.customers, world.contacts, world.applications, world.performance
     ).summary
     assert set(sm_.index) == set(syn.SEGMENTS)
-    a = mk.attractiveness(sm_, {"size": 1, "growth": 1, "bad_rate": -1})
+    a = mk.attractiveness(sm_, {"size": 1, "growth": 1, "bad_rate_12m": -1})
     z = (sm_ - sm_.mean()) / sm_.std(ddof=0)
-    best = (z["size"] + z["growth"] - z["bad_rate"]).idxmax()
+    best = (z["size"] + z["growth"] - z["bad_rate_12m"]).idxmax()
     assert a.summary.index[0] == best and list(a.summary["rank"]) == list(range(1, 6))
     mass = world.market[world.market["segment"] == "mass"]
     al = mk.price_alerts(mass, COMPS, 1.0).summary

@@ -550,7 +550,7 @@ class AccountValueModel(BaseEstimator):
         """Write the fitted model as a versioned JSON artefact (``account_value.json``)."""
         from cmlib.artefacts import artefact_document, write_artefact
 
-        table = json.loads(self.hazards_.reset_index().to_json(orient="records"))
+        table = json.loads(self.hazards_.reset_index().to_json(orient="records", double_precision=15))
         return write_artefact(
             path,
             artefact_document(

@@ -18,7 +18,7 @@ class AttractivenessResult(Result):
     summary: pd.DataFrame
     weights: dict
 
-    def plot(self, ax=None, x: str = "growth", y: str = "bad_rate", size: str = "size"):
+    def plot(self, ax=None, x: str = "growth", y: str = "bad_rate_12m", size: str = "size"):
         import matplotlib.pyplot as plt
 
         ax = ax or plt.gca()
@@ -59,8 +59,8 @@ def segment_metrics(
     by: str = "segment",
 ) -> TableResult:
     """Per segment, from the bank's own tables and the market panel: size (latest market balance),
-    growth (YoY of market balance), response, approval and 12-month bad rates, and monthly margin per
-    account. ``segment`` must be a column of both ``market`` and ``customers``."""
+    growth (YoY of market balance), responses per contact, approvals per application, the 12-month bad
+    rate of booked accounts (90+ DPD within 12 months on book) and monthly margin per account. ``segment`` must be a column of both ``market`` and ``customers``."""
     for name, df, cols in (
         ("market", market, ["month", by, "market_balance"]),
         ("customers", customers, ["customer_id", by]),
@@ -80,9 +80,13 @@ def segment_metrics(
         {
             "size": cur,
             "growth": cur / prev - 1,
-            "response_rate": con.groupby("_s")["responded"].mean(),
-            "approval_rate": app.groupby("_s")["decision"].apply(lambda d: (d == "approved").mean()),
-            "bad_rate": app.groupby("_s")["bad_12m"].mean(),
+            # each rate named by its denominator (and the bad rate by its definition): 90+ DPD within 12
+            # months on book, of booked accounts
+            "responses_per_contact": con.groupby("_s")["responded"].mean(),
+            "approvals_per_application": app.groupby("_s")["decision"].apply(
+                lambda d: (d == "approved").mean()
+            ),
+            "bad_rate_12m": app.groupby("_s")["bad_12m"].mean(),
             "margin_per_account_month": perf.groupby("_s")["margin"].mean(),
         }
     )
