@@ -16,7 +16,9 @@ class ChurnData:
     in months, the 0/1 ``event`` column, ``segment``, covariates), the monthly ``panel`` when the source has
     one (None for a one-row-per-customer table), each account's product ``terms`` (``account_id`` and
     :data:`cmlib.finance.TERMS`, for the account-value model; None when the source has none), the simulated
-    ``world`` (None otherwise)."""
+    ``world`` (None otherwise) and ``churn_covariates``: what drives closure as well as the risk features —
+    the product, the offer's APR and whether the card was used in its first month (None: the same as
+    ``covariates``)."""
 
     name: str
     durations: pd.DataFrame
@@ -25,6 +27,7 @@ class ChurnData:
     panel: pd.DataFrame | None = None
     world: Any = None
     terms: pd.DataFrame | None = None
+    churn_covariates: list[str] | None = None
 
 
 def churn_data(data_source: str, n_customers: int = 100_000, random_state: int = 1) -> ChurnData:
@@ -58,6 +61,7 @@ def churn_data(data_source: str, n_customers: int = 100_000, random_state: int =
     d = duration_table(panel)
     d["churn"] = d["closure"] + d["prepayment"]
     covariates: list[str] = []
+    churn_covariates = None
     terms = None
     if world is not None:
         from cmlib.finance import TERMS
@@ -68,6 +72,15 @@ def churn_data(data_source: str, n_customers: int = 100_000, random_state: int =
         X = default_features(apps)
         covariates = [c for c in X.columns if X[c].nunique() > 1]
         d = pd.concat([d, X[covariates], apps[["segment", "product"]]], axis=1)
+        # closure follows price, rewards and use: known at booking (terms) or after the first month (use)
+        first = panel[panel["mob"] == 1].set_index("account_id")["spend"]
+        # (a loan leaves by prepayment, at its own APR: the flag keeps that apart from the cards' price effect)
+        d["apr"], d["loan"] = apps["apr"].to_numpy(), (apps["product"] == "loan").to_numpy(float)
+        d["unused_first_month"] = (
+            (d["account_id"].map(first).fillna(0.0) <= 0) & (d["product"] == "card")
+        ).astype(float)
+        extra = [c for c in ("loan", "apr", "unused_first_month") if d[c].nunique() > 1]
+        churn_covariates = covariates + extra
     else:
         d["segment"] = "all"
-    return ChurnData(data_source, d, covariates, "churn", panel, world, terms)
+    return ChurnData(data_source, d, covariates, "churn", panel, world, terms, churn_covariates)
