@@ -11,13 +11,12 @@ import pandas as pd
 class ExperimentData:
     """The contacts of one experiment (with the customer's ``segment`` on the simulated bank), each arm's
     product ``terms`` and cost per contact (from the campaigns table; None when the source has none), the
-    simulator's ``truth`` and per-contact ``truth_table`` (None for user data)."""
+    simulator's ``truth`` (None for user data)."""
 
     name: str
     contacts: pd.DataFrame
     truth: dict | None = None
     terms: pd.DataFrame | None = None
-    truth_table: pd.DataFrame | None = None
 
 
 def arm_terms(campaigns: pd.DataFrame, experiment_id: str) -> pd.DataFrame:
@@ -37,16 +36,14 @@ def experiment_data(
     # imported here so that `import cmlib.experiments` does not load the simulator
     from cmlib.data import bank, load
 
-    truth = terms = table = None
+    truth = terms = None
     if data_source == "synthetic":
         world = bank(n_customers, random_state)
         contacts = world.contacts.merge(
             world.customers[["customer_id", "segment"]], on="customer_id", how="left"
         )
-        truth, table = world.truth, world.truth_tables["uplift"]
+        truth = world.truth
         terms = arm_terms(world.campaigns, experiment_id)
     else:
         contacts = load(data_source, table="contacts")
-    return ExperimentData(
-        data_source, contacts[contacts["experiment_id"] == experiment_id], truth, terms, table
-    )
+    return ExperimentData(data_source, contacts[contacts["experiment_id"] == experiment_id], truth, terms)

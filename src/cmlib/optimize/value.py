@@ -75,10 +75,9 @@ class AccountValue(Result):
     def from_parts(cls, scorecard, model: AccountValueModel, book: pd.DataFrame) -> AccountValue:
         """The value from a scorecard and a model already in memory (the scoring notebook's fresh card):
         the scorecard's PD is centred on ``book``, the accounts the model was fitted on."""
-        book_pd = np.asarray(scorecard.pd_from_score(scorecard.score(book)), float)
-        ref = float(np.mean(book_pd))
+        ref, model = _centre(scorecard, model, book)
         fb = {"bad_rate": ref, "discounted_margin": 0.0, "exposure_at_default": 0.0, "lgd": model.lgd}
-        return cls(scorecard, model.calibrate_risk(book_pd / ref), ref, fb, [])
+        return cls(scorecard, model, ref, fb, [])
 
     def _eligible(self, customers: pd.DataFrame, score: np.ndarray | None) -> np.ndarray:
         if score is None or "cutoff" not in getattr(self.scorecard, "metadata", {}):
@@ -160,6 +159,14 @@ class AccountValue(Result):
         return self.assess(customers, terms)["npv"].to_numpy()
 
 
+def _centre(scorecard, model: AccountValueModel | None, book: pd.DataFrame):
+    """The scorecard's mean PD over ``book`` (the accounts the model was fitted on), and the model with its
+    hazard calibrated to the book's mix of risks, so that the book averages its own value."""
+    book_pd = np.asarray(scorecard.pd_from_score(scorecard.score(book)), float)
+    reference = float(np.mean(book_pd))
+    return reference, None if model is None else model.calibrate_risk(book_pd / reference)
+
+
 def account_value(
     scorecard_path=None,
     model_path=None,
@@ -204,10 +211,7 @@ def account_value(
     reference = float(bad_rate)
     if card is not None:
         if book is not None and len(book):
-            book_pd = np.asarray(card.pd_from_score(card.score(book)), float)
-            reference = float(np.mean(book_pd))
-            if model is not None:  # price individual risks so that the book averages its own value
-                model = model.calibrate_risk(book_pd / reference)
+            reference, model = _centre(card, model, book)
         else:
             reference = float(card.metadata.get("expected_bad_rate", bad_rate))
     return AccountValue(
