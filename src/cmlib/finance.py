@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cmlib.artefacts import artefact_document, read_artefact, write_artefact
 from cmlib.base import BaseEstimator, Result, TableResult, check_is_fitted
-from cmlib.errors import ParameterError
+from cmlib.errors import ArtefactError, ParameterError
+from cmlib.validation import require_columns
 
 #: loss given default when nothing else is known: an unsecured card balance, no recovery assumed (fraction)
 DEFAULT_LGD = 1.0
@@ -289,8 +291,6 @@ class AccountValueModel(BaseEstimator):
         self.min_at_risk = min_at_risk
 
     def fit(self, panel: pd.DataFrame, terms: pd.DataFrame) -> AccountValueModel:
-        from cmlib.validation import require_columns
-
         if int(self.horizon) < 1:
             raise ParameterError("horizon", "months ≥ 1", self.horizon)
         if not 0 <= self.lgd <= 1:
@@ -443,8 +443,6 @@ class AccountValueModel(BaseEstimator):
         Multipliers are scalars or one value per row."""
         check_is_fitted(self, "hazards_")
         tt = pd.DataFrame([terms]) if isinstance(terms, dict) else terms
-        from cmlib.validation import require_columns
-
         require_columns(tt, list(TERMS), "terms")
         k = len(tt)
         H = int(self.horizon)
@@ -548,8 +546,6 @@ class AccountValueModel(BaseEstimator):
     # -- the artefact the other notebooks read -----------------------------------------------------------
     def to_artefact(self, path) -> Path:
         """Write the fitted model as a versioned JSON artefact (``account_value.json``)."""
-        from cmlib.artefacts import artefact_document, write_artefact
-
         table = json.loads(self.hazards_.reset_index().to_json(orient="records", double_precision=15))
         return write_artefact(
             path,
@@ -562,9 +558,6 @@ class AccountValueModel(BaseEstimator):
     def from_artefact(cls, source) -> AccountValueModel:
         """Read a model written by :meth:`to_artefact`; ArtefactError when missing, of another kind or
         version, or when a number is outside its range."""
-        from cmlib.artefacts import read_artefact
-        from cmlib.errors import ArtefactError
-
         doc = read_artefact(
             source, "account_value", ACCOUNT_VALUE_SCHEMA_VERSION, required=("assumptions", "hazards")
         )

@@ -92,6 +92,13 @@ class AccountValue(Result):
         """Passes the scorecard's cutoff (everyone when there is no scorecard)."""
         return self._eligible(customers, self._score(customers))
 
+    @staticmethod
+    def _terms(terms, n: int) -> pd.DataFrame:
+        """One row of terms per customer: a frame as given (by position), or one offer repeated."""
+        if isinstance(terms, pd.DataFrame):
+            return terms.reset_index(drop=True)
+        return pd.DataFrame({k: np.full(n, float(v)) for k, v in dict(terms).items()})
+
     def _priced(self, pd_bad: np.ndarray, terms) -> pd.DataFrame:
         n = len(pd_bad)
         if self.model is None:
@@ -107,12 +114,7 @@ class AccountValue(Result):
                     "loss_if_bad": np.full(n, float(loss)),
                 }
             )
-        tt = (
-            terms
-            if isinstance(terms, pd.DataFrame)
-            else pd.DataFrame({k: np.full(n, float(v)) for k, v in dict(terms).items()})
-        )
-        tt = tt.reset_index(drop=True)
+        tt = self._terms(terms, n)
         v = self.model.value(tt, pd_multiplier=pd_bad / self.reference_pd)
         good = self.model.value(tt, pd_multiplier=0.0)
         ref = self.model.value(tt)
@@ -155,8 +157,14 @@ class AccountValue(Result):
         )
 
     def npv(self, customers: pd.DataFrame, terms=None) -> np.ndarray:
-        """Expected value of booking each customer on ``terms`` (see :meth:`assess`)."""
-        return self.assess(customers, terms)["npv"].to_numpy()
+        """Expected value of booking each customer on ``terms`` (see :meth:`assess`), without its parts."""
+        if terms is None and self.model is not None:
+            raise ArtefactError("terms are needed to price accounts with the account-value model")
+        pd_bad = self.pd_bad(customers)
+        if self.model is None:
+            return self._priced(pd_bad, terms)["lifetime_value"].to_numpy()
+        v = self.model.value(self._terms(terms, len(pd_bad)), pd_multiplier=pd_bad / self.reference_pd)
+        return v["lifetime_value"].to_numpy()
 
 
 def _centre(scorecard, model: AccountValueModel | None, book: pd.DataFrame):
