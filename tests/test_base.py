@@ -25,6 +25,7 @@ ESTIMATORS = [
     optimize.TwoModelUplift,
     optimize.XLearnerUplift,
     optimize.InteractionUplift,
+    optimize.PooledUplift,
     finance.AccountValueModel,
 ]
 MODULES = [market, experiments, survival, optimize, finance, scm]

@@ -167,6 +167,23 @@ def test_channel_curves_reproduce_truth(world):
         assert g["spend"].eq(0).mean() > 0.05  # dark weeks exist: the curve is identifiable
 
 
+def test_channel_spend_and_contacts_describe_one_bank(world):
+    """The weekly spend table is the bank-wide view of the same campaigns: per channel its share of spend is
+    the contacts' share, and its bookings are what the contacts' cost per booking buys (Poisson error only —
+    the curve's level is derived from the contacts, not drawn apart from them)."""
+    from cmlib import optimize as op
+
+    funnel = op.channel_funnel(world.contacts, world.campaigns).set_index("channel")
+    table = world.channel_spend.groupby("channel")[["spend", "bookings"]].sum()
+    share = table["spend"] / table["spend"].sum()
+    assert np.allclose(share, (funnel["spend"] / funnel["spend"].sum()).reindex(share.index), rtol=1e-3)
+    expected = table["spend"] / (funnel["spend"] / funnel["bookings"]).reindex(table.index)
+    z = (table["bookings"] - expected) / np.sqrt(expected)
+    assert z.abs().max() < Z, z.round(2).to_dict()
+    for ch, t in world.truth["channel_response"].items():
+        assert t["cost_per_booking"] == pytest.approx(funnel.loc[ch, "spend"] / funnel.loc[ch, "bookings"])
+
+
 def test_market_break_and_price_effect_are_in_the_data(world):
     m = world.market
     tot = m.groupby("month")["market_balance"].sum()

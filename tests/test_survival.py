@@ -358,3 +358,28 @@ def test_the_churn_model_sees_what_drives_closure():
     ]
     assert 1.8 < hr["unused_first_month"] < 3.0  # truth e^0.8 = 2.23
     assert hr["apr"] > 1.0 and hr["existing_relationship"] < 0.8  # truth 1.08 and 0.67
+
+
+def test_retention_test_recovers_the_true_save_rate(bank):
+    """The randomised retention call on the 200k bank: each arm's closure rate within the six-month window
+    and the save rate lie within 99.9 % intervals (3.3 standard errors) of the simulator's expected values —
+    computed from the true hazards of every tested account under both arms, not from the observed closures."""
+    truth = bank.truth["retention_test"]
+    r = sv.retention_test(bank.performance, bank.retention_test, months=truth["months"])
+    s = r.summary
+    assert int(s["accounts"].sum()) == truth["n_accounts"] and s.loc["call", "accounts"] == truth["n_called"]
+    for arm in ("call", "no_call"):
+        p, n = truth["closure_within_window"][arm], s.loc[arm, "accounts"]
+        assert abs(s.loc[arm, "closure_rate"] - p) < 3.3 * np.sqrt(p * (1 - p) / n), arm
+    se = (r.save_rate_ci[1] - r.save_rate_ci[0]) / (2 * 1.96)
+    assert abs(r.save_rate - truth["save_rate"]) < 3.3 * se
+    assert r.cost_per_call == truth["cost_per_call"]
+    # a call is worth its cost when the saved value exceeds it: P(close) × reduction × value − cost
+    nv = r.net_value(pd.Series([1000.0, 10.0]), pd.Series([0.2, 0.2]))
+    assert nv.iloc[0] == pytest.approx(0.2 * r.relative_reduction * 1000 - 8.0) and nv.iloc[1] < 0
+
+
+def test_retention_test_needs_both_arms(bank):
+    one = bank.retention_test[bank.retention_test["arm"] == "call"]
+    with pytest.raises(DataError, match="retention_test"):
+        sv.retention_test(bank.performance, one)

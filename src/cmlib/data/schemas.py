@@ -223,9 +223,16 @@ TABLES: dict[str, dict[str, Col]] = {
         "policy_rate": Col("float", min=-5, max=100),
         "unemployment_pct": Col("float", min=0, max=100),
     },
+    "retention_test": {
+        "account_id": Col("int"),
+        "test_month": Col("date"),
+        "arm": Col("str", isin=("call", "no_call")),
+        "call_cost": Col("float", min=0),
+    },
 }
 #: columns whose combination must be unique (a panel has one row per account and month)
 KEYS = {
+    "retention_test": ["account_id"],
     "performance": ["account_id", "month"],
     "channel_spend": ["week_start", "channel"],
     "market": ["month", "segment"],

@@ -36,12 +36,17 @@ from cmlib.optimize.curves import (  # noqa: F401
 from cmlib.optimize.economics import (  # noqa: F401
     channel_economics,
     channel_funnel,
+    reconcile_cost_per_booking,
 )
 from cmlib.optimize.sources import (  # noqa: F401
+    APPROVAL_FEATURES,
     TABLES,
     UPLIFT_FEATURES,
     OptimisationData,
+    approval_model,
+    approval_probability,
     optimisation_data,
+    uplift_design,
 )
 from cmlib.optimize.targeting import (  # noqa: F401
     InteractionUplift,
@@ -56,6 +61,7 @@ from cmlib.optimize.targeting import (  # noqa: F401
 )
 from cmlib.optimize.uplift import (  # noqa: F401
     ArmUplift,
+    PooledUplift,
     QiniResult,
     TwoModelUplift,
     XLearnerUplift,

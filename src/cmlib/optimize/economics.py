@@ -93,3 +93,29 @@ def channel_economics(
         value = goods * npv_per_good - f["bookings"] * bad * loss_per_bad
         out["npv_per_unit_spent"] = (value - f["spend"]) / f["spend"]
     return TableResult(out.replace([np.inf, -np.inf], np.nan))
+
+
+def reconcile_cost_per_booking(
+    funnel: pd.DataFrame, weekly: pd.DataFrame, alpha: float = 0.05
+) -> TableResult:
+    """Cost per booking by channel from the contact funnel (:func:`channel_funnel`) against the weekly
+    spend table the response curves are fitted on (``channel``, ``spend``, ``bookings``): both should describe
+    one bank. Returns per channel both costs, their ratio (weekly / funnel) with a 1 − ``alpha`` interval
+    treating both booking counts as Poisson (log ratio ± z·√(1/B₁ + 1/B₂)), and ``agrees`` when the interval
+    holds 1. A channel that disagrees means the budget allocation and the channel economics price different
+    banks."""
+    from scipy.stats import norm
+
+    require_columns(funnel, ["channel", "spend", "bookings"], "channel funnel")
+    require_columns(weekly, ["channel", "spend", "bookings"], "channel_spend")
+    f = funnel.set_index("channel")[["spend", "bookings"]]
+    w = weekly.groupby("channel")[["spend", "bookings"]].sum().reindex(f.index)
+    out = pd.DataFrame(index=f.index)
+    out["funnel_cost_per_booking"] = f["spend"] / f["bookings"]
+    out["weekly_cost_per_booking"] = w["spend"] / w["bookings"]
+    out["ratio"] = out["weekly_cost_per_booking"] / out["funnel_cost_per_booking"]
+    half = norm.ppf(1 - alpha / 2) * np.sqrt(1 / f["bookings"] + 1 / w["bookings"])
+    out["ratio_ci_low"] = out["ratio"] * np.exp(-half)
+    out["ratio_ci_high"] = out["ratio"] * np.exp(half)
+    out["agrees"] = (out["ratio_ci_low"] <= 1) & (out["ratio_ci_high"] >= 1)
+    return TableResult(out.replace([np.inf, -np.inf], np.nan))

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
+
+from cmlib.validation import require_columns
+from cmlib.vocab import NO_FILE, THIN_FILE
+
 #: the customer features the uplift models use (numeric, known before the contact)
 UPLIFT_FEATURES = [
     "age",
@@ -17,6 +23,83 @@ UPLIFT_FEATURES = [
     "tenure_with_bank_months",
     "pre_spend_monthly",
 ]
+
+#: what the approval model reads: the applicant's attributes the bank's credit policy sees (no protected
+#: attribute, nothing the bank learns only after the decision)
+APPROVAL_FEATURES = [
+    "age",
+    "income",
+    "employment_type",
+    "employment_years",
+    "housing",
+    "dti",
+    "bureau_score",
+    "inquiries_6m",
+    "utilisation",
+    "existing_relationship",
+    "tenure_with_bank_months",
+    "do_not_lend",
+]
+
+
+def _bureau_codes(x: pd.DataFrame) -> pd.DataFrame:
+    """The bureau score's special codes (no file 9999, thin file 9998) as indicators and a missing score: read
+    as numbers they would be scores of 9,999, the largest values of the column."""
+    if "bureau_score" in x:
+        score = pd.to_numeric(x["bureau_score"], errors="coerce").astype(float)
+        x["no_bureau_file"] = (score == NO_FILE).astype(float)
+        x["thin_bureau_file"] = (score == THIN_FILE).astype(float)
+        x["bureau_score"] = score.where(score < THIN_FILE)
+    return x
+
+
+def uplift_design(frame: pd.DataFrame, features: list[str] | None = None) -> pd.DataFrame:
+    """The response, booking and uplift models' inputs: ``features`` (default :data:`UPLIFT_FEATURES`) as
+    floats, the bureau score's special codes as indicators (a missing score is imputed by the models'
+    pipelines)."""
+    feats = list(features or UPLIFT_FEATURES)
+    require_columns(frame, feats, "customers")
+    return _bureau_codes(frame[feats].astype(float))
+
+
+def approval_model(applications: pd.DataFrame, features: list[str] | None = None, random_state: int = 0):
+    """P(approved | applied, x), fitted on every application the bank decided (column ``decision``:
+    ``"approved"`` or not): the bank's admission rules and score cutoff applied to the applicant, learnt by
+    gradient boosting because rules are steps, not slopes. Approval depends on the applicant, not on the
+    channel that brought them, so all channels' applications inform it — far more than the test's
+    responders. Returns a fitted estimator; score customers with :func:`approval_probability`."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    feats = list(features or APPROVAL_FEATURES)
+    require_columns(applications, [*feats, "decision"], "applications")
+    X = _approval_design(applications, feats)
+    cats = {c: list(X[c].cat.categories) for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)}
+    y = (applications["decision"].astype(str) == "approved").to_numpy()
+    model = HistGradientBoostingClassifier(
+        categorical_features=list(cats), max_iter=200, learning_rate=0.1, random_state=random_state
+    )
+    model.fit(X, y)
+    model.features_, model.categories_ = feats, cats  # scoring codes the categories as fitting did
+    return model
+
+
+def approval_probability(model, frame: pd.DataFrame) -> np.ndarray:
+    """Each row's probability of approval were they to apply (:func:`approval_model`)."""
+    return model.predict_proba(_approval_design(frame, model.features_, model.categories_))[:, 1]
+
+
+def _approval_design(frame: pd.DataFrame, feats: list[str], categories: dict | None = None) -> pd.DataFrame:
+    require_columns(frame, feats, "customers")
+    x = frame[feats].copy()
+    for c in feats:
+        if categories is not None and c in categories:
+            x[c] = pd.Categorical(x[c].astype(str), categories=categories[c])
+        elif categories is None and (x[c].dtype == object or pd.api.types.is_string_dtype(x[c])):
+            x[c] = pd.Categorical(x[c].astype(str))
+        else:
+            x[c] = pd.to_numeric(x[c], errors="coerce").astype(float)
+    return _bureau_codes(x)
+
 
 #: the bank's tables cost optimisation reads
 TABLES = ("customers", "campaigns", "contacts", "applications", "channel_spend")

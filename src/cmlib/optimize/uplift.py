@@ -103,6 +103,98 @@ def response_model():
     )
 
 
+class PooledUplift(BaseEstimator):
+    """One logistic model of response for control and every offer at once, on [x, arm, arm · x] (an S-learner
+    with treatment interactions, Lo 2002, pooled over arms): the baseline is learnt from every arm's contacts,
+    the main effects and arm indicators are scaled by ``main_scale`` so the penalty barely touches them, and
+    the arm interactions carry an L1 penalty of strength 1/C, so an offer's effect varies only with the
+    features that move it. C is chosen from ``Cs`` by log loss on a ``validation_share`` of the rows, then the
+    model is refitted on all of them.
+
+    ``fit(X, arm, y)``: ``arm`` names each row's arm (``control`` among them). ``predict_proba_arm(X, a)`` is
+    P(respond | x, arm a); ``predict(X)`` the uplift of every offer over control ({arm: array});
+    ``for_arm(a)`` an object whose ``predict(X)`` is that offer's uplift (the per-offer model interface)."""
+
+    def __init__(
+        self,
+        control: str = "control",
+        Cs=(0.01, 0.03, 0.1, 0.3, 1.0),
+        main_scale: float = 10.0,
+        validation_share: float = 0.3,
+        random_state: int = 0,
+    ):
+        self.control = control
+        self.Cs = Cs
+        self.main_scale = main_scale
+        self.validation_share = validation_share
+        self.random_state = random_state
+
+    def _design(self, X, arm) -> np.ndarray:
+        Z = self.scaler_.transform(self.imputer_.transform(np.asarray(X, float)))
+        arm = np.full(len(Z), arm) if isinstance(arm, str) else np.asarray(arm).astype(str)
+        cols = [self.main_scale * Z]
+        for a in self.arms_:
+            t = (arm == a).astype(float)[:, None]
+            cols += [self.main_scale * t, t * Z]
+        return np.hstack(cols)
+
+    def _model(self, C):
+        from sklearn.linear_model import LogisticRegression
+
+        # liblinear penalises the intercept too: a large intercept_scaling frees it
+        return LogisticRegression(
+            C=C, l1_ratio=1.0, solver="liblinear", intercept_scaling=100.0, max_iter=5000
+        )
+
+    def fit(self, X, arm, y) -> PooledUplift:
+        import warnings
+
+        from sklearn.impute import SimpleImputer
+        from sklearn.metrics import log_loss
+        from sklearn.preprocessing import StandardScaler
+
+        arm = np.asarray(arm).astype(str)
+        _, yy = _check_uplift(X, arm != self.control, y)
+        Xf = np.asarray(X, float)
+        self.imputer_ = SimpleImputer(strategy="median").fit(Xf)
+        self.scaler_ = StandardScaler().fit(self.imputer_.transform(Xf))
+        self.arms_ = sorted(set(arm) - {self.control})
+        D = self._design(X, arm)
+        val = np.random.default_rng(self.random_state).random(len(yy)) < self.validation_share
+        losses = {}
+        with warnings.catch_warnings():  # liblinear's convergence chatter on the tiny-C end of the grid
+            warnings.simplefilter("ignore")
+            for C in self.Cs:
+                m = self._model(C).fit(D[~val], yy[~val])
+                losses[C] = log_loss(yy[val], m.predict_proba(D[val])[:, 1], labels=[0, 1])
+            self.C_ = min(losses, key=losses.get)
+            self.validation_log_loss_ = losses
+            self.model_ = self._model(self.C_).fit(D, yy)
+        return self
+
+    def predict_proba_arm(self, X, arm: str) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        return self.model_.predict_proba(self._design(X, arm))[:, 1]
+
+    def predict(self, X) -> dict:
+        base = self.predict_proba_arm(X, self.control)
+        return {a: self.predict_proba_arm(X, a) - base for a in self.arms_}
+
+    def for_arm(self, arm: str) -> _ArmView:
+        return _ArmView(self, arm)
+
+
+@dataclass
+class _ArmView:
+    """One offer's uplift from a :class:`PooledUplift` (the per-offer models' ``predict`` interface)."""
+
+    model: PooledUplift
+    arm: str
+
+    def predict(self, X) -> np.ndarray:
+        return self.model.predict_proba_arm(X, self.arm) - self.model.predict_proba_arm(X, self.model.control)
+
+
 def _default_regressor():
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import Ridge
@@ -202,6 +294,13 @@ class ArmUplift(Result):
     summary: pd.DataFrame
     models: dict
     chosen: dict
+    pooled: PooledUplift | None = None
+
+    def control_probability(self, X: pd.DataFrame) -> np.ndarray:
+        """P(respond | x) under control from the pooled model (learnt from every arm's contacts)."""
+        if self.pooled is None:
+            raise ValueError("no pooled model was fitted")
+        return self.pooled.predict_proba_arm(X, self.pooled.control)
 
     def predict(self, X: pd.DataFrame) -> dict:
         """Uplift in response probability of each arm's chosen model, per row of ``X``: {arm: array}."""
@@ -231,11 +330,13 @@ class ArmUplift(Result):
 
 
 def fit_arm_uplift(
-    X: pd.DataFrame, arm, y, control: str, arms, train, models: dict | None = None
+    X: pd.DataFrame, arm, y, control: str, arms, train, models: dict | None = None, pooled: bool = True
 ) -> ArmUplift:
     """For each offer in ``arms``: fit every uplift model in ``models`` (name → unfitted estimator; default
     two-model, X-learner and the interaction S-learner) on the ``train`` rows of that offer and control, score
-    it by AUUC on the other rows of that offer and control, and keep the best per offer."""
+    it by AUUC on the other rows of that offer and control, and keep the best per offer. A
+    :class:`PooledUplift` fitted once on the ``train`` rows of every arm (``pooled=True``) competes as
+    "pooled interaction" and gives :meth:`ArmUplift.control_probability`."""
     from sklearn.base import clone
 
     from cmlib.optimize.targeting import InteractionUplift
@@ -248,6 +349,7 @@ def fit_arm_uplift(
     arm = np.asarray(arm).astype(str)
     y, train = np.asarray(y), np.asarray(train, bool)
     rows, fitted, chosen = [], {}, {}
+    pool = PooledUplift(control=control).fit(X[train], arm[train], y[train]) if pooled and len(arms) else None
     for a in arms:
         mine = (arm == control) | (arm == a)
         t = arm == a
@@ -257,8 +359,12 @@ def fit_arm_uplift(
             fitted[(a, name)] = m.fit(X[fit_rows], t[fit_rows], y[fit_rows])
             score = auuc(y[test_rows], t[test_rows], m.predict(X[test_rows]))
             rows.append({"arm": a, "model": name, "auuc": score})
+        if pool is not None:
+            fitted[(a, "pooled interaction")] = pool.for_arm(a)
+            score = auuc(y[test_rows], t[test_rows], pool.for_arm(a).predict(X[test_rows]))
+            rows.append({"arm": a, "model": "pooled interaction", "auuc": score})
     s = pd.DataFrame(rows, columns=["arm", "model", "auuc"])
     best = s.loc[s.groupby("arm")["auuc"].idxmax()] if len(s) else s
     chosen = dict(zip(best["arm"], best["model"], strict=True))
     s["chosen"] = [chosen.get(a) == m for a, m in zip(s["arm"], s["model"], strict=True)]
-    return ArmUplift(s, fitted, chosen)
+    return ArmUplift(s, fitted, chosen, pool)

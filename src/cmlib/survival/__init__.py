@@ -49,12 +49,14 @@ from cmlib.survival.models import (  # noqa: F401
 from cmlib.survival.retention import (  # noqa: F401
     EarlyWarningResult,
     RetentionResult,
+    RetentionTestResult,
     _roll_frame,
     clv_by_segment,
     conditional_churn,
     early_warning,
     realised_value,
     retention_targets,
+    retention_test,
 )
 from cmlib.survival.sources import (  # noqa: F401
     ChurnData,

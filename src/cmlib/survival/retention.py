@@ -131,6 +131,85 @@ def retention_targets(
     return RetentionResult(sel.sort_values("value_at_stake", ascending=False))
 
 
+@dataclass(repr=False)
+class RetentionTestResult(Result):
+    """A randomised retention test read on the book: per arm the accounts, the closures within the window
+    after the call month and their rate with a Wilson interval (``summary``); ``save_rate`` (closures a call
+    prevents per account called: no-call rate − call rate) with a Wald interval; ``relative_reduction``
+    (save rate / no-call rate: the share of would-be closures a call prevents); ``cost_per_call``."""
+
+    summary: pd.DataFrame
+    save_rate: float
+    save_rate_ci: tuple
+    relative_reduction: float
+    cost_per_call: float
+    months: int
+
+    def to_dict(self) -> dict:
+        return {
+            "save_rate": self.save_rate,
+            "save_rate_ci_low": self.save_rate_ci[0],
+            "save_rate_ci_high": self.save_rate_ci[1],
+            "relative_reduction": self.relative_reduction,
+            "cost_per_call": self.cost_per_call,
+        }
+
+    def net_value(self, value: pd.Series, p_churn: pd.Series) -> pd.Series:
+        """Expected net value of calling each account: P(close within the window) × ``relative_reduction`` ×
+        the account's ``value`` − the cost of a call (money). Assumes the call prevents the same share of
+        closures for every account, as the test measured it on average."""
+        return p_churn * self.relative_reduction * value - self.cost_per_call
+
+
+def retention_test(
+    panel: pd.DataFrame,
+    test: pd.DataFrame,
+    months: int = 6,
+    account: str = "account_id",
+    alpha: float = 0.05,
+    treated: str = "call",
+    control: str = "no_call",
+) -> RetentionTestResult:
+    """Read a randomised retention test (``test``: ``account``, ``test_month``, ``arm``, ``call_cost``) on the
+    monthly ``panel``: an account closed within the window if its ``closed`` month falls in the ``months``
+    calendar months from its test month. Defaults are not closures (a competing exit)."""
+    from scipy.stats import norm
+    from statsmodels.stats.proportion import proportion_confint
+
+    require_columns(test, [account, "test_month", "arm", "call_cost"], "retention_test")
+    require_columns(panel, [account, "month", "state"], "performance")
+    arms = set(test["arm"].astype(str))
+    if not {treated, control} <= arms:
+        raise DataError.single(
+            "retention_test", "arm", f"both arms present ({treated!r} and {control!r})", len(test)
+        )
+    closed = panel.loc[panel["state"] == "closed", [account, "month"]].drop_duplicates(account)
+    t = test.merge(closed.rename(columns={"month": "closed_month"}), on=account, how="left")
+    start = pd.to_datetime(t["test_month"])
+    end = start + pd.DateOffset(months=months)
+    t["closed"] = t["closed_month"].notna() & (t["closed_month"] >= start) & (t["closed_month"] < end)
+    g = t.groupby(t["arm"].astype(str))["closed"].agg(["size", "sum"]).loc[[treated, control]]
+    lo, hi = proportion_confint(g["sum"], g["size"], alpha=alpha, method="wilson")
+    summary = pd.DataFrame(
+        {
+            "accounts": g["size"].astype(int),
+            "closed_within_window": g["sum"].astype(int),
+            "closure_rate": g["sum"] / g["size"],
+            "ci_low": lo,
+            "ci_high": hi,
+        }
+    )
+    r1, r0 = summary.loc[treated, "closure_rate"], summary.loc[control, "closure_rate"]
+    n1, n0 = summary.loc[treated, "accounts"], summary.loc[control, "accounts"]
+    se = np.sqrt(r1 * (1 - r1) / n1 + r0 * (1 - r0) / n0)
+    z = norm.ppf(1 - alpha / 2)
+    save = float(r0 - r1)
+    cost = float(t.loc[t["arm"].astype(str) == treated, "call_cost"].mean())
+    return RetentionTestResult(
+        summary, save, (save - z * se, save + z * se), save / r0 if r0 > 0 else float("nan"), cost, months
+    )
+
+
 def clv_by_segment(
     durations: pd.DataFrame,
     panel: pd.DataFrame,

@@ -18,7 +18,7 @@ class ChurnData:
     :data:`cmlib.finance.TERMS`, for the account-value model; None when the source has none), the simulated
     ``world`` (None otherwise) and ``churn_covariates``: what drives closure as well as the risk features —
     the product, the offer's APR and whether the card was used in its first month (None: the same as
-    ``covariates``)."""
+    ``covariates``); ``retention_test``: a randomised retention call (None when the source has none)."""
 
     name: str
     durations: pd.DataFrame
@@ -28,6 +28,7 @@ class ChurnData:
     world: Any = None
     terms: pd.DataFrame | None = None
     churn_covariates: list[str] | None = None
+    retention_test: pd.DataFrame | None = None
 
 
 def churn_data(data_source: str, n_customers: int = 100_000, random_state: int = 1) -> ChurnData:
@@ -83,4 +84,5 @@ def churn_data(data_source: str, n_customers: int = 100_000, random_state: int =
         churn_covariates = covariates + extra
     else:
         d["segment"] = "all"
-    return ChurnData(data_source, d, covariates, "churn", panel, world, terms, churn_covariates)
+    retention = world.retention_test if world is not None else None
+    return ChurnData(data_source, d, covariates, "churn", panel, world, terms, churn_covariates, retention)

@@ -7,7 +7,8 @@ customers → campaigns → contacts (a randomised four-arm offer test plus busi
 funnel responded → applied → approved → booked → activated → spend) → applications (admission rules,
 then the bank's current score cutoff) → performance (monthly panel of booked accounts from competing
 discrete-time hazards driven by covariates and a macro series with a shock) — plus weekly
-``channel_spend`` (adstock + Hill saturation) and a monthly ``market`` panel with a structural break.
+``channel_spend`` (adstock + Hill saturation; the bank-wide view of the same campaigns, its cost per booking
+that of the contacts) and a monthly ``market`` panel with a structural break.
 
 Scale: customers are generated in fixed blocks of :data:`BLOCK` with their own random streams
 (``SeedSequence([random_state, block])``), so a world is the same whether built in one piece or written in
@@ -28,12 +29,12 @@ from cmlib.curves import adstock, hill  # noqa: F401  (re-exported: syn.adstock,
 
 # the package's modules follow the sections this module once had; everything is re-exported
 from cmlib.data.synthetic.aggregates import (  # noqa: F401
+    BANK_CUSTOMERS,
     MARKET,
     N_WEEKS,
     SEGMENT_GROWTH,
     SEGMENT_SHARE,
-    WEEKLY_SPEND,
-    _channel_params,
+    _channel_funnel,
     _channel_spend,
     _market,
     policy_rate,
@@ -89,6 +90,8 @@ from cmlib.data.synthetic.truth import (  # noqa: F401
     P_APPLY,
     P_BOOK,
     PREPAY_BETA,
+    PROPENSITY_LOG_ODDS,
+    RETENTION_TEST,
     SCHEMA_VERSION,
     TRAP_EARLY_LOG_HR,
     UTILISATION_DELINQUENT,

@@ -12,46 +12,63 @@ from cmlib.vocab import (
     CHANNELS,
 )
 
-WEEKLY_SPEND = {
-    "branch": 20_000,
-    "telemarketing": 15_000,
-    "direct_mail": 25_000,
-    "email": 2_000,
-    "sms": 3_000,
-    "paid_social": 12_000,
-    "search": 18_000,
-    "partners": 30_000,
-}
+BANK_CUSTOMERS = 10_000_000
+"""Customers of the whole bank. The simulated customers are a sample of it; ``channel_spend`` is the bank-wide
+weekly view of the same campaigns, so its spend and bookings are the contacts' scaled by
+``BANK_CUSTOMERS / n_customers``."""
 
 
 N_WEEKS = 104
 
 
-def _channel_params(rng: np.random.Generator) -> dict[str, dict[str, float]]:
-    out = {}
-    for ch in CHANNELS:
-        theta = float(np.round(rng.uniform(0.2, 0.6), 3))
-        level = WEEKLY_SPEND[ch] / (1 - theta)
-        out[ch] = {
-            "decay": theta,
-            "half_saturation": float(np.round(level * rng.uniform(0.6, 1.4), 0)),
-            "shape": float(np.round(rng.uniform(1.0, 2.5), 3)),
-            "top": float(np.round(rng.uniform(50, 400), 1)),
-            "base": float(np.round(rng.uniform(5, 30), 1)),
-        }
-    return out
+def _channel_funnel(contacts_by_campaign: pd.DataFrame, campaigns: pd.DataFrame) -> pd.DataFrame:
+    """Per channel, the contacts' spend (cost per contact × contacts + each contacted campaign's fixed cost)
+    and bookings — the definitions of :func:`cmlib.optimize.channel_funnel`. ``contacts_by_campaign`` has
+    ``campaign_id``, ``n`` and ``booked``."""
+    m = contacts_by_campaign.merge(campaigns[["campaign_id", "channel", "cost_per_contact", "fixed_cost"]])
+    m = m[m["n"] > 0]
+    m["spend"] = m["n"] * m["cost_per_contact"] + m["fixed_cost"]
+    return m.groupby("channel")[["spend", "booked"]].sum().reindex(list(CHANNELS), fill_value=0.0)
 
 
-def _channel_spend(rng: np.random.Generator, cal: Calendar, params: dict) -> pd.DataFrame:
+def _channel_spend(
+    rng: np.random.Generator, cal: Calendar, funnel: pd.DataFrame, scale: float
+) -> tuple[pd.DataFrame, dict[str, dict[str, float]]]:
+    """Weekly spend and bookings per channel, and the response curve that generated them.
+
+    Spend: the contacts' weekly spend on the channel × ``scale`` on average, with a half-year cycle,
+    flighting (a fifth of weeks dark, so the curve is identifiable) and noise. Bookings: Poisson with mean
+    ``base + top × hill(adstock(spend, decay), half_saturation, shape)``, where ``top`` is set so that the
+    expected cost per booking over the 104 weeks equals the contacts' cost per booking on that channel — the
+    two tables describe one bank (``truth['channel_response'][ch]['cost_per_booking']``).
+    """
     weeks = pd.date_range(pd.Timestamp(cal.start) + pd.offsets.Week(weekday=0), periods=N_WEEKS, freq="W-MON")
-    rows = []
+    rows, params = [], {}
     for ch in CHANNELS:
-        p = params[ch]
-        plan = WEEKLY_SPEND[ch] * (1 + 0.5 * np.sin(2 * np.pi * np.arange(N_WEEKS) / 26 + rng.uniform(0, 6)))
-        on = rng.random(N_WEEKS) > 0.2  # flighting: a fifth of weeks dark, so curves are identifiable
-        spend = np.round(plan * on * np.exp(rng.normal(0, 0.35, N_WEEKS)) * rng.uniform(0.3, 1.8, N_WEEKS), 0)
-        mean = p["base"] + p["top"] * hill(adstock(spend, p["decay"]), p["half_saturation"], p["shape"])
-        bookings = rng.poisson(mean)
+        decay = float(np.round(rng.uniform(0.2, 0.6), 3))
+        shape = float(np.round(rng.uniform(1.0, 2.5), 3))
+        organic = rng.uniform(0.05, 0.25)  # share of bookings that come without spend
+        level = scale * float(funnel.loc[ch, "spend"]) / N_WEEKS
+        cpb = float(funnel.loc[ch, "spend"]) / max(float(funnel.loc[ch, "booked"]), 1.0)
+        cycle = 1 + 0.5 * np.sin(2 * np.pi * np.arange(N_WEEKS) / 26 + rng.uniform(0, 6))
+        on = rng.random(N_WEEKS) > 0.2
+        raw = cycle * on * np.exp(rng.normal(0, 0.35, N_WEEKS)) * rng.uniform(0.3, 1.8, N_WEEKS)
+        spend = np.round(raw * level / raw.mean(), 0)
+        half = float(np.round(level / (1 - decay) * rng.uniform(0.6, 1.4), 0))
+        h = hill(adstock(spend, decay), half, shape)
+        expected = spend.sum() / cpb  # bookings over the weeks at the contacts' cost per booking
+        base = float(np.round(organic * expected / N_WEEKS, 3))
+        top = float(np.round((expected - N_WEEKS * base) / h.sum(), 3))
+        params[ch] = {
+            "decay": decay,
+            "half_saturation": half,
+            "shape": shape,
+            "top": top,
+            "base": base,
+            "cost_per_booking": cpb,
+            "mean_weekly_spend": float(spend.mean()),
+        }
+        bookings = rng.poisson(base + top * h)
         rows.append(
             pd.DataFrame(
                 {
@@ -62,7 +79,7 @@ def _channel_spend(rng: np.random.Generator, cal: Calendar, params: dict) -> pd.
                 }
             )
         )
-    return pd.concat(rows, ignore_index=True)
+    return pd.concat(rows, ignore_index=True), params
 
 
 SEGMENT_SHARE = {"student": 0.04, "young_professional": 0.18, "mass": 0.45, "affluent": 0.23, "senior": 0.10}

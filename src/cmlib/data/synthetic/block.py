@@ -26,6 +26,8 @@ from cmlib.data.synthetic.truth import (
     P_APPLY,
     P_BOOK,
     PREPAY_BETA,
+    PROPENSITY_LOG_ODDS,
+    RETENTION_TEST,
     TRAP_EARLY_LOG_HR,
     UTILISATION_DELINQUENT,
     UTILISATION_PER_MOB,
@@ -117,7 +119,9 @@ def _block(
         / (1 - np.array([CHANNEL_RESPONSE[c] for c in CHANNELS]))
     )
     ch_idx = pd.Categorical(con["channel"], categories=CHANNELS).codes
-    common = base[ch_idx] + 0.4 * prop[r] + 0.3 * rel[r] - 0.08  # -0.08 centres the propensity terms
+    # what the bank can see, and a latent taste for offers it cannot (-0.08 centres the propensity terms)
+    seen = base[ch_idx] + 0.3 * rel[r] - 0.08
+    common = seen + PROPENSITY_LOG_ODDS * prop[r]
 
     def arm_shift(a: str, rows: np.ndarray) -> np.ndarray:
         s = ARM_RESPONSE[a]
@@ -226,6 +230,16 @@ def _block(
     transient_mobs: list[np.ndarray] = []
     alive = np.ones(na, dtype=bool)
     p_trans_base = 0.012 * np.exp(0.5 * (a_eta - RISK_Z_CENTER))
+    # the retention test: drawn from a child stream, so the rest of the bank is the same with or without it
+    rt = RETENTION_TEST
+    g_ret = rng.spawn(1)[0]
+    t_ret = panel_idx.get_loc(pd.Timestamp(rt["month"])) - book_month + 1  # month on book at the call
+    in_test = booked & (product == "card") & (t_ret >= rt["min_mob"]) & (g_ret.random(na) < rt["share"])
+    call = g_ret.random(na) < 0.5
+    tested = np.zeros(na, dtype=bool)
+    # expected closures within the window under each arm, for every tested account (the true save rate)
+    surv_arm = {k: np.ones(na) for k in ("call", "no_call")}
+    closed_arm = {k: np.zeros(na) for k in ("call", "no_call")}
     for t in range(1, max(horizon, 12) + 1):
         cal_idx = np.minimum(book_month + t - 1, len(panel_idx) - 1)
         eta_t = (
@@ -239,7 +253,14 @@ def _block(
         new_def = alive & (u < p_d)
         onset[new_def] = t
         alive &= ~new_def
-        p_x = np.where(product == "loan", _cloglog_p(eta_prepay), _cloglog_p(eta_close))
+        tested |= in_test & alive & (t == t_ret)  # open and performing at the start of the call month
+        window = tested & (t >= t_ret) & (t < t_ret + rt["months"])
+        eta_close_t = eta_close + rt["closure_log_hr"] * (window & call)
+        for k, shift in (("call", rt["closure_log_hr"]), ("no_call", 0.0)):
+            p_ck = _cloglog_p(eta_close[window] + shift) * (1 - p_d[window])
+            closed_arm[k][window] += surv_arm[k][window] * p_ck
+            surv_arm[k][window] *= (1 - p_d[window]) * (1 - _cloglog_p(eta_close[window] + shift))
+        p_x = np.where(product == "loan", _cloglog_p(eta_prepay), _cloglog_p(eta_close_t))
         x = alive & (rng.random(na) < p_x)
         exit_mob[x] = t
         exit_kind[x] = np.where(product[x] == "loan", "prepaid", "closed")
@@ -325,9 +346,7 @@ def _block(
 
     # truth of the experiment: expected per-contacted rate of each stage under each arm, summed
     exp_rows = np.flatnonzero(arm != "")
-    exp_truth, uplift = _experiment_truth(
-        cust, eta, score_z, risk_z, young, common[exp_rows], r[exp_rows], cal
-    )
+    exp_truth, uplift = _experiment_truth(cust, eta, score_z, risk_z, young, seen[exp_rows], r[exp_rows], cal)
     # each applicant's true value if booked on its offer (before activation is known: its chance)
     eta_close_0 = eta_close - CLOSURE_BETA["inactive"] * inactive
     e_spend = np.exp(np.log(250) + 0.5 * np.log1p(pre / 100) + SPEND_SIGMA_90D**2 / 2) * np.where(
@@ -336,6 +355,20 @@ def _block(
     value_if_booked = _booked_value(
         offer, trap, a_eta, eta_close_0, p_act, e_spend, macro, book_month, product == "loan", eta_prepay
     )
+    retention = pd.DataFrame(
+        {
+            "account_id": app_ids[tested],
+            "test_month": pd.Timestamp(rt["month"]),
+            "arm": np.where(call[tested], "call", "no_call"),
+            "call_cost": np.where(call[tested], rt["cost_per_call"], 0.0),
+        }
+    )
+    retention_sums = {
+        "n": float(tested.sum()),
+        "n_call": float((tested & call).sum()),
+        "closed_call": float(closed_arm["call"][tested].sum()),
+        "closed_no_call": float(closed_arm["no_call"][tested].sum()),
+    }
     truth_apps = pd.DataFrame(
         {
             "application_id": app_ids,
@@ -352,6 +385,8 @@ def _block(
         "performance": perf,
         "truth_applications": truth_apps,
         "experiment_sums": exp_truth,
+        "retention_test": retention,
+        "retention_sums": retention_sums,
         "n_apps": na,
         "uplift": uplift,
         "exp_contact_index": exp_rows,
@@ -479,11 +514,17 @@ def _empty_panel() -> pd.DataFrame:
 STAGES = ["responded", "applied", "approved", "booked", "activated", "spend_90d"]
 
 
-def _experiment_truth(cust, eta, score_z, risk_z, young, common, rows, cal):
+def _experiment_truth(cust, eta, score_z, risk_z, young, seen, rows, cal):
     """Expected per-contacted rate of every funnel stage under every arm for the experiment's contacts
     (sums, to be divided by the count once all blocks are in), and each contact's response probability
     under each arm (the per-customer uplift) and its true value: P(booked | contacted with the arm) × the
-    expected value of the booked account under the arm's terms (:func:`_booked_value`)."""
+    expected value of the booked account under the arm's terms (:func:`_booked_value`).
+
+    Every probability is conditional on what the bank can observe about the customer (``seen``: the
+    response log-odds without the latent propensity): the latent N(0, 1) taste for offers is integrated out
+    by Gauss–Hermite quadrature. So the per-customer truth is the conditional average effect that a targeting
+    model can at best learn, and an oracle ranking by it is the best any targeting on the bank's data can do.
+    """
     pre = cust["pre_spend_monthly"].to_numpy()[rows]
     inc = cust["income"].to_numpy()[rows]
     attrs = cust.iloc[rows]
@@ -504,6 +545,8 @@ def _experiment_truth(cust, eta, score_z, risk_z, young, common, rows, cal):
     h0 = default_baseline(6)
     sums: dict[str, dict[str, float]] = {}
     uplift, value, booking = {}, {}, {}
+    nodes, weights = np.polynomial.hermite.hermgauss(20)
+    weights = weights / np.sqrt(np.pi)  # E[f(Z)], Z ~ N(0, 1) = Σ w f(√2 x) / √π
     for a in ARMS:
         s = ARM_RESPONSE[a]
         shift = (
@@ -512,7 +555,7 @@ def _experiment_truth(cust, eta, score_z, risk_z, young, common, rows, cal):
             + s.get("young", 0.0) * young[rows]
             + s.get("risk_z", 0.0) * risk_z[rows]
         )
-        p_r = _sigmoid(common + shift)
+        p_r = _sigmoid(seen[:, None] + shift[:, None] + PROPENSITY_LOG_ODDS * np.sqrt(2) * nodes) @ weights
         uplift[a] = p_r
         p_app = p_r * P_APPLY
         p_ok = p_app * p_approve

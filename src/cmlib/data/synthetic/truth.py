@@ -102,6 +102,19 @@ MACRO_GAMMA = 0.25  # default log-hazard per percentage point of unemployment ab
 TRAP_EARLY_LOG_HR = 1.20  # no_fee_high_limit arm: extra default log-hazard in MOB 1-6
 
 
+RETENTION_TEST = {  # a randomised retention call to open card accounts
+    "month": "2025-03-01",  # calendar month of the calls
+    "share": 0.2,  # share of open card accounts (at least min_mob months on book) in the test; half are called
+    "min_mob": 3,
+    "closure_log_hr": -0.7,  # a call lowers the closure hazard by this log hazard ratio ...
+    "months": 6,  # ... for this many months from the call
+    "cost_per_call": 8.0,
+}
+
+
+PROPENSITY_LOG_ODDS = 0.4  # response log-odds per sd of a latent taste for offers the bank cannot observe
+
+
 ARM_RESPONSE = {  # log-odds shifts: intercept and heterogeneity terms (uplift differs by customer)
     "control": {"intercept": 0.0},
     "lower_apr": {"intercept": 0.25, "score_z": 0.15},
@@ -158,10 +171,20 @@ class BankWorld:
     performance: pd.DataFrame
     channel_spend: pd.DataFrame
     market: pd.DataFrame
+    retention_test: pd.DataFrame
     truth: dict[str, Any]
     truth_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
-    TABLES = ("customers", "campaigns", "contacts", "applications", "performance", "channel_spend", "market")
+    TABLES = (
+        "customers",
+        "campaigns",
+        "contacts",
+        "applications",
+        "performance",
+        "channel_spend",
+        "market",
+        "retention_test",
+    )
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {t: getattr(self, t) for t in self.TABLES}

@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 
 from cmlib.data.synthetic.aggregates import (
+    BANK_CUSTOMERS,
     MARKET,
     SEGMENT_GROWTH,
     SEGMENT_SHARE,
-    _channel_params,
+    _channel_funnel,
     _channel_spend,
     _market,
 )
@@ -34,6 +35,8 @@ from cmlib.data.synthetic.truth import (
     INTERCHANGE_RATE,
     MACRO_GAMMA,
     PREPAY_BETA,
+    PROPENSITY_LOG_ODDS,
+    RETENTION_TEST,
     SCHEMA_VERSION,
     TRAP_EARLY_LOG_HR,
     UTILISATION_DELINQUENT,
@@ -83,7 +86,7 @@ def iter_blocks(n_customers: int, random_state: int, cal: Calendar, campaigns: p
 
 
 def _truth(
-    random_state, n_customers, cal, exp_sums, apps_truth_stats, channel_params, ranking
+    random_state, n_customers, cal, exp_sums, apps_truth_stats, channel_params, ranking, ret_sums
 ) -> dict[str, Any]:
     rates = {a: {s: exp_sums[a][s] / exp_sums[a]["n"] for s in STAGES} for a in ARMS}
     early = {a: exp_sums[a]["early_dpd30_3m_x_booking"] / exp_sums[a]["booked"] for a in ARMS}
@@ -138,6 +141,10 @@ def _truth(
             "lifts": {a: {s: rates[a][s] - rates["control"][s] for s in STAGES} for a in ARMS[1:]},
             "early_dpd30_3m": early,
             "response_log_odds_shift": ARM_RESPONSE,
+            "latent_propensity_log_odds": PROPENSITY_LOG_ODDS,
+            "per_customer_truth": "truth/uplift: each contact's probabilities and value per arm given what the "
+            "bank observes; the latent propensity (N(0, 1) x latent_propensity_log_odds on the response "
+            "log-odds) is integrated out, so no targeting model can beat an oracle ranking by them",
             "activation_log_odds_cashback": CASHBACK_ACTIVATION,
             "value_per_contact": value,
             "value_lift_per_contact": {a: value[a] - value["control"] for a in ARMS[1:]},
@@ -162,6 +169,19 @@ def _truth(
             "annual fee / 12 while performing; interest accrues in arrears; charge-off books -balance",
         },
         "applications": apps_truth_stats,
+        "retention_test": {
+            **RETENTION_TEST,
+            "n_accounts": int(ret_sums["n"]),
+            "n_called": int(ret_sums["n_call"]),
+            "closure_within_window": {
+                "call": ret_sums["closed_call"] / max(ret_sums["n"], 1.0),
+                "no_call": ret_sums["closed_no_call"] / max(ret_sums["n"], 1.0),
+            },
+            "save_rate": (ret_sums["closed_no_call"] - ret_sums["closed_call"]) / max(ret_sums["n"], 1.0),
+            "definition": "closure_within_window: expected share of the tested accounts that close within "
+            "`months` of the call month under each arm (both counterfactuals for every account); save_rate: "
+            "their difference — closures a call prevents per account called",
+        },
         "channel_response": channel_params,
         "market": {
             **MARKET,
@@ -185,8 +205,14 @@ class _Acc:
         self.exp = {a: {} for a in ARMS}
         self.n_apps = self.bad_all = self.n_booked = self.bad_booked = 0
         self.fsum = self.fsq = None
+        self.by_campaign: pd.DataFrame | None = None  # contacts and bookings per campaign
+        self.ret = {"n": 0.0, "n_call": 0.0, "closed_call": 0.0, "closed_no_call": 0.0}
 
     def add(self, b):
+        for k, v in b["retention_sums"].items():
+            self.ret[k] += v
+        c = b["contacts"].groupby("campaign_id")["booked"].agg(n="size", booked="sum")
+        self.by_campaign = c if self.by_campaign is None else self.by_campaign.add(c, fill_value=0)
         for a, d in b["experiment_sums"].items():
             for k, v in d.items():
                 self.exp[a][k] = self.exp[a].get(k, 0.0) + float(v)
@@ -200,6 +226,19 @@ class _Acc:
         s, q = x.sum(), (x**2).sum()
         self.fsum = s if self.fsum is None else self.fsum + s
         self.fsq = q if self.fsq is None else self.fsq + q
+
+    def aggregates(self, random_state: int, n_customers: int, cal: Calendar, campaigns: pd.DataFrame):
+        """The bank-wide weekly ``channel_spend`` (derived from these contacts), its curves, the ``market``."""
+        by_campaign = (
+            self.by_campaign.reset_index()
+            if self.by_campaign is not None
+            else pd.DataFrame({"campaign_id": [], "n": [], "booked": []})
+        )
+        funnel = _channel_funnel(by_campaign, campaigns)
+        g = np.random.default_rng(np.random.SeedSequence([random_state, 10**9]))
+        spend, curves = _channel_spend(g, cal, funnel, BANK_CUSTOMERS / n_customers)
+        market = _market(np.random.default_rng(np.random.SeedSequence([random_state, 10**9 + 1])), cal)
+        return spend, curves, market
 
     def stats(self):
         return {
@@ -231,18 +270,23 @@ def simulate_bank(
     acc = _Acc()
     parts: dict[str, list[pd.DataFrame]] = {
         k: []
-        for k in ("customers", "contacts", "applications", "performance", "truth_applications", "uplift")
+        for k in (
+            "customers",
+            "contacts",
+            "applications",
+            "performance",
+            "retention_test",
+            "truth_applications",
+            "uplift",
+        )
     }
     for b in iter_blocks(n_customers, random_state, cal, campaigns):
         acc.add(b)
         for k in parts:
             parts[k].append(b[k])
-    g = np.random.default_rng(np.random.SeedSequence([random_state, 10**9]))
-    ch_params = _channel_params(g)
-    spend = _channel_spend(g, cal, ch_params)
-    market = _market(g, cal)
+    spend, ch_params, market = acc.aggregates(random_state, n_customers, cal, campaigns)
     cat = {k: pd.concat(v, ignore_index=True) for k, v in parts.items()}
-    truth = _truth(random_state, n_customers, cal, acc.exp, acc.stats(), ch_params, acc.ranking())
+    truth = _truth(random_state, n_customers, cal, acc.exp, acc.stats(), ch_params, acc.ranking(), acc.ret)
     return BankWorld(
         cat["customers"],
         campaigns,
@@ -251,6 +295,7 @@ def simulate_bank(
         cat["performance"],
         spend,
         market,
+        cat["retention_test"],
         truth,
         {name: cat[key] for name, key in TRUTH_TABLES.items()},
     )
@@ -280,7 +325,7 @@ def write_bank(
     out.mkdir(parents=True, exist_ok=True)
     campaigns = _campaigns(cal)
     acc = _Acc()
-    names = ("customers", "contacts", "applications", "performance")
+    names = ("customers", "contacts", "applications", "performance", "retention_test")
     tnames = tuple(TRUTH_TABLES.values())
     for d in names:
         (out / d).mkdir(exist_ok=True)
@@ -319,16 +364,11 @@ def write_bank(
         flush()
         if progress:
             progress(done, n_customers)
-    g = np.random.default_rng(np.random.SeedSequence([random_state, 10**9]))
-    ch_params = _channel_params(g)
-    for name, df in (
-        ("campaigns", campaigns),
-        ("channel_spend", _channel_spend(g, cal, ch_params)),
-        ("market", _market(g, cal)),
-    ):
+    spend, ch_params, market = acc.aggregates(random_state, n_customers, cal, campaigns)
+    for name, df in (("campaigns", campaigns), ("channel_spend", spend), ("market", market)):
         (out / name).mkdir(exist_ok=True)
         pq.write_table(pa.Table.from_pandas(df, preserve_index=False), out / name / "part-00000.parquet")
-    truth = _truth(random_state, n_customers, cal, acc.exp, acc.stats(), ch_params, acc.ranking())
+    truth = _truth(random_state, n_customers, cal, acc.exp, acc.stats(), ch_params, acc.ranking(), acc.ret)
     (out / "truth.json").write_text(json.dumps(truth, indent=2, default=_json_default))
     return out
 
