@@ -26,6 +26,7 @@ ESTIMATORS = [
     optimize.XLearnerUplift,
     optimize.InteractionUplift,
     optimize.PooledUplift,
+    optimize.WaveModel,
     finance.AccountValueModel,
 ]
 MODULES = [market, experiments, survival, optimize, finance, scm]

@@ -52,6 +52,7 @@ from cmlib.optimize.targeting import (  # noqa: F401
     InteractionUplift,
     TargetSelection,
     WaveArms,
+    WaveModel,
     WavePnL,
     compare_plans,
     incremental_value,

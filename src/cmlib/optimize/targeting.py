@@ -195,6 +195,91 @@ def incremental_value(
     ) * conversion_control * np.asarray(value_control, float)
 
 
+class WaveModel(BaseEstimator):
+    """What the next wave is chosen with, learnt from a randomised offer test and the bank's applications.
+
+    For a customer and an offer: P(respond | offer) = P(respond | today's offer) + the offer's uplift, both
+    from :func:`fit_arm_uplift` (the pooled model gives the baseline; per-offer models compete by AUUC), and
+    P(book | respond, offer) = the offer's bookings per response in the test × the customer's chance of
+    approval relative to the test's responders (:func:`approval_model`, learnt from every application the bank
+    decided): approval depends on risk, so conversion varies by customer. :meth:`incremental_value` turns
+    them into the expected value of the offer over today's (:func:`incremental_value`).
+
+    ``fit(contacts, train, applications)``: ``contacts`` has one row per contact of the test with ``arm``,
+    ``responded``, ``booked`` and the customer's features (:data:`UPLIFT_FEATURES`, :data:`APPROVAL_FEATURES`);
+    ``train`` marks the rows the models learn from (the rest are held out for the AUUC).
+    """
+
+    def __init__(self, control: str = "control", arms=(), features=None, random_state: int = 0):
+        self.control = control
+        self.arms = arms
+        self.features = features
+        self.random_state = random_state
+
+    def fit(self, contacts: pd.DataFrame, train, applications: pd.DataFrame) -> WaveModel:
+        from cmlib.optimize.sources import approval_model, approval_probability, uplift_design
+        from cmlib.optimize.uplift import fit_arm_uplift, response_model
+
+        require_columns(contacts, ["arm", "responded", "booked"], "contacts")
+        train = np.asarray(train, bool)
+        arm = contacts["arm"].astype(str).to_numpy()
+        y = contacts["responded"].astype(int).to_numpy()
+        X = uplift_design(contacts, self.features)
+        ctrl = arm == self.control
+        # today's response model, as business as usual would target: the comparison for uplift targeting
+        self.propensity_ = response_model().fit(X[train & ctrl], y[train & ctrl])
+        self.uplift_ = fit_arm_uplift(X, arm, y, self.control, list(self.arms), train)
+        self.approval_ = approval_model(applications, random_state=self.random_state)
+        responders = train & (y == 1)
+        self.approval_mean_ = float(approval_probability(self.approval_, contacts[responders]).mean())
+        g = contacts.groupby(arm)
+        self.conversion_ = (g["booked"].sum() / g["responded"].sum().clip(lower=1)).to_dict()
+        return self
+
+    def propensity(self, customers: pd.DataFrame) -> np.ndarray:
+        """P(respond | today's offer) from the control-only response model (business-as-usual targeting)."""
+        from cmlib.optimize.sources import uplift_design
+
+        check_is_fitted(self, "propensity_")
+        return self.propensity_.predict_proba(uplift_design(customers, self.features))[:, 1]
+
+    def response(self, customers: pd.DataFrame) -> tuple[np.ndarray, dict]:
+        """(P(respond | today's offer), {offer: uplift in response probability}) per customer."""
+        from cmlib.optimize.sources import uplift_design
+
+        check_is_fitted(self, "uplift_")
+        X = uplift_design(customers, self.features)
+        base = (
+            self.uplift_.control_probability(X)
+            if self.uplift_.pooled is not None
+            else self.propensity(customers)
+        )
+        return base, self.uplift_.predict(X)
+
+    def approval_factor(self, customers: pd.DataFrame) -> np.ndarray:
+        """Each customer's chance of approval relative to the test's responders' average."""
+        from cmlib.optimize.sources import approval_probability
+
+        check_is_fitted(self, "approval_")
+        return approval_probability(self.approval_, customers) / self.approval_mean_
+
+    def conversion(self, customers: pd.DataFrame, arm: str) -> np.ndarray:
+        """P(book | respond) per customer under ``arm``."""
+        return self.approval_factor(customers) * self.conversion_[arm]
+
+    def incremental_value(self, customers: pd.DataFrame, values: dict, value_control) -> dict:
+        """{offer: expected value of giving each customer the offer instead of today's}; ``values`` maps
+        each offer to the value of an account booked on its terms (per customer), ``value_control`` the same on
+        today's terms."""
+        base, up = self.response(customers)
+        factor = self.approval_factor(customers)
+        c0 = factor * self.conversion_[self.control]
+        return {
+            a: incremental_value(base, up[a], factor * self.conversion_[a], values[a], c0, value_control)
+            for a in up
+        }
+
+
 def compare_plans(plans: dict, values: dict, costs: dict) -> pd.DataFrame:
     """Value of contact plans: each plan (name → frame of ``row`` and ``arm``: whom to contact with which
     offer) summed with ``values`` (arm → incremental value per candidate row, estimated or true) and

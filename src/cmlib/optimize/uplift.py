@@ -109,7 +109,7 @@ class PooledUplift(BaseEstimator):
     the main effects and arm indicators are scaled by ``main_scale`` so the penalty barely touches them, and
     the arm interactions carry an L1 penalty of strength 1/C, so an offer's effect varies only with the
     features that move it. C is chosen from ``Cs`` by log loss on a ``validation_share`` of the rows, then the
-    model is refitted on all of them.
+    model is refitted on all of them. ``tol``: the solver's stopping tolerance.
 
     ``fit(X, arm, y)``: ``arm`` names each row's arm (``control`` among them). ``predict_proba_arm(X, a)`` is
     P(respond | x, arm a); ``predict(X)`` the uplift of every offer over control ({arm: array});
@@ -122,7 +122,9 @@ class PooledUplift(BaseEstimator):
         main_scale: float = 10.0,
         validation_share: float = 0.3,
         random_state: int = 0,
+        tol: float = 1e-4,
     ):
+        self.tol = tol
         self.control = control
         self.Cs = Cs
         self.main_scale = main_scale
@@ -143,7 +145,13 @@ class PooledUplift(BaseEstimator):
 
         # liblinear penalises the intercept too: a large intercept_scaling frees it
         return LogisticRegression(
-            C=C, l1_ratio=1.0, solver="liblinear", intercept_scaling=100.0, max_iter=5000
+            C=C,
+            l1_ratio=1.0,
+            solver="liblinear",
+            intercept_scaling=100.0,
+            max_iter=5000,
+            tol=self.tol,
+            random_state=self.random_state,  # liblinear visits coordinates in a random order
         )
 
     def fit(self, X, arm, y) -> PooledUplift:
