@@ -156,3 +156,8 @@ def test_the_reports_agree_with_each_other(tmp_path):
     assert get("05_cost_optimization", "booked_expected_bad_rate_12m") == pytest.approx(bad03, rel=1e-9)
     # the wave uses only offers the A/B test shipped
     assert get("05_cost_optimization", "unshipped_arms_planned") == 0
+    # decisions right by the bank's truth at this size too: no A/B verdict the truth contradicts, 03's cutoff
+    # within 2 % of the true-profit-optimal one (#14's bar), the spend table and the contacts price one bank
+    assert get("02_ab_testing", "truth_wrong_decisions") == 0
+    assert get("03_scoring_model", "truth_cutoff_profit_share") >= 0.98
+    assert get("05_cost_optimization", "channels_cost_per_booking_disagree") == 0

@@ -113,3 +113,40 @@ def test_an_artefact_comes_from_the_newest_good_run_that_has_it(tmp_path, monkey
     assert find_artefact("scorecard.json") is None
     monkeypatch.setenv(ENV_RUN_DIR, str(reports / ".staging-x"))
     assert find_artefact("account_value.json").parent.parent.name == "20260101T000000"
+
+
+def test_table_presentation_rules():
+    """One set of rules for every report: business labels, differences of rates in pp, p-values never
+    '0.000', whole-number floats (scores, months) without decimals, an infinite median as a dash, and no row
+    numbers even after filtering."""
+    import numpy as np
+
+    df = pd.DataFrame(
+        {
+            "metric": ["a", "b"],
+            "abs_lift": [0.004, -0.01],
+            "p_value": [1e-9, 0.2],
+            "score": [548.0, 600.0],
+            "median": [np.inf, 30.0],
+            "x": [0.12345, 1.5],
+        },
+        index=[3, 9],
+    )
+    html = table(df, percent=["abs_lift"]).to_html()
+    cells = [c.rsplit(" >", 1)[1] for c in html.split("</td>")[:-1]]
+    assert cells == [
+        "a",
+        "+0.4 pp",
+        "&lt; 0.001",
+        "548",
+        "–",
+        "0.123",
+        "b",
+        "-1.0 pp",
+        "0.200",
+        "600",
+        "30",
+        "1.500",
+    ]
+    assert ">difference</th>" in html and ">p-value</th>" in html and ">3</th>" not in html
+    assert ">abs_lift</th>" in table(df, labels=False).to_html()

@@ -252,7 +252,12 @@ _EXITS = ("closed", "prepaid")
 
 
 class AccountValueModel(BaseEstimator):
-    """Lifetime value and lifetime expected loss of a booked card account under given product terms.
+    """Lifetime value and lifetime expected loss of a booked account under given product terms.
+
+    One model per product of the book: the main ``product`` (default ``"card"``) and, for every other product
+    in the panel's ``product`` column, a model of its own in ``products_`` fitted the same way (a loan's
+    balance amortises and it prepays; its life table and utilisation are its own). :meth:`value` prices each
+    row with its product's model when the terms carry a ``product`` column.
 
     Fitted on a monthly performance panel (``account_id``, ``mob``, ``state``, ``balance``, ``spend``,
     ``margin``, ``credit_limit``) and each account's terms (``account_id`` and :data:`TERMS`):
@@ -283,12 +288,14 @@ class AccountValueModel(BaseEstimator):
         lgd: float = DEFAULT_LGD,
         currency: str = "",
         min_at_risk: int = 50,
+        product: str = "card",
     ):
         self.horizon = horizon
         self.annual_discount_rate = annual_discount_rate
         self.lgd = lgd
         self.currency = currency
         self.min_at_risk = min_at_risk
+        self.product = product
 
     def fit(self, panel: pd.DataFrame, terms: pd.DataFrame) -> AccountValueModel:
         if int(self.horizon) < 1:
@@ -299,17 +306,37 @@ class AccountValueModel(BaseEstimator):
             panel, ["account_id", "mob", "state", "balance", "spend", "margin", "credit_limit"], "performance"
         )
         require_columns(terms, ["account_id", *TERMS], "account terms")
+        self._fit_product(panel, terms)
+        # every other product of the book gets its own life table, utilisation and margin (a loan amortises
+        # and prepays; pricing it with a card's dynamics would value it near zero)
+        self.products_ = {}
+        others = sorted(set(panel["product"].astype(str)) - {self.product}) if "product" in panel else []
+        for q in others:
+            sub = AccountValueModel(
+                self.horizon, self.annual_discount_rate, self.lgd, self.currency, self.min_at_risk, q
+            )
+            try:
+                sub._fit_product(panel, terms)
+            except ParameterError:  # too few accounts of that product: priced as the main product
+                continue
+            sub.products_ = {}
+            self.products_[q] = sub
+        return self
+
+    def _fit_product(self, panel: pd.DataFrame, terms: pd.DataFrame) -> None:
         p = panel
         if "product" in p:
-            p = p[p["product"] == "card"]
+            p = p[p["product"].astype(str) == self.product]
         acc = pd.Index(p["account_id"].unique())
         t = terms.drop_duplicates("account_id").set_index("account_id").reindex(acc)
         if t[list(TERMS)].isna().any(axis=None):
             raise ParameterError(
-                "terms", "terms for every card account of the panel", int(t.isna().any(axis=1).sum())
+                "terms",
+                f"terms for every {self.product} account of the panel",
+                int(t.isna().any(axis=1).sum()),
             )
         if len(acc) == 0:
-            raise ParameterError("performance", "card accounts with monthly rows", 0)
+            raise ParameterError("performance", f"{self.product} accounts with monthly rows", 0)
         code = pd.Index(acc).get_indexer(p["account_id"])
         mob = p["mob"].to_numpy(np.int64)
         state = p["state"].to_numpy(str)
@@ -383,7 +410,6 @@ class AccountValueModel(BaseEstimator):
             index=pd.RangeIndex(1, h + 1, name="mob"),
         )
         self.n_accounts_ = n
-        return self
 
     def _closure_terms(self, end, exit_mob, t, h) -> dict:
         """Log relative closure hazard per unit of each term that varies across the book (Poisson regression
@@ -440,10 +466,31 @@ class AccountValueModel(BaseEstimator):
         """Per row of ``terms`` (a frame or one dict of :data:`TERMS`): ``discounted_margin``,
         ``expected_loss`` (discounted charge-offs × LGD), ``lifetime_value`` (their difference),
         ``pd_horizon`` (chance of default onset within the horizon) and ``expected_months`` performing.
-        Multipliers are scalars or one value per row."""
+        Multipliers are scalars or one value per row. A ``product`` column prices each row with that product's
+        model (rows without one, or of a product the book did not have, use the main product's)."""
         check_is_fitted(self, "hazards_")
         tt = pd.DataFrame([terms]) if isinstance(terms, dict) else terms
         require_columns(tt, list(TERMS), "terms")
+        k = len(tt)
+        subs = getattr(self, "products_", {})
+        if subs and "product" in tt:
+            prod = tt["product"].astype(str).to_numpy()
+            mults = [
+                np.broadcast_to(np.asarray(m, float), (k,))
+                for m in (pd_multiplier, activation_multiplier, spend_multiplier)
+            ]
+            cols = ["discounted_margin", "expected_loss", "lifetime_value", "pd_horizon", "expected_months"]
+            res = np.zeros((k, len(cols)))
+            groups = [(~np.isin(prod, list(subs)), self), *((prod == q, sub) for q, sub in subs.items())]
+            for rows, model in groups:
+                if rows.any():
+                    res[rows] = model._value_rows(tt[rows], *(m[rows] for m in mults))[cols].to_numpy()
+            return pd.DataFrame(res, columns=cols, index=tt.index)
+        return self._value_rows(tt, pd_multiplier, activation_multiplier, spend_multiplier)
+
+    def _value_rows(
+        self, tt: pd.DataFrame, pd_multiplier, activation_multiplier, spend_multiplier
+    ) -> pd.DataFrame:
         k = len(tt)
         H = int(self.horizon)
         hz = self.hazards_.reindex(range(1, H + 1 + self.charge_off_lag_)).ffill()
@@ -494,19 +541,29 @@ class AccountValueModel(BaseEstimator):
             index=tt.index,
         )
 
-    def calibrate_risk(self, pd_multiplier) -> AccountValueModel:
+    def calibrate_risk(self, pd_multiplier, product=None) -> AccountValueModel:
         """A copy for pricing individual risks: ``pd_multiplier`` holds the relative risk of each account of
         the book the model was fitted on (e.g. its scorecard PD over the book's mean). The life table's default
         hazard is the average over the accounts *still performing* each month — the riskiest leave first — so
         scaling it by a risk fixed at booking would overstate the spread over time. The copy rescales the
         hazard month by month so that the book's performing accounts, priced with their multipliers, average
-        the fitted hazard: the book's mean value then equals the value at multiplier 1."""
+        the fitted hazard: the book's mean value then equals the value at multiplier 1. ``product`` (one per
+        account) calibrates each product's model on its own accounts."""
         check_is_fitted(self, "hazards_")
         m = np.asarray(pd_multiplier, float)
         if m.ndim != 1 or len(m) == 0 or not np.isfinite(m).all() or (m < 0).any():
             raise ParameterError(
                 "pd_multiplier", "finite non-negative relative risks, one per account", len(m)
             )
+        subs = getattr(self, "products_", {})
+        if product is not None:
+            prod = np.asarray(product).astype(str)
+            mine = prod == self.product
+            out = self.calibrate_risk(m[mine] if mine.any() else m)
+            out.products_ = {
+                q: (sub.calibrate_risk(m[prod == q]) if (prod == q).any() else sub) for q, sub in subs.items()
+            }
+            return out
         L = self.charge_off_lag_
         hz = self.hazards_.reindex(range(1, int(self.horizon) + 1 + L)).ffill()
         hd, hc = hz["default_hazard"].to_numpy(), hz["closure_hazard"].to_numpy()
@@ -541,16 +598,28 @@ class AccountValueModel(BaseEstimator):
             "n_accounts": int(self.n_accounts_),
             "default_event": "default onset: the month before an account is first 60+ days past due",
             "closure_terms": self.closure_terms_,
+            "product": self.product,
         }
 
     # -- the artefact the other notebooks read -----------------------------------------------------------
     def to_artefact(self, path) -> Path:
         """Write the fitted model as a versioned JSON artefact (``account_value.json``)."""
-        table = json.loads(self.hazards_.reset_index().to_json(orient="records", double_precision=15))
+
+        def table(m):
+            return json.loads(m.hazards_.reset_index().to_json(orient="records", double_precision=15))
+
+        products = {
+            q: {"assumptions": sub.assumptions(), "hazards": table(sub)}
+            for q, sub in getattr(self, "products_", {}).items()
+        }
         return write_artefact(
             path,
             artefact_document(
-                "account_value", ACCOUNT_VALUE_SCHEMA_VERSION, assumptions=self.assumptions(), hazards=table
+                "account_value",
+                ACCOUNT_VALUE_SCHEMA_VERSION,
+                assumptions=self.assumptions(),
+                hazards=table(self),
+                products=products,
             ),
         )
 
@@ -561,14 +630,29 @@ class AccountValueModel(BaseEstimator):
         doc = read_artefact(
             source, "account_value", ACCOUNT_VALUE_SCHEMA_VERSION, required=("assumptions", "hazards")
         )
-        a = doc["assumptions"]
+        m = cls._from_doc(doc["assumptions"], doc["hazards"])
+        products = doc.get("products", {})
+        if not isinstance(products, dict):
+            raise ArtefactError("account_value artefact: malformed (products is not a mapping)")
+        m.products_ = {}
+        for q, d in products.items():
+            if not isinstance(d, dict) or "assumptions" not in d or "hazards" not in d:
+                raise ArtefactError(f"account_value artefact: malformed (product {q!r})")
+            sub = cls._from_doc(d["assumptions"], d["hazards"])
+            sub.products_ = {}
+            m.products_[str(q)] = sub
+        return m
+
+    @classmethod
+    def _from_doc(cls, a, hazards) -> AccountValueModel:
         try:
-            hz = pd.DataFrame(doc["hazards"]).set_index("mob")
+            hz = pd.DataFrame(hazards).set_index("mob")
             m = cls(
                 int(a["horizon_months"]),
                 float(a["annual_discount_rate"]),
                 float(a["lgd"]),
                 str(a.get("currency", "")),
+                product=str(a.get("product", "card")),
             )
             m.interchange_rate_ = float(a["interchange_rate"])
             m.funding_cost_monthly_ = float(a["funding_cost_monthly"])
@@ -624,6 +708,8 @@ def value_by_segment(
             own = True
         except ParameterError:
             m, own = model, False
+        if own:  # a product too rare in the segment for its own life table: the book's model of it
+            m.products_ = {**getattr(model, "products_", {}), **m.products_}
         v = m.value(t.drop(columns="account_id").reset_index(drop=True)).mean()
         rows.append({"segment": s, "accounts": len(t), **v.to_dict(), "own_fit": own})
     return TableResult(pd.DataFrame(rows).set_index("segment"))

@@ -172,7 +172,8 @@ def _centre(scorecard, model: AccountValueModel | None, book: pd.DataFrame):
     hazard calibrated to the book's mix of risks, so that the book averages its own value."""
     book_pd = np.asarray(scorecard.pd_from_score(scorecard.score(book)), float)
     reference = float(np.mean(book_pd))
-    return reference, None if model is None else model.calibrate_risk(book_pd / reference)
+    product = book["product"].to_numpy() if "product" in book else None
+    return reference, None if model is None else model.calibrate_risk(book_pd / reference, product)
 
 
 def account_value(

@@ -84,6 +84,76 @@ def bullets(lines: Iterable[str]) -> Markdown:
     return Markdown("\n".join(f"- {escape(line)}" for line in lines))
 
 
+#: business labels for result columns, one registry for every report (a column not listed keeps its name,
+#: underscores read as spaces)
+LABELS = {
+    "abs_lift": "difference",
+    "abs_ci_low": "difference, low",
+    "abs_ci_high": "difference, high",
+    "rel_lift": "relative lift",
+    "rel_ci_low": "relative lift, low",
+    "rel_ci_high": "relative lift, high",
+    "ci_low": "interval low",
+    "ci_high": "interval high",
+    "hr_ci_low": "hazard ratio, low",
+    "hr_ci_high": "hazard ratio, high",
+    "n_control": "contacts, control",
+    "n_arm": "contacts, offer",
+    "control_mean": "control",
+    "arm_mean": "offer",
+    "p_value": "p-value",
+    "p_adjusted": "p-value (Holm)",
+    "npv_per_unit_spent": "NPV per unit spent",
+    "cost_per_acquisition": "cost per booking",
+    "bad_rate_12m": "bad rate (90+ DPD in 12 months)",
+    "mape": "MAPE",
+    "auuc": "AUUC",
+    "psi": "PSI",
+    "iv": "IV",
+    "woe": "WoE",
+    "rmst": "RMST (months)",
+    "rmst_se": "RMST s.e.",
+}
+
+#: columns that hold a difference of two rates: shown in percentage points when formatted as rates
+DIFFERENCES = {"abs_lift", "abs_ci_low", "abs_ci_high", "difference", "save_rate"}
+
+
+def label(column: str) -> str:
+    """The business label of a result column (:data:`LABELS`), else its name with spaces."""
+    return LABELS.get(column, str(column).replace("_", " "))
+
+
+def _is_pvalue(column: str) -> bool:
+    c = str(column).lower()
+    return (
+        c in {"p", "pvalue"}
+        or c.startswith("p_value")
+        or c in {"p_adjusted", "logrank_p"}
+        or c.endswith("_p_value")
+    )
+
+
+def table_pvalue(p: float) -> str:
+    """A p-value in a table: three decimals, '< 0.001' below that (never '0.000')."""
+    if _missing(p):
+        return "–"
+    # the Styler does not escape a formatter's output: the entity keeps the HTML valid
+    return "&lt; 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _pp_unsigned(x: float, digits: int = 1) -> str:
+    if _missing(x):
+        return "–"
+    return f"{x * 100:+.{digits}f} pp"
+
+
+def _whole(values: pd.Series) -> bool:
+    v = pd.to_numeric(values, errors="coerce").dropna()
+    v = v[v.abs() != float("inf")]
+    return len(v) > 0 and bool((v == v.round()).all()) and bool((v.abs() < 1e15).all())
+
+
 def table(
     df: pd.DataFrame,
     percent: Iterable[str] = (),
@@ -91,25 +161,39 @@ def table(
     counts: Iterable[str] = (),
     digits: int = 3,
     caption: str | None = None,
+    labels: bool = True,
 ):
-    """A display-ready Styler: percent/money/count columns formatted, every text cell escaped."""
+    """A display-ready Styler, the same rules in every report: percent/money/count columns formatted; rate
+    differences (:data:`DIFFERENCES`) in percentage points; p-values '< 0.001' rather than '0.000';
+    float columns of whole numbers (scores, months) without decimals; infinite values (a median never
+    reached) as '–'; business labels for the column headers (:data:`LABELS`; ``labels=False`` keeps the
+    names); no index column unless it is named (a row number is noise); every text cell escaped."""
     fmt: dict[str, Any] = {}
+    pcts, monies, cnts = set(percent), set(money_cols), set(counts)
     for c in df.columns:
-        if c in set(percent):
-            fmt[c] = pct
-        elif c in set(money_cols):
+        if c in pcts:
+            fmt[c] = _pp_unsigned if c in DIFFERENCES else pct
+        elif c in monies:
             # large amounts to the unit, per-contact amounts to the cent
             big = pd.to_numeric(df[c], errors="coerce").abs().median() >= 1000
             fmt[c] = (lambda v: money(v, 0)) if big else (lambda v: money(v, 2))
         elif pd.api.types.is_datetime64_any_dtype(df[c]):
             fmt[c] = lambda v: "–" if pd.isna(v) else v.strftime("%Y-%m-%d")
-        elif c in set(counts):
+        elif c in cnts:
             fmt[c] = count
+        elif _is_pvalue(c) and pd.api.types.is_numeric_dtype(df[c]):
+            fmt[c] = table_pvalue
         elif pd.api.types.is_float_dtype(df[c]):
-            fmt[c] = lambda v, d=digits: num(v, d)
+            if _whole(df[c]):
+                fmt[c] = lambda v: "–" if _missing(v) or abs(v) == float("inf") else f"{v:,.0f}"
+            else:
+                fmt[c] = lambda v, d=digits: "–" if not _missing(v) and abs(v) == float("inf") else num(v, d)
     sty = df.style.format(fmt, escape="html", na_rep="–").format_index(escape="html", axis=0)
-    sty = sty.format_index(escape="html", axis=1)
-    if isinstance(df.index, pd.RangeIndex):
+    if labels:
+        sty = sty.format_index(lambda c: escape(label(c)), axis=1)
+    else:
+        sty = sty.format_index(escape="html", axis=1)
+    if df.index.name is None and pd.api.types.is_integer_dtype(df.index):
         sty = sty.hide(axis="index")  # a row number is noise in a report
     if caption:
         sty = sty.set_caption(escape(caption))

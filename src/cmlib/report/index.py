@@ -15,8 +15,8 @@ from cmlib.report.format import count, money, num, pct
 def _fmt(value: float, unit: str) -> str:
     if unit == "fraction":
         return pct(value, 2)
-    if unit == "money":
-        return money(value)
+    if unit == "money":  # per-contact amounts keep their cents; amounts from 100 up to the unit
+        return money(value, 2 if abs(value) < 100 else 0)
     if unit == "count":
         return count(value)
     return num(value, 3)
@@ -26,7 +26,7 @@ def _fmt_delta(delta: float, unit: str) -> str:
     if unit == "fraction":
         return f"{delta * 100:+.2f} pp"
     if unit == "money":
-        return f"{delta:+,.0f}"
+        return f"{delta:+,.2f}" if abs(delta) < 100 else f"{delta:+,.0f}"
     if unit == "count":
         return f"{delta:+,.0f}"
     return f"{delta:+.3f}"

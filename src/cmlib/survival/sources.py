@@ -67,7 +67,8 @@ def churn_data(data_source: str, n_customers: int = 100_000, random_state: int =
     if world is not None:
         from cmlib.finance import TERMS
 
-        terms = world.applications.loc[world.applications["booked"], ["application_id", *TERMS]]
+        # the product too: the value model prices a loan with a loan's life table
+        terms = world.applications.loc[world.applications["booked"], ["application_id", *TERMS, "product"]]
         terms = terms.rename(columns={"application_id": "account_id"}).reset_index(drop=True)
         apps = world.applications.set_index("application_id").loc[d["account_id"]].reset_index()
         X = default_features(apps)
