@@ -258,3 +258,18 @@ def test_the_longest_chain_starts_first():
     # no history: the producers of a dependent still go first (chain length in notebooks)
     q = critical_path(deps, {})
     assert sorted(deps, key=lambda n: (-q[n], n))[:2] == ["c", "slow"]
+
+
+def test_kernels_share_the_cores(monkeypatch):
+    """Two notebooks at once on two cores: each kernel's BLAS and OpenMP pools get one thread (else both
+    start two and fight); a cap the user set is kept."""
+    from cmlib.report import runner
+
+    monkeypatch.setattr(runner.os, "cpu_count", lambda: 2)
+    for v in runner.THREAD_VARS:
+        monkeypatch.delenv(v, raising=False)
+    assert runner.kernel_threads(2) == dict.fromkeys(runner.THREAD_VARS, "1")
+    assert runner.kernel_threads(1) == dict.fromkeys(runner.THREAD_VARS, "2")
+    assert runner.kernel_threads(8) == dict.fromkeys(runner.THREAD_VARS, "1")
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    assert "OMP_NUM_THREADS" not in runner.kernel_threads(2)

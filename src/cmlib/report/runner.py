@@ -170,6 +170,18 @@ def previous_seconds(out_dir: Path) -> dict[str, float]:
         return {}
 
 
+#: the thread pools of numerical libraries a kernel may start (BLAS, OpenMP for scikit-learn, numexpr)
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def kernel_threads(jobs: int) -> dict[str, str]:
+    """Thread caps for each notebook's kernel when ``jobs`` run at once: the machine's cores shared out
+    (at least one each), so two kernels on two cores do not each start two BLAS and OpenMP threads and
+    fight over them. A variable the user has set is left as it is."""
+    per = str(max(1, (os.cpu_count() or 1) // max(jobs, 1)))
+    return {v: per for v in THREAD_VARS if v not in os.environ}
+
+
 def critical_path(deps: dict[str, set[str]], seconds: dict[str, float]) -> dict[str, float]:
     """For each notebook, the expected time from its start to the end of the longest chain of notebooks that
     wait for it (its own time plus its slowest dependent's chain). Starting the largest first keeps a
@@ -228,6 +240,7 @@ def run(
     """Run notebooks and publish their reports; see the module docstring. Returns a :class:`RunResult`."""
     if jobs < 1:
         raise ParameterError("--jobs", "an integer ≥ 1", jobs)
+    threads = kernel_threads(jobs)
     if cell_timeout <= 0:
         raise ParameterError("--cell-timeout", "seconds > 0", cell_timeout)
     notebooks_dir = Path(notebooks_dir).resolve()
@@ -265,6 +278,7 @@ def run(
         job_file.write_text(json.dumps(job))
         env = dict(
             os.environ,
+            **threads,
             **{
                 ENV_RUN_DIR: str(staging),
                 ENV_NOTEBOOK: spec.name,

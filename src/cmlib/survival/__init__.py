@@ -44,6 +44,7 @@ from cmlib.survival.models import (  # noqa: F401
     cox_time_varying,
     integrated_brier,
     parametric,
+    scaled_schoenfeld,
     time_varying_panel,
 )
 from cmlib.survival.retention import (  # noqa: F401

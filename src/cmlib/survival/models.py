@@ -40,6 +40,51 @@ class CoxResult(Result):
         )
 
 
+def scaled_schoenfeld(cph, d: pd.DataFrame, duration: str, event: str, covariates: list[str]) -> pd.DataFrame:
+    """Scaled Schoenfeld residuals of a fitted lifelines ``CoxPHFitter`` (no strata, no late entry, unit
+    weights) with Efron's handling of ties, as lifelines computes them, vectorised: for the events at time t
+    (d of them), x − (1/d) Σ_{l<d} (S1 − l/d · D1) / (S0 − l/d · D0), with S the risk set's and D the tied
+    events' sums of exp(x·β) and of exp(x·β)·x; scaled by the number of events × the coefficients' covariance.
+    One row per event, in order of time (tied events in any order: the rank-transformed test does not see
+    it)."""
+    srt = d.sort_values(duration, kind="stable")
+    T = srt[duration].to_numpy(float)
+    E = srt[event].to_numpy().astype(bool)
+    X = srt[covariates].to_numpy(float)
+    beta = cph.params_.reindex(covariates).to_numpy(float)
+    phi = np.exp(X @ beta)
+    times, first = np.unique(T, return_index=True)
+    grp = np.searchsorted(times, T)
+    # risk set at each distinct time: everyone whose time is not earlier (reverse cumulative sums)
+    s0 = np.cumsum(np.bincount(grp, weights=phi, minlength=len(times))[::-1])[::-1]
+    s1 = np.cumsum(
+        np.stack(
+            [np.bincount(grp, weights=phi * X[:, j], minlength=len(times)) for j in range(X.shape[1])], 1
+        )[::-1],
+        axis=0,
+    )[::-1]
+    ev = np.flatnonzero(E)
+    g = grp[ev]
+    n_d = np.bincount(g, minlength=len(times))
+    d0 = np.bincount(g, weights=phi[ev], minlength=len(times))
+    d1 = np.stack(
+        [np.bincount(g, weights=phi[ev] * X[ev, j], minlength=len(times)) for j in range(X.shape[1])], 1
+    )
+    # Efron: the l-th of the d tied events sees the risk set less l/d of the tied events
+    order = np.argsort(g, kind="stable")
+    gs = g[order]
+    start = np.r_[0, np.cumsum(n_d)][gs]
+    frac = (np.arange(len(gs)) - start) / n_d[gs]
+    terms = (s1[gs] - frac[:, None] * d1[gs]) / (s0[gs] - frac * d0[gs])[:, None] / n_d[gs][:, None]
+    mean = np.zeros((len(times), X.shape[1]))
+    np.add.at(mean, gs, terms)
+    resid = X[ev] - mean[g]
+    scaled = (
+        E.sum() * resid @ cph.variance_matrix_.reindex(index=covariates, columns=covariates).to_numpy(float)
+    )
+    return pd.DataFrame(scaled, columns=covariates)[list(cph.params_.index)]
+
+
 def cox(
     df: pd.DataFrame,
     duration: str,
@@ -82,7 +127,12 @@ def cox(
             "p_value": s["p"],
         }
     )
-    ph = proportional_hazard_test(cph, d, time_transform="rank").summary[["test_statistic", "p"]]
+    # lifelines computes the Schoenfeld residuals one row at a time with a growing array (quadratic: 16 s
+    # for 77k accounts); the same residuals, vectorised, go to its test
+    resid = None if (strata or entry) else scaled_schoenfeld(cph, d, duration, event, list(covariates))
+    ph = proportional_hazard_test(cph, d, time_transform="rank", precomputed_residuals=resid).summary[
+        ["test_statistic", "p"]
+    ]
     ph = ph.rename(columns={"p": "p_value"})
     ph["proportional"] = ph["p_value"] >= alpha
     ph["advice"] = np.where(ph["proportional"], "ok", "stratify on it, or add its interaction with time")
