@@ -294,6 +294,9 @@ def test_parametric_choice_and_integrated_brier(churn):
     assert res.summary.set_index("model").loc["weibull", "aic"] == pytest.approx(ref.AIC_, rel=1e-9)
     ext = res.survival([24, 72, 120])
     assert (ext.diff().dropna() <= 0).all().all()  # extrapolation past 72 months keeps falling
+    # fitted on each distinct row once with its count: the population average equals the full data's
+    full = ref.predict_survival_function(churn[["monthly_charges"]], times=[24, 72, 120]).mean(axis=1)
+    assert np.allclose(ext["weibull"].to_numpy(), full.to_numpy(), rtol=1e-6)
     # IBS: a perfect-information survival curve beats the flat 'everyone survives' curve
     train, test = churn.iloc[::2], churn.iloc[1::2]
     times = [6, 12, 24, 36]

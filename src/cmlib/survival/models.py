@@ -195,10 +195,13 @@ class ParametricResult(Result):
     data: pd.DataFrame = field(repr=False)
 
     def survival(self, times: Sequence[float]) -> pd.DataFrame:
-        """Population-average predicted survival of each model at ``times`` (rows), models as columns."""
+        """Population-average predicted survival of each model at ``times`` (rows), models as columns.
+        ``data`` holds each distinct row once with its count (``_weight``): the average is weighted by it."""
+        w = self.data["_weight"].to_numpy(float)
+        x = self.data.drop(columns="_weight")
         return pd.DataFrame(
             {
-                name: f.predict_survival_function(self.data, times=times).mean(axis=1).to_numpy()
+                name: f.predict_survival_function(x, times=times).to_numpy() @ w / w.sum()
                 for name, f in self.fitters.items()
             },
             index=pd.Index(list(times), name="time"),
@@ -213,13 +216,16 @@ def parametric(
 
     _check_survival(df, duration, event)
     d = df[[duration, event, *covariates]].dropna()
+    # each distinct row once with its count: the same likelihood (frequency weights), far fewer rows when
+    # durations are whole months
+    d = d.groupby([duration, event, *covariates], sort=True).size().rename("_weight").reset_index()
     fitters, rows = {}, []
     for name, cls in (
         ("weibull", WeibullAFTFitter),
         ("lognormal", LogNormalAFTFitter),
         ("loglogistic", LogLogisticAFTFitter),
     ):
-        f = cls().fit(d, duration, event)
+        f = cls().fit(d, duration, event, weights_col="_weight")
         fitters[name] = f
         rows.append({"model": name, "aic": float(f.AIC_), "log_likelihood": float(f.log_likelihood_)})
     summ = pd.DataFrame(rows).sort_values("aic").reset_index(drop=True)
