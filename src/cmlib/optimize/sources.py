@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cmlib.scorecard.sources import SYNTHETIC_FEATURES
 from cmlib.validation import require_columns
 from cmlib.vocab import NO_FILE, THIN_FILE
 
@@ -24,22 +25,9 @@ UPLIFT_FEATURES = [
     "pre_spend_monthly",
 ]
 
-#: what the approval model reads: the applicant's attributes the bank's credit policy sees (no protected
-#: attribute, nothing the bank learns only after the decision)
-APPROVAL_FEATURES = [
-    "age",
-    "income",
-    "employment_type",
-    "employment_years",
-    "housing",
-    "dti",
-    "bureau_score",
-    "inquiries_6m",
-    "utilisation",
-    "existing_relationship",
-    "tenure_with_bank_months",
-    "do_not_lend",
-]
+#: what the approval model reads: the applicant attributes the scorecard may use (no protected attribute, no
+#: proxy for one, nothing the bank learns only after the decision) and the do-not-lend flag its policy rules see
+APPROVAL_FEATURES = [*SYNTHETIC_FEATURES, "do_not_lend"]
 
 
 def _bureau_codes(x: pd.DataFrame) -> pd.DataFrame:
