@@ -263,10 +263,6 @@ class WaveModel(BaseEstimator):
         check_is_fitted(self, "approval_")
         return approval_probability(self.approval_, customers) / self.approval_mean_
 
-    def conversion(self, customers: pd.DataFrame, arm: str) -> np.ndarray:
-        """P(book | respond) per customer under ``arm``."""
-        return self.approval_factor(customers) * self.conversion_[arm]
-
     def incremental_value(self, customers: pd.DataFrame, values: dict, value_control) -> dict:
         """{offer: expected value of giving each customer the offer instead of today's}; ``values`` maps
         each offer to the value of an account booked on its terms (per customer), ``value_control`` the same on

@@ -142,12 +142,6 @@ def table_pvalue(p: float) -> str:
     return "&lt; 0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def _pp_unsigned(x: float, digits: int = 1) -> str:
-    if _missing(x):
-        return "–"
-    return f"{x * 100:+.{digits}f} pp"
-
-
 def _whole(values: pd.Series) -> bool:
     v = pd.to_numeric(values, errors="coerce").dropna()
     v = v[v.abs() != float("inf")]
@@ -172,7 +166,7 @@ def table(
     pcts, monies, cnts = set(percent), set(money_cols), set(counts)
     for c in df.columns:
         if c in pcts:
-            fmt[c] = _pp_unsigned if c in DIFFERENCES else pct
+            fmt[c] = pp if c in DIFFERENCES else pct
         elif c in monies:
             # large amounts to the unit, per-contact amounts to the cent
             big = pd.to_numeric(df[c], errors="coerce").abs().median() >= 1000
