@@ -129,7 +129,7 @@ def test_smoke_run(path, tmp_path):
 
 @pytest.mark.slow
 def test_the_reports_agree_with_each_other(tmp_path):
-    """One run of the five notebooks: the same quantity printed in two reports has one value (#14). The
+    """One run of the six notebooks: the same quantity printed in two reports has one value (#14). The
     account's value comes from one model (04) — 02 prices today's offer with it exactly, 05 the booked book
     with each account's scorecard risk centred on the book (equal on average up to the value's slight
     curvature in the risk); the 12-month bad rate of the booked book (90+ DPD within 12 months, the scorecard's
@@ -161,3 +161,9 @@ def test_the_reports_agree_with_each_other(tmp_path):
     assert get("02_ab_testing", "truth_wrong_decisions") == 0
     assert get("03_scoring_model", "truth_cutoff_profit_share") >= 0.98
     assert get("05_cost_optimization", "channels_cost_per_booking_disagree") == 0
+    # 06 prices its bookings with the same model: the balance-transfer campaign runs today's card terms
+    assert get("06_campaign_monitoring", "value_per_booking.BT-PROMO") == pytest.approx(main, rel=1e-9)
+    # the planted contact breaches are all found, nothing unplanted is flagged, no rejected offer runs
+    assert get("06_campaign_monitoring", "contact_breaches") == 8
+    assert get("06_campaign_monitoring", "validation_false_flags") == 0
+    assert get("06_campaign_monitoring", "rejected_offers_running") == 0

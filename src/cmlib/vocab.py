@@ -26,6 +26,8 @@ HOUSING = ["own", "mortgage", "rent", "other"]
 ARMS = ["control", "lower_apr", "cashback", "no_fee_high_limit"]
 #: monthly account states of the performance panel, from current to the absorbing ones
 STATES = ["current", "dpd30", "dpd60", "dpd90", "charged_off", "closed", "prepaid"]
+#: reasons a complaint is filed under (misleading rate or fees, unwanted contact, card problem, collections, other)
+COMPLAINT_REASONS = ["misleading_rate_or_fees", "unwanted_contact", "card_problem", "collections", "other"]
 #: bureau-score special codes: no credit file, thin file
 NO_FILE, THIN_FILE = 9999, 9998
 

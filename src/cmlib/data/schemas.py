@@ -229,6 +229,65 @@ TABLES: dict[str, dict[str, Col]] = {
         "arm": Col("str", isin=("call", "no_call")),
         "call_cost": Col("float", min=0),
     },
+    # the weekly campaign-monitoring feed (notebook 06); contact_rules: what it reads of the customers table
+    "contact_rules": {
+        "customer_id": Col("int", unique=True),
+        "segment": Col("str", nullable=True),
+        "protected_group": Col("str", nullable=True),
+        "do_not_contact": Col("bool"),
+        **{p: Col("bool") for p in sorted({p for p in syn.CHANNEL_PERMISSION.values() if p})},
+    },
+    "monitoring_campaigns": {
+        "campaign": Col("str"),
+        "channel": Col("str", isin=tuple(syn.CHANNELS)),
+        "apr_advertised": Col("float", min=0, max=100),
+        "apr_max_disclosed": Col("float", min=0, max=100),
+        "cost_per_contact": Col("float", min=0),
+        "fixed_weekly_cost": Col("float", min=0),
+    },
+    "monitoring_plan": {
+        "week": Col("date"),
+        "campaign": Col("str"),
+        "channel": Col("str", isin=tuple(syn.CHANNELS)),
+        "contacts": Col("float", min=0),
+        "responses": Col("float", min=0),
+        "bookings": Col("float", min=0),
+        "spend": Col("float", min=0),
+    },
+    "monitoring_contacts": {
+        "contact_id": Col("int", unique=True),
+        "week": Col("date"),
+        "campaign": Col("str"),
+        "channel": Col("str", isin=tuple(syn.CHANNELS)),
+        "customer_id": Col("int"),
+        "responded": Col("bool"),
+        "applied": Col("bool"),
+        "approved": Col("bool"),
+        "booked": Col("bool"),
+        "activated": Col("bool"),
+        "spend_90d": Col("float", nullable=True, min=0),
+        "early_dpd30": Col("bool", nullable=True),
+        "apr_charged": Col("float", nullable=True, min=0, max=100),
+        "cost": Col("float", min=0),
+    },
+    "complaints": {
+        "complaint_id": Col("int", unique=True),
+        "date": Col("date"),
+        "customer_id": Col("int"),
+        "campaign": Col("str"),
+        "channel": Col("str", isin=tuple(syn.CHANNELS)),
+        "reason": Col("str", isin=tuple(syn.COMPLAINT_REASONS)),
+        "days_to_resolve": Col("float", nullable=True, min=0),
+    },
+    "survey": {
+        "response_id": Col("int", unique=True),
+        "week": Col("date"),
+        "customer_id": Col("int"),
+        "campaign": Col("str"),
+        "channel": Col("str", isin=tuple(syn.CHANNELS)),
+        "segment": Col("str"),
+        "score": Col("int", min=0, max=10),
+    },
 }
 #: columns whose combination must be unique (a panel has one row per account and month)
 KEYS = {
@@ -236,6 +295,8 @@ KEYS = {
     "performance": ["account_id", "month"],
     "channel_spend": ["week_start", "channel"],
     "market": ["month", "segment"],
+    "monitoring_campaigns": ["campaign", "channel"],
+    "monitoring_plan": ["week", "campaign", "channel"],
 }
 
 

@@ -1,7 +1,7 @@
 """Reporting: theme, formatters, metric recording, the papermill runner and its HTML reports."""
 
 from cmlib.base import set_html_renderer
-from cmlib.report.format import bullets, count, escape, md, money, pct, pp, pvalue, table
+from cmlib.report.format import bullets, count, escape, md, money, pct, pp, pvalue, table, table_by_row
 from cmlib.report.metrics import (
     artefact_dir,
     find_artefact,
@@ -35,4 +35,5 @@ __all__ = [
     "recorded",
     "set_theme",
     "table",
+    "table_by_row",
 ]

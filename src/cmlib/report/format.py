@@ -23,14 +23,15 @@ def pct(x: float, digits: int = 1, signed: bool = False) -> str:
     """0.0213 → '2.1%' (``signed`` adds '+' to positive values: for lifts)."""
     if _missing(x):
         return "–"
-    return f"{x * 100:{'+' if signed else ''}.{digits}f}%"
+    v = round(x * 100, digits) + 0.0  # + 0.0: a change that rounds to zero is "0.0%", never "-0.0%"
+    return f"{v:{'+' if signed else ''}.{digits}f}%"
 
 
 def pp(x: float, digits: int = 1) -> str:
     """A difference of two rates in percentage points: 0.012 → '+1.2 pp'."""
     if _missing(x):
         return "–"
-    return f"{x * 100:+.{digits}f} pp"
+    return f"{round(x * 100, digits) + 0.0:+.{digits}f} pp"
 
 
 def money(x: float, digits: int = 0) -> str:
@@ -113,6 +114,14 @@ LABELS = {
     "woe": "WoE",
     "rmst": "RMST (months)",
     "rmst_se": "RMST s.e.",
+    "early_dpd30_rate": "30+ DPD in 3 months",
+    "complaints_per_10k": "complaints per 10k contacts",
+    "per_10k": "per 10k contacts",
+    "ratio_to_others": "× other campaigns",
+    "nps": "NPS",
+    "apr_advertised": "APR advertised",
+    "apr_max_disclosed": "APR max. disclosed",
+    "kpi": "KPI",
 }
 
 #: columns that hold a difference of two rates: shown in percentage points when formatted as rates
@@ -191,4 +200,29 @@ def table(
         sty = sty.hide(axis="index")  # a row number is noise in a report
     if caption:
         sty = sty.set_caption(escape(caption))
+    return sty
+
+
+def table_by_row(df: pd.DataFrame, units: dict[str, str], changes: Iterable[str] = (), digits: int = 2):
+    """A Styler for a table whose rows carry different units (a KPI tree: counts, rates, money): each row of
+    ``units`` ("count", "percent", "money", "number") formatted by its unit in every column except ``changes``
+    (relative changes, signed percent). Labels and escaping as :func:`table`."""
+    fns = {
+        "count": count,
+        "percent": pct,
+        "money": lambda v: money(v, 2) if not _missing(v) and abs(v) < 1000 else money(v),
+        "number": lambda v: num(v, digits),
+    }
+    chg = [c for c in changes if c in df.columns]
+    sty = df.style.format(na_rep="–", escape="html")
+    for row, unit in units.items():
+        if row in df.index:
+            sty = sty.format(
+                fns[unit], subset=pd.IndexSlice[[row], [c for c in df.columns if c not in chg]], na_rep="–"
+            )
+    if chg:
+        sty = sty.format(lambda v: pct(v, 1, signed=True), subset=chg, na_rep="–")
+    sty = sty.format_index(lambda c: escape(label(c)), axis=0).format_index(
+        lambda c: escape(label(c)), axis=1
+    )
     return sty

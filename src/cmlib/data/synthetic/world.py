@@ -22,6 +22,7 @@ from cmlib.data.synthetic.block import LEGACY_CUTOFF, STAGES, _block
 from cmlib.data.synthetic.campaigns import EXPERIMENT_ID, _campaigns
 from cmlib.data.synthetic.customers import default_features
 from cmlib.data.synthetic.dates import Calendar
+from cmlib.data.synthetic.monitoring import MONITORING_TABLES, MONITORING_TRUTH, simulate_monitoring
 from cmlib.data.synthetic.truth import (
     ADMISSION_RULES,
     ARM_RESPONSE,
@@ -369,6 +370,13 @@ def write_bank(
         (out / name).mkdir(exist_ok=True)
         pq.write_table(pa.Table.from_pandas(df, preserve_index=False), out / name / "part-00000.parquet")
     truth = _truth(random_state, n_customers, cal, acc.exp, acc.stats(), ch_params, acc.ranking(), acc.ret)
+    # the weekly monitoring feed, drawn for the customers just written (its own random stream)
+    mon = simulate_monitoring(pd.read_parquet(out / "customers"), random_state)
+    for name, df in mon.tables().items():
+        folder = out / MONITORING_TABLES[name]
+        folder.mkdir(exist_ok=True)
+        pq.write_table(pa.Table.from_pandas(df, preserve_index=False), folder / "part-00000.parquet")
+    (out / MONITORING_TRUTH).write_text(json.dumps(mon.truth, indent=2, default=_json_default))
     (out / "truth.json").write_text(json.dumps(truth, indent=2, default=_json_default))
     return out
 

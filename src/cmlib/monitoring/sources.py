@@ -1,0 +1,77 @@
+"""cmlib.monitoring — data sources: the simulated bank's monitoring feed or the user's own weekly tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+#: what the compliance monitors read of each customer
+CUSTOMER_COLUMNS = ["customer_id", "segment", "protected_group", "do_not_contact"]
+
+
+@dataclass
+class MonitoringData:
+    """The tables notebook 06 reads: ``contacts`` (one row per contact, funnel flags), ``plan`` (weekly
+    targets per campaign and channel), ``complaints``, ``survey``, ``cells`` (each campaign and channel's terms
+    and costs), ``customers`` (permissions, do-not-contact, segment, protected group) and the simulator's
+    ``truth`` (None for user data)."""
+
+    contacts: pd.DataFrame
+    plan: pd.DataFrame
+    complaints: pd.DataFrame
+    survey: pd.DataFrame
+    cells: pd.DataFrame
+    customers: pd.DataFrame
+    truth: dict | None = None
+
+
+def monitoring_data(data_source: str, n_customers: int = 100_000, random_state: int = 1) -> MonitoringData:
+    """``"synthetic"``: the simulated bank's monitoring feed, drawn for its customers; or a folder written by
+    ``cmlib data generate`` or laid out the same way (``monitoring_contacts/``, ``monitoring_plan/``,
+    ``complaints/``, ``survey/``, ``monitoring_campaigns/``, ``customers/``), every table validated."""
+    from cmlib.data import bank, load, validate
+    from cmlib.data.synthetic import MONITORING_TABLES, simulate_monitoring
+    from cmlib.vocab import CHANNEL_PERMISSION
+
+    perms = sorted({p for p in CHANNEL_PERMISSION.values() if p})
+    if data_source == "synthetic":
+        world = bank(n_customers, random_state)
+        mon = cached_monitoring(n_customers, random_state) or simulate_monitoring(
+            world.customers, random_state
+        )
+        return MonitoringData(
+            mon.contacts,
+            mon.plan,
+            mon.complaints,
+            mon.survey,
+            mon.campaigns,
+            world.customers[[*CUSTOMER_COLUMNS, *perms]],
+            mon.truth,
+        )
+    t = {k: load(data_source, table=v) for k, v in MONITORING_TABLES.items()}
+    customers = load(data_source, table="customers", validate=False)
+    validate(customers, "contact_rules")
+    return MonitoringData(
+        t["contacts"],
+        t["plan"],
+        t["complaints"],
+        t["survey"],
+        t["campaigns"],
+        customers[[*CUSTOMER_COLUMNS, *perms]],
+    )
+
+
+def cached_monitoring(n_customers: int, random_state: int):
+    """The monitoring feed of a cached bank (written with it by ``cmlib run``), or None: the same tables and
+    truth as :func:`~cmlib.data.synthetic.simulate_monitoring` on the bank's customers (tested)."""
+    import json
+
+    from cmlib.data.cache import cache_path, is_complete
+    from cmlib.data.synthetic import MONITORING_TABLES, MONITORING_TRUTH, MonitoringWorld
+
+    path = cache_path(n_customers, random_state)
+    if not (is_complete(path) and (path / MONITORING_TRUTH).is_file()):
+        return None
+    tables = {k: pd.read_parquet(path / v) for k, v in MONITORING_TABLES.items()}
+    return MonitoringWorld(**tables, truth=json.loads((path / MONITORING_TRUTH).read_text()))
