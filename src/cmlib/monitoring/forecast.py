@@ -101,7 +101,10 @@ def previous_forecast(artefact, weekly: pd.DataFrame, plan: pd.DataFrame, week, 
         try:
             fw, f = read_forecast(read_artefact(artefact, FORECAST_KIND, FORECAST_VERSION))
             if fw == week:
-                return f, f"the forecast written by the last good run ({artefact})"
+                from pathlib import Path
+
+                run = Path(artefact).resolve().parent.parent.name  # <run>/artefacts/<file>
+                return f, f"the forecast written by the last good run ({run})"
             why = f"the last good run forecast the week of {fw.date()}, not this one"
         except ArtefactError as exc:
             why = f"the last good run's forecast could not be read ({exc})"
