@@ -339,3 +339,6 @@ def test_only_an_offer_the_test_rejected_is_flagged():
     o = mo.offers_against_decision(cells, dec)
     assert o["flagged"].to_dict() == {"A": True, "B": False, "C": False}
     assert o.loc["C", "decision"] == "not in the test's decision"
+    # no decision artefact at all (notebook 02 not run yet): nothing flagged, and the table says why
+    none = mo.offers_against_decision(cells, pd.DataFrame(columns=["arm", "decision"]))
+    assert not none["flagged"].any() and set(none["decision"]) == {"no decision from the A/B test"}

@@ -123,7 +123,8 @@ def offers_against_decision(cells: pd.DataFrame, decisions: pd.DataFrame) -> pd.
     has not decided yet ("keep running") is not flagged: the test has not found it worse."""
     require_columns(cells, ["campaign", "arm"], "campaigns")
     c = cells.dropna(subset=["arm"]).drop_duplicates("campaign")[["campaign", "arm"]]
-    d = decisions.set_index("arm")["decision"] if len(decisions) else pd.Series(dtype=str)
-    c = c.assign(decision=c["arm"].map(d).fillna("not in the test's decision"))
+    d = dict(zip(decisions["arm"].astype(str), decisions["decision"].astype(str), strict=True))
+    missing = "not in the test's decision" if d else "no decision from the A/B test"
+    c = c.assign(decision=[d.get(str(a), missing) for a in c["arm"]])
     c["flagged"] = c["decision"] == "do not ship"
     return c.set_index("campaign")
