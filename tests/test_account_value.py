@@ -75,7 +75,10 @@ def test_artefact_round_trip_and_range_checks(model, tmp_path):
     back = AccountValueModel.from_artefact(p)
     assert np.allclose(back.value(CONTROL).to_numpy(), model.value(CONTROL).to_numpy(), rtol=1e-12, atol=0)
     doc = json.loads(p.read_text())
-    doc["hazards"][0]["default_hazard"] = 1e308
+    doc["hazards"][0]["default_hazard"] = 1e308  # a corrupt file: refused naming the field
+    with pytest.raises(ArtefactError, match=r"hazards\[0\]\.default_hazard is 1e\+308"):
+        AccountValueModel.from_artefact(json.dumps(doc))
+    doc["hazards"][0]["default_hazard"] = 1.5  # a plausible number, not a probability
     with pytest.raises(ArtefactError, match="default_hazard and closure_hazard in"):
         AccountValueModel.from_artefact(json.dumps(doc))
     with pytest.raises(ArtefactError, match="expected a JSON object"):

@@ -26,3 +26,21 @@ def test_roundtrip_and_every_way_to_be_wrong(tmp_path):
         read_artefact(tmp_path / "bad.json", "thing", 2)
     with pytest.raises(ValueError):  # NaN is not JSON: refused rather than written
         write_artefact(tmp_path / "nan.json", artefact_document("thing", 2, value=float("nan")))
+
+
+def test_an_implausible_number_is_refused_naming_the_field(tmp_path):
+    import json
+
+    from cmlib.artefacts import artefact_document, read_artefact, write_artefact
+    from cmlib.errors import ArtefactError
+
+    doc = artefact_document("thing", 1, model={"bins": [{"points": 12.0}, {"points": 3.0}]}, ok=True)
+    path = write_artefact(tmp_path / "t.json", doc)
+    assert read_artefact(path, "thing", 1)["model"]["bins"][1]["points"] == 3.0
+    doc["model"]["bins"][1]["points"] = 1e308
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ArtefactError, match=r"t\.json: model\.bins\[1\]\.points is 1e\+308"):
+        read_artefact(path, "thing", 1)
+    path.write_text(json.dumps(doc).replace("1e+308", "NaN"))
+    with pytest.raises(ArtefactError, match="points is nan"):
+        read_artefact(path, "thing", 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from cmlib.errors import ParameterError
@@ -90,3 +92,39 @@ def test_params_file_names_of_other_notebooks_are_fine_but_typos_are_not(tmp_pat
     f.write_text("paramters: {}\n")
     with pytest.raises(ParameterError, match="paramters"):
         load_params_file(f)
+
+
+def test_a_bank_too_big_for_the_memory_is_refused_before_anything_is_built():
+    import subprocess
+    import sys
+    import time
+
+    from cmlib.report.runner import BYTES_PER_CUSTOMER, check_sizes
+
+    gib24 = 24 * 2**30
+    check_sizes([(1_000_000, 1)], memory=gib24)  # the production size fits
+    limit = int(gib24 * 0.8 / BYTES_PER_CUSTOMER)
+    with pytest.raises(ParameterError, match=f"at most {limit:,} customers") as err:
+        check_sizes([(limit + 1, 1)], memory=gib24)
+    assert "GB per notebook" in str(err.value)
+    # through the CLI: exit 2 in seconds, one line, nothing simulated
+    root = Path(__file__).resolve().parents[1]
+    t0 = time.perf_counter()
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cmlib",
+            "run",
+            "04_survival_churn_delinquency",
+            "-p",
+            "n_customers",
+            "49000000",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=120,
+    )
+    assert r.returncode == 2 and "customers on this machine" in r.stderr, r.stdout + r.stderr
+    assert time.perf_counter() - t0 < 30 and "[data]" not in r.stdout

@@ -273,3 +273,117 @@ def test_kernels_share_the_cores(monkeypatch):
     assert runner.kernel_threads(8) == dict.fromkeys(runner.THREAD_VARS, "1")
     monkeypatch.setenv("OMP_NUM_THREADS", "4")
     assert "OMP_NUM_THREADS" not in runner.kernel_threads(2)
+
+
+# --- runs that can be killed, run ids that cannot collide, bad input inside a kernel (#16) ---------------------
+
+
+def _notebook(path: Path, params: str, code: str) -> Path:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(f"# Fixture: {path.stem}"),
+        nbformat.v4.new_code_cell(params, metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(code),
+        nbformat.v4.new_markdown_cell("## Summary", metadata={"tags": ["summary"]}),
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def _processes_of(out: Path) -> list[int]:
+    """Processes (executor, kernel) whose environment points into a staging folder of ``out``."""
+    key = f"CMLIB_RUN_DIR={out}/.staging-".encode()
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if key in (d / "environ").read_bytes():
+                    pids.append(int(d.name))
+            except OSError:
+                continue
+    return pids
+
+
+def _wait(cond, seconds: float) -> bool:
+    import time
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.2)
+    return cond()
+
+
+def _start_sleepy_run(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+    nbdir, out = tmp_path / "nbs", tmp_path / "reports"
+    nbdir.mkdir()
+    _notebook(
+        nbdir / "sleepy.ipynb",
+        "seconds = 120  # how long to sleep; in [0, 600]",
+        "import time\ntime.sleep(seconds)",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cmlib", "run", "sleepy", "--notebooks-dir", str(nbdir), "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # the executor and its kernel are up
+    assert _wait(lambda: len(_processes_of(out)) >= 2, 120), "the notebook never started"
+    return proc, out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigterm_stops_every_process_and_removes_the_staging_folder(tmp_path):
+    import signal
+
+    proc, out = _start_sleepy_run(tmp_path)
+    proc.send_signal(signal.SIGTERM)
+    stdout, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert "stopped by SIGTERM" in stdout
+    assert _wait(lambda: not _processes_of(out), 15), f"left running: {_processes_of(out)}"
+    assert not list(out.glob(".staging-*")) and not [p for p in out.iterdir() if p.is_dir()]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc, prctl")
+def test_sigkill_leaves_no_process_and_the_next_run_removes_the_staging_folder(tmp_path):
+    import signal
+
+    proc, out = _start_sleepy_run(tmp_path)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert _wait(lambda: not _processes_of(out), 15), f"left running: {_processes_of(out)}"
+    (stale,) = out.glob(".staging-*")
+    r = cmlib(
+        "run", "sleepy", "-p", "seconds", "0", "--notebooks-dir", str(tmp_path / "nbs"), "--out", str(out)
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"removed {stale.name}" in r.stdout and not stale.exists()
+
+
+def test_a_library_bad_input_error_in_a_kernel_exits_2_with_its_line(tmp_path):
+    nbdir = tmp_path / "nbs"
+    nbdir.mkdir()
+    _notebook(
+        nbdir / "bad.ipynb",
+        "rows = 3  # offending rows; in [0, 100]",
+        'from cmlib.errors import DataError\nraise DataError.single("contacts", "week", "a date", rows)',
+    )
+    r = cmlib("run", "bad", "--notebooks-dir", str(nbdir), "--out", str(tmp_path / "reports"))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "DataError" in r.stdout and "contacts" in r.stdout and "week" in r.stdout
+
+
+def test_run_ids_claimed_in_the_same_second_differ(tmp_path):
+    from cmlib.errors import ParameterError
+    from cmlib.report.runner import claim_run
+
+    ids = [claim_run(tmp_path)[0] for _ in range(3)]
+    assert len(set(ids)) == 3
+    with pytest.raises(ParameterError, match="run_id"):
+        claim_run(tmp_path, ids[0])

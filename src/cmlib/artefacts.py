@@ -41,7 +41,37 @@ def check_artefact(
     missing = [k for k in required if k not in doc]
     if missing:
         raise ArtefactError(f"{label} lacks {', '.join(missing)}")
+    bad = _implausible_number(doc)
+    if bad:
+        raise ArtefactError(
+            f"{label}: {bad[0]} is {bad[1]!r}, outside ±{MAX_MAGNITUDE:g} (a corrupt or edited file)"
+        )
     return doc
+
+
+#: no finite number in an artefact is larger than this (points, money per account, bin edges, hazards): a value
+#: such as 1e308 is a corrupt or hand-edited file, not a model (±infinity stays: an open bin edge)
+MAX_MAGNITUDE = 1e12
+
+
+def _implausible_number(node, path: str = "") -> tuple[str, float] | None:
+    """The first number in a parsed JSON document that is NaN or a finite number beyond :data:`MAX_MAGNITUDE`, with
+    its path (``products.card.hazards[3].default_hazard``); None when all are plausible."""
+    import math
+
+    if isinstance(node, bool) or node is None or isinstance(node, str):
+        return None
+    if isinstance(node, int | float):
+        # ±infinity is an open bin edge; NaN or a finite number beyond the bound is not a model's
+        ok = math.isinf(node) or (math.isfinite(node) and abs(node) <= MAX_MAGNITUDE)
+        return None if ok else (path or "value", node)
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for k, v in items:
+        sub = f"{path}[{k}]" if isinstance(k, int) else (f"{path}.{k}" if path else str(k))
+        hit = _implausible_number(v, sub)
+        if hit:
+            return hit
+    return None
 
 
 def read_artefact(source: str | Path | dict, kind: str, version: int, required: Iterable[str] = ()) -> dict:

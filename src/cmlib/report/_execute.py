@@ -30,7 +30,31 @@ def _cells_started(path: str) -> bool:
     )
 
 
+#: the library's own bad-input errors: a notebook failing on one is bad input (the runner exits 2)
+BAD_INPUT = {"DataError", "ParameterError", "ArtefactError"}
+
+
+def _die_with_runner() -> None:
+    """Stop when the runner dies, even by SIGKILL: Linux sends SIGTERM on the parent's death (prctl
+    PR_SET_PDEATHSIG); the kernel follows this process (ipykernel polls its parent). Exits now when the runner
+    is already gone."""
+    import os
+    import signal
+
+    runner = os.environ.get("CMLIB_RUNNER_PID")
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if runner and os.getppid() != int(runner):
+        sys.exit(1)
+
+
 def main(job_file: str) -> int:
+    _die_with_runner()
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
@@ -38,7 +62,7 @@ def main(job_file: str) -> int:
 
     job = json.loads(Path(job_file).read_text())
     t0 = time.perf_counter()
-    status, error, attempts = "ok", None, 0
+    status, error, attempts, bad_input = "ok", None, 0, False
     for attempts in range(1, job.get("retries", 3) + 1):
         try:
             pm.execute_notebook(
@@ -56,6 +80,7 @@ def main(job_file: str) -> int:
             break
         except PapermillExecutionError as exc:
             status, error = "failed", f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})"
+            bad_input = exc.ename in BAD_INPUT
             break
         except Exception as exc:  # kernel did not start or died: retry
             status, error = "failed", f"{type(exc).__name__}: {exc}"
@@ -80,6 +105,7 @@ def main(job_file: str) -> int:
         "error": error,
         "seconds": round(time.perf_counter() - t0, 2),
         "attempts": attempts,
+        "bad_input": bad_input,
         "html_error": html_error,
     }
     Path(job["result"]).write_text(json.dumps(result))

@@ -37,6 +37,9 @@ from cmlib.report.index import write_index
 from cmlib.report.metrics import ENV_NOTEBOOK, ENV_RUN_DIR, read_metrics
 from cmlib.report.params import NotebookSpec, RunParameters, read_spec, validate_parameters
 
+#: the runner's pid, for its executors: they stop when it dies (even by SIGKILL)
+ENV_RUNNER_PID = "CMLIB_RUNNER_PID"
+
 KEY_PACKAGES = [
     "cmlib",
     "pandas",
@@ -63,6 +66,7 @@ class NotebookResult:
     error: str | None = None
     attempts: int = 0
     peak_rss_mb: float | None = None  # this notebook's own processes (executor and kernel)
+    bad_input: bool = False  # failed on the library's own bad-input error (data, parameter, artefact)
 
 
 @dataclass
@@ -148,13 +152,69 @@ def _versions() -> dict[str, str]:
     return out
 
 
+PID_FILE = (
+    ".pid"  # in a staging folder: the runner building it, so a later run can tell a killed run's leftovers
+)
+
+
 def new_run_id(out_dir: Path) -> str:
+    """A run id not used in ``out_dir`` at the time of asking (see :func:`claim_run` for one that is kept)."""
     base = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
     rid, k = base, 1
     while (out_dir / rid).exists() or (out_dir / f".staging-{rid}").exists():
         k += 1
         rid = f"{base}-{k}"
     return rid
+
+
+def claim_run(out_dir: Path, run_id: str | None = None) -> tuple[str, Path]:
+    """Claim a run id by creating its staging folder (``mkdir`` is atomic: two runs started in the same second
+    get different ids, never one folder); the folder records the runner's pid. A given ``run_id`` that is taken
+    is a ParameterError."""
+    while True:
+        rid = run_id or new_run_id(out_dir)
+        staging = out_dir / f".staging-{rid}"
+        try:
+            if (out_dir / rid).exists():
+                raise FileExistsError(rid)
+            staging.mkdir()
+        except FileExistsError:
+            if run_id:
+                raise ParameterError("run_id", "a run id not used in the output folder", run_id) from None
+            continue
+        (staging / PID_FILE).write_text(str(os.getpid()))
+        return rid, staging
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_staging(out_dir: Path, log=None) -> list[str]:
+    """Remove the staging folders of runs that were killed (their runner is gone; a folder without a pid file
+    is from an older layout and counts as stale); returns their names and logs each one."""
+    import shutil
+
+    gone = []
+    for d in sorted(out_dir.glob(".staging-*")) if out_dir.is_dir() else []:
+        pid_file = d / PID_FILE
+        try:
+            pid = int(pid_file.read_text().strip()) if pid_file.is_file() else None
+        except ValueError:
+            pid = None
+        if pid is not None and pid != os.getpid() and _alive(pid):
+            continue
+        shutil.rmtree(d, ignore_errors=True)
+        gone.append(d.name)
+        if log:
+            log(f"[cleanup] removed {d.name}: left by a run that was killed")
+    return gone
 
 
 def _log(msg: str) -> None:
@@ -212,6 +272,38 @@ def simulated_banks(specs: list[NotebookSpec], resolved: dict[str, dict]) -> lis
     return sorted(out)
 
 
+#: peak memory of a notebook per simulated customer (bytes): 04 peaks at 2.6 GB on 1M customers (run.json),
+#: the others lower; every notebook holds its tables in pandas
+BYTES_PER_CUSTOMER = 2_700
+#: share of the machine's memory one notebook may plan to use (two run at once with --jobs 2 only when smaller)
+MEMORY_SHARE = 0.8
+
+
+def machine_memory() -> int:
+    """Physical memory of this machine in bytes (0 when unknown)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def check_sizes(banks: list[tuple[int, int]], memory: int | None = None) -> None:
+    """Refuse, before anything is built, a simulated bank whose notebooks would not fit in memory: a
+    ParameterError with the estimate and the limit."""
+    memory = machine_memory() if memory is None else memory
+    if not memory:
+        return
+    limit = int(memory * MEMORY_SHARE / BYTES_PER_CUSTOMER)
+    for n, _ in banks:
+        if n > limit:
+            raise ParameterError(
+                "n_customers",
+                f"at most {limit:,} customers on this machine: {n:,} need about "
+                f"{n * BYTES_PER_CUSTOMER / 1e9:,.1f} GB per notebook, the machine has {memory / 1e9:,.1f} GB",
+                n,
+            )
+
+
 def prepare_banks(specs: list[NotebookSpec], resolved: dict[str, dict], log=_log) -> None:
     """Build (or find) each simulated bank the run needs once, before any kernel starts, so every notebook
     reads the same Parquet copy instead of simulating the bank again (:mod:`cmlib.data.cache`)."""
@@ -251,12 +343,15 @@ def run(
     all_specs = [read_spec(p) for p in sorted(notebooks_dir.glob("*.ipynb")) if p.resolve() not in paths]
     resolved = validate_parameters(specs, rp, specs + all_specs)  # before any kernel starts
     deps = dependency_order(specs)
+    check_sizes(simulated_banks(specs, resolved))
     prepare_banks(specs, resolved, log)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    run_id = run_id or new_run_id(out_dir)
-    staging = out_dir / f".staging-{run_id}"
+    remove_stale_staging(out_dir, log)
+    run_id, staging = claim_run(out_dir, run_id)
     (staging / "notebooks").mkdir(parents=True)
+    children: dict[int, subprocess.Popen] = {}
+    restore = _stop_on_signal(children, staging, run_id, log)
     started = dt.datetime.now()
     by_name = {s.name: s for s in specs}
     results: dict[str, NotebookResult] = {}
@@ -287,12 +382,21 @@ def run(
                 "PYDEVD_DISABLE_FILE_VALIDATION": "1",
             },
         )
-        proc = subprocess.run(
+        # its own session: a terminal's Ctrl-C reaches the runner only, which stops every notebook itself
+        proc = subprocess.Popen(
             [sys.executable, "-m", "cmlib.report._execute", str(job_file)],
-            env=env,
-            capture_output=True,
+            env={**env, ENV_RUNNER_PID: str(os.getpid())},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,
         )
+        children[proc.pid] = proc
+        try:
+            _, stderr = proc.communicate()
+        finally:
+            children.pop(proc.pid, None)
+        proc.stderr_text = stderr
         res_file = Path(job["result"])
         if res_file.exists():
             r = json.loads(res_file.read_text())
@@ -300,13 +404,19 @@ def run(
         else:
             r = {
                 "status": "failed",
-                "error": f"executor crashed: {proc.stderr.strip()[-2000:]}",
+                "error": f"executor crashed: {proc.stderr_text.strip()[-2000:]}",
                 "seconds": 0.0,
                 "attempts": 0,
             }
         job_file.unlink()
         return NotebookResult(
-            spec.name, r["status"], r["seconds"], r["error"], r.get("attempts", 0), r.get("peak_rss_mb")
+            spec.name,
+            r["status"],
+            r["seconds"],
+            r["error"],
+            r.get("attempts", 0),
+            r.get("peak_rss_mb"),
+            r.get("bad_input", False),
         )
 
     pending = dict(deps)
@@ -341,6 +451,7 @@ def run(
                 mem = f", peak {res.peak_rss_mb:,.0f} MB" if res.peak_rss_mb else ""
                 log(f"[{len(results)}/{total}] {res.status:6s} {name} in {res.seconds:.1f} s{mem}{tail}")
 
+    restore()
     ordered = [results[s.name] for s in specs]
     status = "ok" if all(r.status == "ok" for r in ordered) else "failed"
     metrics = read_metrics(staging)
@@ -368,6 +479,7 @@ def run(
         "order": {n: sorted(d) for n, d in deps.items()},
     }
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    (staging / PID_FILE).unlink(missing_ok=True)
 
     final = out_dir / run_id
     os.rename(staging, final)  # atomic publish: readers see the whole run or none of it
@@ -376,6 +488,36 @@ def run(
     write_index(out_dir)
     log(f"run {run_id}: {status} — {final}")
     return RunResult(run_id, final, status, ordered)
+
+
+def _stop_on_signal(children: dict, staging: Path, run_id: str, log):
+    """On SIGTERM or SIGINT: stop every running notebook (its executor's session; the kernel follows its
+    parent), remove the staging folder and exit 128 + the signal. Returns a function that puts the previous
+    handlers back. Only in the main thread (where Python delivers signals)."""
+    import shutil
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def stop(signum, frame):
+        for pid in list(children):
+            try:
+                os.killpg(pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for proc in list(children.values()):
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        shutil.rmtree(staging, ignore_errors=True)
+        log(f"run {run_id}: stopped by {signal.Signals(signum).name}; nothing published, staging removed")
+        os._exit(128 + signum)
+
+    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    return lambda: [signal.signal(sig, h) for sig, h in old.items()]
 
 
 def _point_latest(out_dir: Path, run_id: str) -> None:
@@ -406,4 +548,8 @@ def main_run(args) -> int:
         f"{sum(r.status == 'ok' for r in res.notebooks)} of {len(res.notebooks)} notebooks ok "
         f"in {time.perf_counter() - t0:.1f} s; index: {Path(args.out) / 'index.html'}"
     )
-    return 0 if res.ok else 1
+    if res.ok:
+        return 0
+    failed = [r for r in res.notebooks if r.status == "failed"]
+    # bad input found inside a kernel is still bad input: exit 2, as when found before any kernel starts
+    return 2 if failed and all(r.bad_input for r in failed) else 1
