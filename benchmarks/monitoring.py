@@ -130,7 +130,7 @@ def main(argv=None) -> None:
         ),
     ]
     path = write(
-        "monitoring",
+        "monitoring_quick" if quick else "monitoring",
         {
             "settings": {
                 "ewma_lambda": EWMA_LAMBDA,

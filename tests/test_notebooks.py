@@ -143,7 +143,11 @@ def test_the_reports_agree_with_each_other(tmp_path):
         timeout=1800,
     )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    m = json.loads(((tmp_path / "latest").resolve() / "metrics.json").read_text())
+    run = (tmp_path / "latest").resolve()
+    m = json.loads((run / "metrics.json").read_text())
+    # customer-level lists stay out of the published reports (#16): the retention list goes to data/private
+    assert not list(run.rglob("retention_list.csv"))
+    assert (ROOT / "data" / "private" / run.name / "retention_list.csv").is_file()
 
     def get(nb, name):
         return m[nb][name]["value"]

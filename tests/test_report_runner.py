@@ -387,3 +387,19 @@ def test_run_ids_claimed_in_the_same_second_differ(tmp_path):
     assert len(set(ids)) == 3
     with pytest.raises(ParameterError, match="run_id"):
         claim_run(tmp_path, ids[0])
+
+
+def test_a_fallback_is_on_the_console_in_the_manifest_and_in_the_index(tmp_path):
+    nbdir, out = tmp_path / "nbs", tmp_path / "reports"
+    nbdir.mkdir()
+    _notebook(
+        nbdir / "falls.ipynb",
+        "n = 1  # how many; in [0, 5]",
+        'from cmlib.report import note_fallback, record\nnote_fallback("thing.json unreadable: a flat assumption used")\nrecord("x", 1.0)',
+    )
+    r = cmlib("run", "falls", "--notebooks-dir", str(nbdir), "--out", str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "[fallback] falls: thing.json unreadable: a flat assumption used" in r.stdout
+    man = json.loads(((out / "latest").resolve() / "manifest.json").read_text())
+    assert man["fallbacks"] == {"falls": ["thing.json unreadable: a flat assumption used"]}
+    assert "fallback in falls: thing.json unreadable" in (out / "index.html").read_text()

@@ -26,6 +26,7 @@ from cmlib.monitoring.compliance import (
     contact_breaches,
     offers_against_decision,
 )
+from cmlib.monitoring.cost import cell_economics
 from cmlib.monitoring.feedback import (
     NPS,
     PER_CONTACTS,
@@ -56,6 +57,7 @@ from cmlib.monitoring.kpis import (
     decompose,
     kpi_values,
     monitor_kpis,
+    rates_by,
     resolve_week,
     week_start,
     week_view,
@@ -84,6 +86,7 @@ __all__ = [
     "alarm_rates",
     "approval_ratio",
     "apr_check",
+    "cell_economics",
     "complaint_outliers",
     "complaint_rates",
     "contact_breaches",
@@ -104,6 +107,7 @@ __all__ = [
     "RateChart",
     "read_forecast",
     "resolution_times",
+    "rates_by",
     "resolve_week",
     "week_start",
     "week_view",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-ORDER = {"pause": 0, "fix": 1, "investigate": 2}
+ORDER = {"pause": 0, "cut": 1, "fix": 2, "investigate": 3}
 
 
 def _pct(x: float) -> str:
@@ -20,13 +20,17 @@ def action_list(
     fairness: pd.DataFrame | None = None,
     offers: pd.DataFrame | None = None,
     reasons: pd.DataFrame | None = None,
+    economics: pd.DataFrame | None = None,
+    weeks: int | None = None,
 ) -> pd.DataFrame:
-    """One row per action (``action``: pause, fix or investigate; ``subject``; ``evidence``), pauses first.
+    """One row per action (``action``: pause, cut, fix or investigate; ``subject``; ``evidence``), pauses first.
 
     ``alarms``: :func:`~cmlib.monitoring.kpis.monitor_kpis`' summary; ``complaint_flags``: complaint rate
     ratios per campaign with ``flagged``; ``breaches``: :func:`~cmlib.monitoring.compliance.contact_breaches`;
     ``apr``, ``fairness``, ``offers``: the other compliance monitors; ``reasons``: each campaign's share of
-    complaints per reason (to name what its customers complain about)."""
+    complaints per reason (to name what its customers complain about); ``economics``:
+    :func:`~cmlib.monitoring.cost.cell_economics` over the last ``weeks`` weeks (a cell that loses money beyond
+    doubt is to cut)."""
     rows = []
     for camp, r in complaint_flags[complaint_flags["flagged"]].iterrows():
         top = ""
@@ -48,6 +52,17 @@ def action_list(
                     "action": "pause",
                     "subject": f"campaign {camp}",
                     "evidence": f"runs the offer {r['arm']}, which the A/B test rejected ({r['decision']})",
+                }
+            )
+    if economics is not None and len(economics):
+        for (camp, ch), r in economics[economics["losing"]].sort_values("net_value").iterrows():
+            rows.append(
+                {
+                    "action": "cut",
+                    "subject": f"{camp} on {ch}",
+                    "evidence": f"cost per booking {r['cost_per_booking']:,.0f} against a value of "
+                    f"{r['value_per_booking']:,.0f} per booked account: {r['net_value']:,.0f} net of spend over "
+                    f"{weeks or '?'} weeks ({r['net_value'] / (weeks or 1):,.0f} a week)",
                 }
             )
     if len(breaches):

@@ -21,12 +21,21 @@ CELL = ["campaign", "channel"]
 FACTORS = ["contacts", "response_rate", "bookings_per_response"]
 
 
-def weekly_forecast(weekly: pd.DataFrame, plan: pd.DataFrame, week, history_weeks: int = 8) -> pd.DataFrame:
+def weekly_forecast(
+    weekly: pd.DataFrame, plan: pd.DataFrame, week, history_weeks: int = 8, since: dict | None = None
+) -> pd.DataFrame:
     """Per campaign and channel planned for ``week``: contacts (the plan's), response rate and bookings per
     response (pooled over the ``history_weeks`` weeks before ``week``), expected responses and bookings, and
-    the plan's spend. ``weekly`` from :func:`~cmlib.monitoring.kpis.weekly_funnel`."""
+    the plan's spend. ``weekly`` from :func:`~cmlib.monitoring.kpis.weekly_funnel`. ``since``: {channel: the
+    start week of a shift an alarm dated} — that channel's rates come only from the weeks since, so a standing
+    drop is not averaged with the weeks before it."""
     week = pd.Timestamp(week)
-    hist = weekly[(weekly["week"] < week) & (weekly["week"] >= week - pd.Timedelta(weeks=history_weeks))]
+    base = week - pd.Timedelta(weeks=history_weeks)
+    start = pd.Series(base, index=weekly.index)
+    for ch, wk in (since or {}).items():
+        if base < pd.Timestamp(wk) < week:  # a shift that began within the window, before the forecast week
+            start[weekly["channel"] == ch] = pd.Timestamp(wk)
+    hist = weekly[(weekly["week"] < week) & (weekly["week"] >= start)]
     h = hist.groupby(CELL, observed=True)[["contacts", "responded", "booked"]].sum()
     p = plan[pd.to_datetime(plan["week"]) == week].set_index(CELL)
     f = pd.DataFrame(index=p.index)
@@ -88,7 +97,14 @@ def forecast_variance(forecast: pd.DataFrame, actual: pd.DataFrame) -> tuple[pd.
     return cells, decompose(before, after, FACTORS).summary
 
 
-def previous_forecast(artefact, weekly: pd.DataFrame, plan: pd.DataFrame, week, history_weeks: int = 8):
+def previous_forecast(
+    artefact,
+    weekly: pd.DataFrame,
+    plan: pd.DataFrame,
+    week,
+    history_weeks: int = 8,
+    since: dict | None = None,
+):
     """Last week's forecast of ``week``: the one the last good run wrote (``artefact``: a path or None) when it
     forecast this week, else the same forecast recomputed from the data before ``week`` (what that run would
     have written). Returns (forecast per cell, where it came from)."""

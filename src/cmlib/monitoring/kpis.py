@@ -329,12 +329,14 @@ class WeekView(Result):
     """One week's KPI tree (rows: :data:`TREE_UNITS`) against the plan, the week before and the same week a
     year before (columns; a period the data do not reach is left out), with the relative change against
     each. Early delinquency is that of the bookings :data:`MATURITY_WEEKS` weeks earlier (the latest whose
-    outcome is known). ``counts``: the summed counts of each period; ``plan``: the plan's totals."""
+    outcome is known). ``counts``: the summed counts of each period; ``plan``: the plan's totals; ``noise``:
+    per KPI and change column, True when the change is within sampling noise (p ≥ :data:`NOISE_P`)."""
 
     summary: pd.DataFrame
     counts: dict
     plan: pd.Series | None
     week: pd.Timestamp
+    noise: pd.DataFrame | None = None
 
     def decomposition(self) -> pd.DataFrame:
         """The change in bookings against each period split into the stages that moved (LMDI, exact): rows
@@ -365,7 +367,7 @@ class WeekView(Result):
             }
             cols["plan"] = decompose(before, after, list(before)).summary["contribution"]
         out = pd.DataFrame(cols).reindex([*stages, "bookings_per_response"])
-        out.loc["bookings (total change)"] = out.sum(skipna=True)
+        out.loc["bookings (total change)"] = out.sum(min_count=1)
         out.index.name = "driver"
         return out
 
@@ -416,4 +418,77 @@ def week_view(weekly: pd.DataFrame, plan: pd.DataFrame | None, week) -> WeekView
         with np.errstate(invalid="ignore", divide="ignore"):
             s[f"vs {k}"] = s["this week"] / s[k] - 1
     s.index.name = "KPI"
-    return WeekView(s, counts, p_tot, week)
+    mature = {
+        k: num.loc[w - pd.Timedelta(weeks=MATURITY_WEEKS)]
+        for k, w in periods.items()
+        if w - pd.Timedelta(weeks=MATURITY_WEEKS) in num.index
+    }
+    return WeekView(s, counts, p_tot, week, _noise(s, counts, mature, p_tot))
+
+
+#: a change is shown as noise unless its two-sided p-value is below this
+NOISE_P = 0.01
+
+
+def _noise(s: pd.DataFrame, counts: dict, mature: dict, plan: pd.Series | None) -> pd.DataFrame:
+    """Per KPI row and change column: True when the change is within sampling noise (p ≥ :data:`NOISE_P`):
+    rates by a two-proportion z-test (against the plan, a one-sample test at the plan's rate), counts by the
+    conditional binomial test of two Poisson counts (against the plan, Poisson at the planned count). Money rows
+    are never muted (no test)."""
+    from scipy import stats
+
+    out = pd.DataFrame(False, index=s.index, columns=[c for c in s.columns if c.startswith("vs ")])
+    now = counts["this week"]
+
+    def two_prop(x1, n1, x0, n0):
+        if min(n1, n0) <= 0:
+            return np.nan
+        p = (x1 + x0) / (n1 + n0)
+        se = np.sqrt(p * (1 - p) * (1 / n1 + 1 / n0))
+        return 2 * stats.norm.sf(abs(x1 / n1 - x0 / n0) / se) if se > 0 else 1.0
+
+    for col in out.columns:
+        k = col[3:]
+        for row in s.index:
+            pv = np.nan
+            if row in STAGE_RATES:
+                num_, den = STAGE_RATES[row]
+                if k == "plan" and plan is not None and row == "response_rate":
+                    pv = stats.binomtest(int(now[num_]), int(now[den]), float(s.loc[row, "plan"])).pvalue
+                elif k in counts:
+                    pv = two_prop(now[num_], now[den], counts[k][num_], counts[k][den])
+            elif row in ("contacts", "bookings", "activations"):
+                c = {"contacts": "contacts", "bookings": "booked", "activations": "activated"}[row]
+                if k == "plan" and plan is not None and row != "activations":
+                    pv = 2 * min(stats.poisson.cdf(now[c], plan[c if c == "contacts" else "bookings"]),
+                                 stats.poisson.sf(now[c] - 1, plan[c if c == "contacts" else "bookings"]))  # fmt: skip
+                elif k in counts and now[c] + counts[k][c] > 0:
+                    pv = stats.binomtest(int(now[c]), int(now[c] + counts[k][c]), 0.5).pvalue
+            elif row == "early_dpd30_rate" and k in mature and "this week" in mature:
+                a, b = mature["this week"], mature[k]
+                pv = two_prop(a["early_dpd30"], a["mature_bookings"], b["early_dpd30"], b["mature_bookings"])
+            elif row == "complaints_per_10k" and k in counts:
+                x1, x0 = now["complaints"], counts[k]["complaints"]
+                n1, n0 = now["contacts"], counts[k]["contacts"]
+                if x1 + x0 > 0:
+                    pv = stats.binomtest(int(x1), int(x1 + x0), n1 / (n1 + n0)).pvalue
+            out.loc[row, col] = bool(np.isfinite(pv) and pv >= NOISE_P)
+    return out
+
+
+def rates_by(weekly: pd.DataFrame, by: str, kpis: list[str], alpha: float = 0.05) -> pd.DataFrame:
+    """Each KPI of :data:`CHART_KPIS` in ``kpis`` per ``by`` group over the rows of ``weekly``, with its
+    denominator and a Wilson interval at 1 − ``alpha`` (statsmodels' ``proportion_confint``)."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    out = {}
+    g = weekly.groupby(by, observed=True)
+    for k in kpis:
+        num, den, _ = CHART_KPIS[k]
+        x, n = g[num].sum(), g[den].sum()
+        lo, hi = proportion_confint(x.to_numpy(), np.maximum(n.to_numpy(), 1), alpha=alpha, method="wilson")
+        out[f"{k}_n"] = n.astype(np.int64)
+        out[k] = x / n.where(n > 0)
+        out[f"{k}_ci_low"] = pd.Series(np.where(n > 0, lo, np.nan), index=x.index)
+        out[f"{k}_ci_high"] = pd.Series(np.where(n > 0, hi, np.nan), index=x.index)
+    return pd.DataFrame(out)

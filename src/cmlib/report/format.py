@@ -10,6 +10,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from IPython.display import Markdown
 
@@ -203,10 +204,18 @@ def table(
     return sty
 
 
-def table_by_row(df: pd.DataFrame, units: dict[str, str], changes: Iterable[str] = (), digits: int = 2):
+def table_by_row(
+    df: pd.DataFrame,
+    units: dict[str, str],
+    changes: Iterable[str] = (),
+    digits: int = 2,
+    muted: pd.DataFrame | None = None,
+    caption: str | None = None,
+):
     """A Styler for a table whose rows carry different units (a KPI tree: counts, rates, money): each row of
     ``units`` ("count", "percent", "money", "number") formatted by its unit in every column except ``changes``
-    (relative changes, signed percent). Labels and escaping as :func:`table`."""
+    (relative changes, signed percent). ``muted``: cells (True) shown in grey, such as changes within noise.
+    Labels and escaping as :func:`table`."""
     fns = {
         "count": count,
         "percent": pct,
@@ -225,4 +234,9 @@ def table_by_row(df: pd.DataFrame, units: dict[str, str], changes: Iterable[str]
     sty = sty.format_index(lambda c: escape(label(c)), axis=0).format_index(
         lambda c: escape(label(c)), axis=1
     )
+    if muted is not None:
+        grey = muted.reindex(index=df.index, columns=df.columns).fillna(False).astype(bool)
+        sty = sty.apply(lambda _: np.where(grey, "color: #9a9a9a", ""), axis=None)
+    if caption:
+        sty = sty.set_caption(escape(caption))
     return sty

@@ -99,7 +99,11 @@ def render_index(runs: list[dict]) -> str:
                     delta = f' <span class="{cls}">({escape(_fmt_delta(diff, m["unit"]))})</span>'
                 previous[key] = m["value"]
                 mets.append(f"{escape(nb)}.{escape(name)} = {escape(_fmt(m['value'], m['unit']))}{delta}")
-        alerts = evaluate_alerts(r)
+        alerts = evaluate_alerts(r) + [
+            f"fallback in {nb}: {line}"
+            for nb, lines in sorted((r.get("fallbacks") or {}).items())
+            for line in lines
+        ]
         rendered.append(
             f'<tr><td><a href="{escape(r["folder"])}/manifest.json">{escape(r["folder"])}</a><br>'
             f'<span class="muted">{escape(r.get("params_file") or "defaults")}</span></td>'

@@ -131,6 +131,17 @@ def artefact_dir() -> Path:
     return d
 
 
+def private_dir() -> Path:
+    """Where this notebook writes customer-level lists (account or customer ids): ``data/private/<run-id>/`` in a
+    run, ``data/private/interactive/`` otherwise — never beside the published reports, which are meant to be
+    forwarded."""
+    rd = run_dir()
+    name = rd.name.removeprefix(".staging-") if rd is not None else "interactive"
+    d = project_root() / "data" / "private" / name
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
 def _from_good_runs(reports: Path, filename: str) -> Path | None:
     """The artefact of the newest good run that has it: a run of one notebook becomes ``latest`` without the
     other notebooks' artefacts, which the runs before it still hold."""
@@ -184,6 +195,29 @@ def producer_of(filename: str, notebooks_dir: Path | None = None) -> str | None:
     return next((s.name for s in map(read_spec, sorted(folder.glob("*.ipynb"))) if stem in s.produces), None)
 
 
+FALLBACKS = "fallbacks"  # <run>/fallbacks/<notebook>.txt: what each notebook fell back on, one line each
+
+
+def note_fallback(message: str) -> None:
+    """Record that this notebook fell back on something (an artefact missing or unreadable, an assumption in
+    its place): the runner prints the line on the console after the notebook and the run index shows it, so a
+    fallback is seen without opening the report. Interactively it is only printed."""
+    rd = run_dir()
+    if rd is None:
+        print(f"Fallback: {message}")
+        return
+    d = rd / FALLBACKS
+    d.mkdir(exist_ok=True)
+    with open(d / f"{current_notebook()}.txt", "a") as f:
+        f.write(" ".join(str(message).split()) + "\n")
+
+
+def read_fallbacks(folder: Path) -> dict[str, list[str]]:
+    """{notebook: [fallback lines]} of a run folder."""
+    d = Path(folder) / FALLBACKS
+    return {f.stem: f.read_text().splitlines() for f in sorted(d.glob("*.txt"))} if d.is_dir() else {}
+
+
 def locate_artefacts(*filenames: str) -> dict[str, Path | None]:
     """Find each artefact (:func:`find_artefact`) and print one line per file: where it came from, or,
     when it is missing, which notebook to run first and how."""
@@ -208,4 +242,6 @@ def locate_artefacts(*filenames: str) -> dict[str, Path | None]:
                 else "no notebook in notebooks/ declares it"
             )
             print(f"{name} not found (no good run under reports/, nothing in data/artefacts): {how}")
+            if run_dir() is not None:
+                note_fallback(f"{name} not found: {how}")
     return out

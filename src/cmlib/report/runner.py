@@ -34,7 +34,7 @@ from cmlib.data.cache import cached_bank
 from cmlib.errors import ParameterError
 from cmlib.paths import ENV_CACHE_DIR, cache_root
 from cmlib.report.index import write_index
-from cmlib.report.metrics import ENV_NOTEBOOK, ENV_RUN_DIR, read_metrics
+from cmlib.report.metrics import ENV_NOTEBOOK, ENV_RUN_DIR, read_fallbacks, read_metrics
 from cmlib.report.params import NotebookSpec, RunParameters, read_spec, validate_parameters
 
 #: the runner's pid, for its executors: they stop when it dies (even by SIGKILL)
@@ -304,6 +304,32 @@ def check_sizes(banks: list[tuple[int, int]], memory: int | None = None) -> None
             )
 
 
+def preflight_sources(specs: list[NotebookSpec], resolved: dict[str, dict]) -> None:
+    """Check every ``data_source`` before any kernel starts: "synthetic", a public set's name, ``spark:<table>``
+    or a path that exists, is readable and not empty — else a ParameterError naming the notebook. A relative
+    path is made absolute here, against the folder ``cmlib run`` was started in (kernels run in the notebooks'
+    folder, where it would mean something else)."""
+    from cmlib.data import PUBLIC_SETS
+
+    for s in specs:
+        if "data_source" not in s.parameters:
+            continue
+        v = resolved.get(s.name, {}).get("data_source", s.parameters["data_source"].default)
+        if not isinstance(v, str) or v == "synthetic" or v in PUBLIC_SETS or v.startswith("spark:"):
+            continue
+        p = Path(v).expanduser().resolve()
+        expected = f"'synthetic', a public set ({', '.join(PUBLIC_SETS)}), spark:<table> or an existing path"
+        if not p.exists():
+            raise ParameterError("data_source", expected, v, where=s.name)
+        if not os.access(p, os.R_OK):
+            raise ParameterError("data_source", "a path this user can read", v, where=s.name)
+        if p.is_file() and p.stat().st_size == 0:
+            raise ParameterError("data_source", "a file that is not empty", v, where=s.name)
+        if p.is_dir() and not any(p.iterdir()):
+            raise ParameterError("data_source", "a folder that is not empty", v, where=s.name)
+        resolved.setdefault(s.name, {})["data_source"] = str(p)
+
+
 def prepare_banks(specs: list[NotebookSpec], resolved: dict[str, dict], log=_log) -> None:
     """Build (or find) each simulated bank the run needs once, before any kernel starts, so every notebook
     reads the same Parquet copy instead of simulating the bank again (:mod:`cmlib.data.cache`)."""
@@ -343,6 +369,7 @@ def run(
     all_specs = [read_spec(p) for p in sorted(notebooks_dir.glob("*.ipynb")) if p.resolve() not in paths]
     resolved = validate_parameters(specs, rp, specs + all_specs)  # before any kernel starts
     deps = dependency_order(specs)
+    preflight_sources(specs, resolved)
     check_sizes(simulated_banks(specs, resolved))
     prepare_banks(specs, resolved, log)
 
@@ -450,6 +477,8 @@ def run(
                 tail = "" if res.status == "ok" else f" — {res.error}"
                 mem = f", peak {res.peak_rss_mb:,.0f} MB" if res.peak_rss_mb else ""
                 log(f"[{len(results)}/{total}] {res.status:6s} {name} in {res.seconds:.1f} s{mem}{tail}")
+                for line in read_fallbacks(staging).get(name, []):
+                    log(f"[fallback] {name}: {line}")
 
     restore()
     ordered = [results[s.name] for s in specs]
@@ -469,6 +498,7 @@ def run(
         "params_file": params_file,
         "parameters": resolved,
         "alerts": rp.alerts,
+        "fallbacks": read_fallbacks(staging),
         "data_fingerprint": inputs,
         "git": {"commit": commit, "dirty": bool(dirty) if dirty is not None else None},
         "packages": _versions(),

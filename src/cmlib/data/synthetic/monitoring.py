@@ -28,16 +28,24 @@ import pandas as pd
 from cmlib.data.synthetic.block import RISK_Z_CENTER, RISK_Z_SCALE
 from cmlib.data.synthetic.campaigns import LOAN_OFFER
 from cmlib.data.synthetic.customers import _sigmoid, default_eta
-from cmlib.data.synthetic.truth import ARM_OFFER, CHANNEL_COST
+from cmlib.data.synthetic.truth import (
+    ARM_OFFER,
+    ARM_RESPONSE,
+    CHANNEL_COST,
+    CHANNEL_RESPONSE,
+    P_ACTIVATE,
+    P_APPLY,
+    P_BOOK,
+)
 from cmlib.vocab import CHANNEL_PERMISSION, COMPLAINT_REASONS
 
 MONITOR_WEEKS = 104
 MONITOR_LAST_WEEK = "2025-11-24"  # a Monday: weeks are named by the Monday they start on
 #: weekly contacts per campaign and channel at one million customers
 MONITOR_VOLUME = {
-    "CASHBACK-CARD": {"direct_mail": 2500, "email": 2000, "paid_social": 1500},
-    "LOWAPR-CARD": {"direct_mail": 2000, "email": 1500, "telemarketing": 800},
-    "BT-PROMO": {"email": 1500, "sms": 1500, "telemarketing": 700},
+    "CASHBACK-CARD": {"direct_mail": 2500, "email": 3200, "paid_social": 1500},
+    "LOWAPR-CARD": {"direct_mail": 2000, "email": 2600, "telemarketing": 800},
+    "BT-PROMO": {"email": 2200, "sms": 1500, "telemarketing": 700},
     "PERSONAL-LOAN": {"search": 1200, "partners": 1000, "branch": 400},
 }
 #: product, its terms (APR % a year, annual fee, credit limit, reward rate; the test's arms' and the bank's loan)
@@ -55,34 +63,34 @@ MONITOR_ARM = {
     "BT-PROMO": None,
     "PERSONAL-LOAN": None,
 }
-MONITOR_RESPONSE = {
-    "branch": 0.15,
-    "telemarketing": 0.06,
-    "direct_mail": 0.02,
-    "email": 0.025,
-    "sms": 0.015,
-    "paid_social": 0.012,
-    "search": 0.08,
-    "partners": 0.05,
+#: the bank's own response rates per channel and funnel probabilities (one bank: 02 and 05 see the same)
+MONITOR_RESPONSE = CHANNEL_RESPONSE
+#: each campaign's response relative to today's card offer: the test arms' intercept shifts (ARM_RESPONSE)
+CAMPAIGN_RESPONSE_LIFT = {
+    "CASHBACK-CARD": float(np.exp(ARM_RESPONSE["cashback"]["intercept"])),
+    "LOWAPR-CARD": float(np.exp(ARM_RESPONSE["lower_apr"]["intercept"])),
+    "BT-PROMO": 1.0,
+    "PERSONAL-LOAN": 1.0,
 }
-CAMPAIGN_RESPONSE_LIFT = {"CASHBACK-CARD": 1.2, "LOWAPR-CARD": 1.0, "BT-PROMO": 1.3, "PERSONAL-LOAN": 1.0}
 SEGMENT_RESPONSE = {"student": 0.8, "young_professional": 1.2, "mass": 1.0, "affluent": 0.9, "senior": 0.7}
-P_APPLY_MONITOR = {"card": 0.55, "loan": 0.60}
-P_BOOK_MONITOR, P_ACTIVATE_MONITOR = 0.85, 0.75
+P_APPLY_MONITOR = {"card": P_APPLY, "loan": P_APPLY}
+P_BOOK_MONITOR, P_ACTIVATE_MONITOR = P_BOOK, P_ACTIVATE
 #: approval and early delinquency from the customer's true risk (risk_z: centred default log-hazard)
-APPROVAL_LOGIT = (1.0, -1.2)  # intercept, slope on risk_z
-EARLY_DPD_LOGIT = (-3.4, 0.9)
+APPROVAL_LOGIT = (0.55, -1.2)  # intercept, slope on risk_z: about 62 % of applications approved, as in 02
+EARLY_DPD_LOGIT = (-4.0, 0.9)  # about 1.9 % of bookings 30+ DPD within three months, as the test's control
 SPEND_90D = (np.log(900.0), 0.6)  # lognormal of an active account's spend in its first 90 days
 MATURITY_WEEKS = 13  # spend in 90 days and 30+ DPD within three months are known 13 weeks after booking
-FIXED_WEEKLY_COST = {"branch": 2000.0, "telemarketing": 2000.0, "partners": 2000.0}
-FIXED_WEEKLY_COST_OTHER = 500.0
+#: a campaign's fixed cost a week: the bank's monthly fixed cost per campaign (5,000 on branch, telemarketing and
+#: partners, 1,000 elsewhere; campaigns table) spread over 52/12 weeks
+FIXED_WEEKLY_COST = {ch: 5_000.0 * 12 / 52 for ch in ("branch", "telemarketing", "partners")}
+FIXED_WEEKLY_COST_OTHER = 1_000.0 * 12 / 52
 #: complaints per contact: base, channels that interrupt, the misleading campaign's extra (all "misleading")
 COMPLAINT_BASE = 4e-4
 COMPLAINT_CHANNEL = {"telemarketing": 1.5, "sms": 1.5}
 COMPLAINT_MIX = dict(zip(COMPLAINT_REASONS, (0.15, 0.25, 0.30, 0.10, 0.20), strict=True))
 MISLEADING_CAMPAIGN = {"campaign": "BT-PROMO", "extra_complaints_per_contact": 2.0e-3}
 RESOLVE_DAYS = {"misleading_rate_or_fees": 25.0, "default": 12.0}  # mean days to resolve (gamma, shape 2)
-RESPONSE_DROP = {"channel": "email", "start_week_index": 98, "relative_change": -0.35}
+RESPONSE_DROP = {"channel": "email", "start_week_index": 98, "relative_change": -0.40}
 PERMISSION_BREACHES, DNC_BREACHES = 5, 3
 #: survey: booked customers asked 8 weeks after booking; promoter / passive / detractor probabilities
 SURVEY_SHARE, SURVEY_LAG_WEEKS = 0.30, 8
@@ -173,6 +181,9 @@ def simulate_monitoring(customers: pd.DataFrame, random_state: int = 1) -> Monit
     plan_weeks = pd.date_range(weeks[0], periods=MONITOR_WEEKS + PLAN_AHEAD_WEEKS, freq="W-MON")
     season_all = 1.0 + 0.15 * np.sin(2 * np.pi * plan_weeks.isocalendar().week.to_numpy(float) / 52.0)
     camp = _campaign_table()
+    # the feed is a sample of the bank like the other tables: fixed costs scale with it, so cost per booking
+    # does not depend on the sample's size
+    camp["fixed_weekly_cost"] = camp["fixed_weekly_cost"] * scale
     cid = customers["customer_id"].to_numpy()
     dnc = customers["do_not_contact"].to_numpy(bool)
     risk_z = (default_eta(customers) - RISK_Z_CENTER) / RISK_Z_SCALE
