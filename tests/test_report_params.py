@@ -128,3 +128,29 @@ def test_a_bank_too_big_for_the_memory_is_refused_before_anything_is_built():
     )
     assert r.returncode == 2 and "customers on this machine" in r.stderr, r.stdout + r.stderr
     assert time.perf_counter() - t0 < 30 and "[data]" not in r.stdout
+
+
+def test_a_bad_data_source_is_refused_before_any_kernel_and_a_relative_path_is_resolved(tmp_path):
+    from cmlib.report.runner import preflight_sources
+
+    specs = [read_spec(FIXTURE_NOTEBOOKS / "ok.ipynb")]
+    spec = specs[0]
+    # a notebook that takes a data source: its declared default is "synthetic"
+    spec.parameters["data_source"] = Parameter("data_source", "synthetic", "where the data come from")
+    preflight_sources(specs, {"ok": {"data_source": "german"}})  # a public set's name passes
+    with pytest.raises(ParameterError, match="data_source.*existing path.*nowhere"):
+        preflight_sources(specs, {"ok": {"data_source": str(tmp_path / "nowhere")}})
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(ParameterError, match="not empty"):
+        preflight_sources(specs, {"ok": {"data_source": str(tmp_path / "empty.csv")}})
+    (tmp_path / "d.csv").write_text("a\n1\n")
+    resolved = {"ok": {"data_source": "d.csv"}}
+    import os
+
+    here = os.getcwd()
+    try:
+        os.chdir(tmp_path)
+        preflight_sources(specs, resolved)
+    finally:
+        os.chdir(here)
+    assert resolved["ok"]["data_source"] == str((tmp_path / "d.csv").resolve())
