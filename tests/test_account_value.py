@@ -197,6 +197,12 @@ def test_decision_artefact_and_the_waves_offers(tmp_path):
     doc["arms"][0]["decision"] = "maybe"
     with pytest.raises(ArtefactError, match="unknown decision"):
         ex.read_decision(json.dumps(doc))
+    # a damaged decision.json stops the wave's planning, unless told to fall back (#16)
+    path.write_text(path.read_text()[:50])
+    with pytest.raises(ArtefactError, match="decision.json is not valid JSON"):
+        op.plan_arms("shipped", path, ["a", "b", "c"])
+    soft = op.plan_arms("shipped", path, ["a", "b", "c"], corrupt="fallback")
+    assert soft.arms == [] and "no arm counts as shipped" in soft.notes[0]
 
 
 def test_incremental_value_and_plans():

@@ -238,6 +238,17 @@ def test_account_value_reads_artefacts_or_says_it_falls_back(tmp_path, bank):
     assert fb.assess(g)["score"].isna().all() and fb.assess(g)["eligible"].all()
     with pytest.raises(ArtefactError, match="not found"):
         op.account_value(None, None, required=True)
+    # a damaged artefact stops the run naming the file and field, unless told to fall back (#16)
+    (tmp_path / "bad.json").write_text(
+        (tmp_path / "scorecard.json").read_text().replace('"schema_version": ', '"schema_version": 9')
+    )
+    with pytest.raises(ArtefactError, match="bad.json"):
+        op.account_value(tmp_path / "bad.json", tmp_path / "account_value.json")
+    (tmp_path / "cut.json").write_text((tmp_path / "account_value.json").read_text()[:200])
+    with pytest.raises(ArtefactError, match="cut.json is not valid JSON"):
+        op.account_value(tmp_path / "scorecard.json", tmp_path / "cut.json")
+    soft = op.account_value(tmp_path / "bad.json", tmp_path / "cut.json", corrupt="fallback")
+    assert len(soft.notes) == 2 and "bad.json" in soft.notes[0] and "cut.json" in soft.notes[1]
 
 
 def test_reconcile_cost_per_booking_finds_the_channel_priced_apart(bank):

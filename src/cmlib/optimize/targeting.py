@@ -135,12 +135,15 @@ class WaveArms(Result):
         return {"arms_planned": len(self.arms), "unshipped_arms_planned": len(self.unshipped)}
 
 
-def plan_arms(offer_arms, decision_path, test_arms, allow_unshipped: bool = False) -> WaveArms:
+def plan_arms(
+    offer_arms, decision_path, test_arms, allow_unshipped: bool = False, corrupt: str = "raise"
+) -> WaveArms:
     """Which offers the next wave may use. ``offer_arms="shipped"``: the arms the A/B test shipped (read from
     its decision artefact at ``decision_path``; none when it is missing). A list of arms (or one string of
     names separated by commas): each must be an
     arm of the test (``test_arms``), and one the test did not ship needs ``allow_unshipped=True`` —
-    otherwise ParameterError naming the arm and its decision."""
+    otherwise ParameterError naming the arm and its decision. A decision artefact that exists but cannot be
+    read is an ArtefactError unless ``corrupt="fallback"`` (then no arm counts as shipped, noted)."""
     from cmlib.experiments import read_decision
 
     notes = []
@@ -149,6 +152,8 @@ def plan_arms(offer_arms, decision_path, test_arms, allow_unshipped: bool = Fals
         try:
             decisions = read_decision(decision_path)[0]
         except ArtefactError as exc:
+            if corrupt != "fallback":  # a damaged decision.json stops the run (exit 2) naming it
+                raise
             notes.append(f"{exc}: no arm counts as shipped")
     else:
         notes.append("no decision artefact (decision.json) from the A/B test: no arm counts as shipped")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from cmlib.base import Result
-from cmlib.errors import ArtefactError
+from cmlib.errors import ArtefactError, ParameterError
 from cmlib.finance import DEFAULT_LGD, AccountValueModel
 from cmlib.scorecard import load_scorecard
 
@@ -176,6 +176,18 @@ def _centre(scorecard, model: AccountValueModel | None, book: pd.DataFrame):
     return reference, None if model is None else model.calibrate_risk(book_pd / reference, product)
 
 
+def _absent(source) -> bool:
+    """True when an artefact source names nothing that exists (None, or a path to no file): missing, not
+    damaged."""
+    from pathlib import Path
+
+    if source is None:
+        return True
+    if isinstance(source, dict) or str(source).lstrip().startswith("{"):
+        return False
+    return not Path(source).is_file()
+
+
 def account_value(
     scorecard_path=None,
     model_path=None,
@@ -185,13 +197,17 @@ def account_value(
     discounted_margin: float = 300.0,
     exposure_at_default: float = 1500.0,
     lgd: float = DEFAULT_LGD,
+    corrupt: str = "raise",
 ) -> AccountValue:
     """Read the scorecard and account-value artefacts (paths, or None when a run has none). ``book``: the
     booked accounts the model was fitted on (scorecard features), to centre the scorecard's PD on the book;
-    without it the scorecard's own expected bad rate is the reference. ``required=True`` turns a missing or
-    incompatible artefact into an ArtefactError; otherwise the stated fallbacks are used and ``notes`` says
-    so (the report must show it)."""
-
+    without it the scorecard's own expected bad rate is the reference. A missing artefact means the stated
+    fallbacks are used and ``notes`` says so (the report must show it); ``required=True`` makes it an
+    ArtefactError. An artefact that exists but cannot be used (not JSON, another version, a value out of
+    range) is an ArtefactError naming the file and field — a run must not quietly price accounts on a
+    fallback because a file was damaged — unless ``corrupt="fallback"``."""
+    if corrupt not in ("raise", "fallback"):
+        raise ParameterError("corrupt", "'raise' or 'fallback'", corrupt)
     notes = []
     card = model = None
     try:
@@ -201,7 +217,7 @@ def account_value(
             )
         card = load_scorecard(scorecard_path)
     except ArtefactError as exc:
-        if required:
+        if required or (not _absent(scorecard_path) and corrupt == "raise"):
             raise
         notes.append(f"{exc}; using a flat probability of bad of {bad_rate:.1%} and no risk cutoff")
     try:
@@ -211,7 +227,7 @@ def account_value(
             )
         model = AccountValueModel.from_artefact(model_path)
     except ArtefactError as exc:
-        if required:
+        if required or (not _absent(model_path) and corrupt == "raise"):
             raise
         notes.append(
             f"{exc}; using a discounted margin of {discounted_margin:,.0f} and exposure at default of "

@@ -123,6 +123,15 @@ LABELS = {
     "apr_advertised": "APR advertised",
     "apr_max_disclosed": "APR max. disclosed",
     "kpi": "KPI",
+    "approval_rate_n": "applications",
+    "approval_rate_ci_low": "approval, interval low",
+    "approval_rate_ci_high": "approval, interval high",
+    "early_dpd30_rate_n": "bookings 13+ weeks old",
+    "early_dpd30_rate_ci_low": "30+ DPD, interval low",
+    "early_dpd30_rate_ci_high": "30+ DPD, interval high",
+    "net_value": "value booked net of spend",
+    "net_value_high": "the same, bookings at their upper bound",
+    "losing": "loses money beyond doubt",
 }
 
 #: columns that hold a difference of two rates: shown in percentage points when formatted as rates
