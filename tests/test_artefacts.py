@@ -44,3 +44,14 @@ def test_an_implausible_number_is_refused_naming_the_field(tmp_path):
     path.write_text(json.dumps(doc).replace("1e+308", "NaN"))
     with pytest.raises(ArtefactError, match="points is nan"):
         read_artefact(path, "thing", 1)
+
+
+def test_a_missing_artefact_is_distinguishable_from_a_damaged_one(tmp_path):
+    from cmlib.errors import ArtefactMissing
+
+    with pytest.raises(ArtefactMissing, match="not found"):
+        read_artefact(tmp_path / "nowhere.json", "thing", 1)
+    (tmp_path / "cut.json").write_text('{"kind": "thi')
+    with pytest.raises(ArtefactError) as err:
+        read_artefact(tmp_path / "cut.json", "thing", 1)
+    assert not isinstance(err.value, ArtefactMissing)  # damaged: a notebook must not fall back quietly

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from cmlib.errors import ArtefactError
+from cmlib.errors import ArtefactError, ArtefactMissing
 
 
 def artefact_document(kind: str, version: int, **content) -> dict:
@@ -83,7 +83,7 @@ def read_artefact(source: str | Path | dict, kind: str, version: int, required: 
         p = Path(text)
         name = f"{kind} artefact {p.name}"
         if not p.is_file():
-            raise ArtefactError(f"{kind} artefact not found: {p}")
+            raise ArtefactMissing(f"{kind} artefact not found: {p}")
         text = p.read_text()
     try:
         doc = json.loads(text)

@@ -68,5 +68,10 @@ class ArtefactError(CmlibError):
     """An artefact another notebook wrote is missing, of another schema version, or malformed."""
 
 
+class ArtefactMissing(ArtefactError):
+    """An artefact (or what using it needs, such as product terms) is not there: a notebook may fall back on
+    stated assumptions. A damaged artefact is a plain :class:`ArtefactError`, which stops the run (exit 2)."""
+
+
 class NotFittedError(CmlibError, ValueError, AttributeError):
     """An estimator was used before ``fit`` (the same bases as scikit-learn's ``NotFittedError``)."""
