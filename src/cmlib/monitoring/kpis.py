@@ -460,8 +460,8 @@ def _noise(s: pd.DataFrame, counts: dict, mature: dict, plan: pd.Series | None) 
             elif row in ("contacts", "bookings", "activations"):
                 c = {"contacts": "contacts", "bookings": "booked", "activations": "activated"}[row]
                 if k == "plan" and plan is not None and row != "activations":
-                    pv = 2 * min(stats.poisson.cdf(now[c], plan[c if c == "contacts" else "bookings"]),
-                                 stats.poisson.sf(now[c] - 1, plan[c if c == "contacts" else "bookings"]))  # fmt: skip
+                    mu = plan[row]  # the plan's totals are named as the KPI rows
+                    pv = 2 * min(stats.poisson.cdf(now[c], mu), stats.poisson.sf(now[c] - 1, mu))
                 elif k in counts and now[c] + counts[k][c] > 0:
                     pv = stats.binomtest(int(now[c]), int(now[c] + counts[k][c]), 0.5).pvalue
             elif row == "early_dpd30_rate" and k in mature and "this week" in mature:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from cmlib.base import Result
-from cmlib.errors import ArtefactError, ParameterError
+from cmlib.errors import ArtefactError, ArtefactMissing, ParameterError
 from cmlib.finance import DEFAULT_LGD, AccountValueModel
 from cmlib.scorecard import load_scorecard
 
@@ -176,18 +176,6 @@ def _centre(scorecard, model: AccountValueModel | None, book: pd.DataFrame):
     return reference, None if model is None else model.calibrate_risk(book_pd / reference, product)
 
 
-def _absent(source) -> bool:
-    """True when an artefact source names nothing that exists (None, or a path to no file): missing, not
-    damaged."""
-    from pathlib import Path
-
-    if source is None:
-        return True
-    if isinstance(source, dict) or str(source).lstrip().startswith("{"):
-        return False
-    return not Path(source).is_file()
-
-
 def account_value(
     scorecard_path=None,
     model_path=None,
@@ -212,22 +200,22 @@ def account_value(
     card = model = None
     try:
         if scorecard_path is None:
-            raise ArtefactError(
+            raise ArtefactMissing(
                 "scorecard artefact (scorecard.json) not found in this run or the last good one"
             )
         card = load_scorecard(scorecard_path)
     except ArtefactError as exc:
-        if required or (not _absent(scorecard_path) and corrupt == "raise"):
+        if required or (not isinstance(exc, ArtefactMissing) and corrupt == "raise"):
             raise
         notes.append(f"{exc}; using a flat probability of bad of {bad_rate:.1%} and no risk cutoff")
     try:
         if model_path is None:
-            raise ArtefactError(
+            raise ArtefactMissing(
                 "account-value artefact (account_value.json) not found in this run or the last good one"
             )
         model = AccountValueModel.from_artefact(model_path)
     except ArtefactError as exc:
-        if required or (not _absent(model_path) and corrupt == "raise"):
+        if required or (not isinstance(exc, ArtefactMissing) and corrupt == "raise"):
             raise
         notes.append(
             f"{exc}; using a discounted margin of {discounted_margin:,.0f} and exposure at default of "
