@@ -280,6 +280,14 @@ def test_the_next_wave_is_right_by_the_truth():
     base = value.assess(cand, CONTROL)
     npv = {a: value.npv(cand, dict(terms.loc[a, list(TERMS)])) for a in arms}
     inc = wm.incremental_value(cand, npv, base["npv"].to_numpy())
+    given = wm.incremental_value(  # the scores the caller already has give the same values
+        cand,
+        npv,
+        base["npv"].to_numpy(),
+        response=wm.response(cand),
+        approval_factor=wm.approval_factor(cand),
+    )
+    assert all(np.array_equal(given[a], inc[a]) for a in arms)
     eligible = (~cand["do_not_contact"] & cand["perm_mail"]).to_numpy() & base["eligible"].to_numpy()
     up = w.truth_tables["uplift"].set_index("contact_id").loc[cand["contact_id"]]
     true_inc = {a: (up[f"value_{a}"] - up["value_control"]).to_numpy() for a in arms}

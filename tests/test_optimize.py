@@ -360,3 +360,22 @@ def test_approval_model_learns_the_banks_policy(bank):
     assert p[(apps.loc[~half, "age"] < 21).to_numpy()].max() < 0.05
     # customers of the customers table (no application yet) are scored on the same columns
     assert op.approval_probability(model, bank.customers.head(100)).shape == (100,)
+
+
+def test_median_imputer_fills_what_scikit_learn_fills():
+    from sklearn.base import clone
+    from sklearn.impute import SimpleImputer
+
+    from cmlib.optimize.uplift import median_imputer
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(2_000, 4))
+    X[rng.random(X.shape) < 0.1] = np.nan
+    new = rng.normal(size=(50, 4))
+    new[::3, 1] = np.nan
+    ours, ref = median_imputer().fit(X), SimpleImputer(strategy="median").fit(X)
+    np.testing.assert_array_equal(ours.statistics_, ref.statistics_)
+    np.testing.assert_array_equal(ours.transform(new), ref.transform(new))
+    assert clone(ours).get_params() == {}  # usable in scikit-learn pipelines and clone()
+    X[:, 2] = np.nan  # a column with no value at all is kept and filled with 0
+    assert ours.fit(X).transform(X)[:, 2].tolist() == [0.0] * len(X)

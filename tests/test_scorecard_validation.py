@@ -33,6 +33,13 @@ def test_auc_ks_against_references(scored):
     se = np.sqrt((A * (1 - A) + (n1 - 1) * (q1 - A**2) + (n0 - 1) * (q2 - A**2)) / (n1 * n0))
     assert (a["auc_ci_high"] - a["auc_ci_low"]) / (2 * 1.96 * se) == pytest.approx(1.0, abs=0.25)
     assert ks(y, s).ks == pytest.approx(ks_2samp(s[y == 1], s[y == 0]).statistic, abs=1e-12)
+    # the bootstrap interval is the one roc_auc_score gives on the same replicates (ties: rounded scores)
+    rng, bad, good = np.random.default_rng(0), np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    boots = []
+    for _ in range(400):
+        idx = np.concatenate([rng.choice(bad, len(bad)), rng.choice(good, len(good))])
+        boots.append(roc_auc_score(1 - y[idx], s[idx]))
+    assert [a["auc_ci_low"], a["auc_ci_high"]] == pytest.approx(np.quantile(boots, [0.025, 0.975]), abs=1e-12)
 
 
 def test_gains_and_calibration(scored):

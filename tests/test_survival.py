@@ -156,6 +156,39 @@ def test_default_hazard_ratios_recover_truth(world, durations):
     assert (z.abs() < 3).all(), z.to_dict()
 
 
+def test_time_varying_cox_on_monthly_rows_equals_lifelines():
+    """One row per account-month (unit intervals on an integer clock, with ties): the fast path's estimates,
+    intervals and p-values equal lifelines' CoxTimeVaryingFitter; other intervals go to lifelines itself."""
+    from lifelines import CoxTimeVaryingFitter
+
+    rng = np.random.default_rng(11)
+    rows = []
+    for i in range(1_500):
+        x1, x2 = rng.normal(), float(rng.random() < 0.3)
+        for m in range(1, 25):
+            macro = np.sin(m / 4) + rng.normal(0, 0.1)
+            h = 0.02 * np.exp(0.5 * x1 - 0.4 * x2 + 0.3 * macro)
+            event = rng.random() < h
+            rows.append((i, m - 1, m, int(event), x1, x2, macro))
+            if event:
+                break
+    long = pd.DataFrame(rows, columns=["id", "start", "stop", "event", "x1", "x2", "macro"])
+    ours = sv.cox_time_varying(long, ["x1", "x2", "macro"], alpha=0.1).summary
+    ref = CoxTimeVaryingFitter(alpha=0.1).fit(
+        long, id_col="id", event_col="event", start_col="start", stop_col="stop"
+    )
+    r = ref.summary.loc[ours.index]
+    assert long.groupby("stop")["event"].sum().max() > 1  # tied event times: Efron's correction is exercised
+    np.testing.assert_allclose(ours["hazard_ratio"], r["exp(coef)"], rtol=1e-6)
+    np.testing.assert_allclose(ours["hr_ci_low"], r["exp(coef) lower 90%"], rtol=1e-6)
+    np.testing.assert_allclose(ours["hr_ci_high"], r["exp(coef) upper 90%"], rtol=1e-6)
+    np.testing.assert_allclose(ours["p_value"], r["p"], rtol=1e-5, atol=1e-12)
+    two = long.assign(stop=long["stop"] + 0.5)  # not unit intervals: lifelines fits it
+    ref2 = CoxTimeVaryingFitter().fit(two, id_col="id", event_col="event", start_col="start", stop_col="stop")
+    got2 = sv.cox_time_varying(two, ["x1", "x2", "macro"]).summary
+    np.testing.assert_allclose(got2["hazard_ratio"], ref2.summary.loc[got2.index, "exp(coef)"], rtol=1e-9)
+
+
 def test_discrete_hazard_from_counts_agrees_with_cox(durations):
     d, _ = durations
     d = d.assign(
@@ -325,6 +358,20 @@ def test_early_warning_ranks_rolls_and_retention_selects(world, durations):
     s = ew.summary.iloc[0]
     assert s["auc"] > 0.7 and s["top_decile_capture"] > 0.3
     assert ew.scores["p_roll_60_next_month"].between(0, 1).all()
+    # the backtest model is the penalised optimum, whatever the solver: L-BFGS run to a tight tolerance agrees
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    from cmlib.survival.retention import _roll_frame
+
+    f = _roll_frame(world.performance, feats, "account_id").dropna(subset=["next_dpd"])
+    f = f.assign(y=(f["next_dpd"] >= 60).astype(int))
+    cols = ["in_arrears", "mob", "utilisation", *feats.columns]
+    tr, te = f[f["month"] < f["month"].max()], f[f["month"] == f["month"].max()]
+    ref = LogisticRegression(tol=1e-10, max_iter=20_000).fit(tr[cols].fillna(0), tr["y"])
+    assert s["auc"] == pytest.approx(
+        roc_auc_score(te["y"], ref.predict_proba(te[cols].fillna(0))[:, 1]), abs=1e-4
+    )
     value = pd.Series([10.0, 50.0, 100.0, 200.0])
     p = pd.Series([0.5, 0.05, 0.2, 0.3])
     r = sv.retention_targets(value, p, min_value_quantile=0.5, min_churn_probability=0.1).summary

@@ -72,6 +72,7 @@ from cmlib.optimize.uplift import (  # noqa: F401
     auuc_from_effect,
     check_randomised,
     fit_arm_uplift,
+    median_imputer,
     qini_curve,
     response_model,
 )

@@ -9,7 +9,7 @@ import pandas as pd
 
 from cmlib.base import BaseEstimator, Result, check_is_fitted
 from cmlib.errors import ArtefactError, DataError, ParameterError
-from cmlib.optimize.uplift import _check_uplift
+from cmlib.optimize.uplift import _check_uplift, median_imputer
 from cmlib.validation import require_columns
 
 
@@ -87,12 +87,11 @@ class InteractionUplift(BaseEstimator):
         return np.hstack([Z, tt, tt * Z])
 
     def fit(self, X, treatment, y) -> InteractionUplift:
-        from sklearn.impute import SimpleImputer
         from sklearn.linear_model import LogisticRegression
         from sklearn.preprocessing import StandardScaler
 
         t, y = _check_uplift(X, treatment, y)
-        self.imputer_ = SimpleImputer(strategy="median").fit(np.asarray(X, float))
+        self.imputer_ = median_imputer().fit(np.asarray(X, float))
         self.scaler_ = StandardScaler().fit(self.imputer_.transform(np.asarray(X, float)))
         self.model_ = LogisticRegression(C=self.C, max_iter=5000).fit(self._design(X, t), y)
         return self
@@ -268,12 +267,15 @@ class WaveModel(BaseEstimator):
         check_is_fitted(self, "approval_")
         return approval_probability(self.approval_, customers) / self.approval_mean_
 
-    def incremental_value(self, customers: pd.DataFrame, values: dict, value_control) -> dict:
+    def incremental_value(
+        self, customers: pd.DataFrame, values: dict, value_control, response=None, approval_factor=None
+    ) -> dict:
         """{offer: expected value of giving each customer the offer instead of today's}; ``values`` maps
         each offer to the value of an account booked on its terms (per customer), ``value_control`` the same on
-        today's terms."""
-        base, up = self.response(customers)
-        factor = self.approval_factor(customers)
+        today's terms. ``response`` and ``approval_factor``: what :meth:`response` and :meth:`approval_factor`
+        return for these customers, when the caller has them already (scoring 700k customers takes ~1 s)."""
+        base, up = self.response(customers) if response is None else response
+        factor = self.approval_factor(customers) if approval_factor is None else approval_factor
         c0 = factor * self.conversion_[self.control]
         return {
             a: incremental_value(base, up[a], factor * self.conversion_[a], values[a], c0, value_control)

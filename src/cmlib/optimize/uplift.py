@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,19 +89,46 @@ class XLearnerUplift(BaseEstimator):
         return g * self.tau0_.predict(X) + (1 - g) * self.tau1_.predict(X)
 
 
+def median_imputer():
+    """Median imputation for the uplift models' pipelines: scikit-learn's ``SimpleImputer(strategy="median")``
+    fills the same values, but finds the medians through masked arrays, ~1 s per fit on the 700k contacts of a
+    1M-customer bank, and these pipelines fit it ~16 times per report; ``np.nanmedian`` takes 0.1 s."""
+    from sklearn.base import BaseEstimator as SkEstimator
+    from sklearn.base import TransformerMixin
+
+    class MedianImputer(TransformerMixin, SkEstimator):
+        """Fill each column's missing values with its median over the rows fitted on (a column with no value
+        at all is filled with 0 and kept)."""
+
+        def fit(self, X, y=None):
+            X = np.asarray(X, float)
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column: filled with 0 below
+                med = np.nanmedian(X, axis=0)
+            self.statistics_ = np.where(np.isnan(med), 0.0, med)
+            self.n_features_in_ = X.shape[1]
+            return self
+
+        def transform(self, X):
+            check_is_fitted(self, "statistics_")
+            X = np.array(X, float)
+            rows, cols = np.nonzero(np.isnan(X))
+            X[rows, cols] = self.statistics_[cols]
+            return X
+
+    return MedianImputer()
+
+
 def response_model():
     """The default response classifier of the uplift models (also what a business-as-usual response model
     would be): median imputation, standardisation, logistic regression. Uplift of a response rate is
     mostly a shift in log-odds, which this captures with little variance; pass a boosting model for
     non-linear effects."""
-    from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return make_pipeline(
-        SimpleImputer(strategy="median"), StandardScaler(), LogisticRegression(max_iter=2000)
-    )
+    return make_pipeline(median_imputer(), StandardScaler(), LogisticRegression(max_iter=2000))
 
 
 class PooledUplift(BaseEstimator):
@@ -157,14 +185,13 @@ class PooledUplift(BaseEstimator):
     def fit(self, X, arm, y) -> PooledUplift:
         import warnings
 
-        from sklearn.impute import SimpleImputer
         from sklearn.metrics import log_loss
         from sklearn.preprocessing import StandardScaler
 
         arm = np.asarray(arm).astype(str)
         _, yy = _check_uplift(X, arm != self.control, y)
         Xf = np.asarray(X, float)
-        self.imputer_ = SimpleImputer(strategy="median").fit(Xf)
+        self.imputer_ = median_imputer().fit(Xf)
         self.scaler_ = StandardScaler().fit(self.imputer_.transform(Xf))
         self.arms_ = sorted(set(arm) - {self.control})
         D = self._design(X, arm)
@@ -204,12 +231,11 @@ class _ArmView:
 
 
 def _default_regressor():
-    from sklearn.impute import SimpleImputer
     from sklearn.linear_model import Ridge
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), Ridge(alpha=1.0))
+    return make_pipeline(median_imputer(), StandardScaler(), Ridge(alpha=1.0))
 
 
 def _check_uplift(X, treatment, y):

@@ -73,10 +73,16 @@ def auc_ci(y, score, n_boot: int = 1000, alpha: float = 0.05, random_state: int 
     auc = float(roc_auc_score(1 - y, s))
     rng = np.random.default_rng(random_state)
     bad, good = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    # each replicate's AUC from counts per distinct score (ties count one half), as roc_auc_score computes it:
+    # the same replicates, ~10x faster than calling it 1,000 times (scorecard points have few distinct values)
+    levels, codes = np.unique(s, return_inverse=True)
+    k = len(levels)
     boots = np.empty(n_boot)
     for b in range(n_boot):
-        idx = np.concatenate([rng.choice(bad, len(bad)), rng.choice(good, len(good))])
-        boots[b] = roc_auc_score(1 - y[idx], s[idx])
+        nb = np.bincount(codes[rng.choice(bad, len(bad))], minlength=k)
+        ng = np.bincount(codes[rng.choice(good, len(good))], minlength=k)
+        below = np.cumsum(nb) - nb  # bads with a lower score than each level
+        boots[b] = (ng * (below + 0.5 * nb)).sum() / (len(bad) * len(good))
     lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
     v = {
         "auc": auc,
