@@ -16,6 +16,13 @@ def test_cached_bank_equals_the_simulated_one(tmp_path):
     assert not hit and cache.is_complete(path)
     assert cache.cached_bank(n, 4, root=tmp_path) == (path, True)  # the second call reads, never rewrites
     mem, disk = simulate_bank(n, random_state=4), cache.bank(n, 4, root=tmp_path)
+    assert not set(vars(disk)) & {*mem.TABLES, "truth_tables"}  # nothing read before it is used
+    assert len(disk.market) == len(mem.market) and "contacts" not in vars(disk)  # one table read, not all
+    cols = ["customer_id", "responded"]  # or only some columns of one, the same values
+    pd.testing.assert_frame_equal(
+        disk.read("contacts", cols), mem.read("contacts", cols).reset_index(drop=True)
+    )
+    assert "contacts" not in vars(disk)
     for name, df in mem.tables().items():  # same values and the same dtypes
         pd.testing.assert_frame_equal(getattr(disk, name), df.reset_index(drop=True), obj=name)
     for name, df in mem.truth_tables.items():

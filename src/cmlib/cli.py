@@ -89,6 +89,9 @@ def _cmd_data(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from cmlib.report._execute import skip_slow_optional_imports
+
+    skip_slow_optional_imports()
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":

@@ -16,11 +16,15 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from cmlib.data.synthetic import TRUTH_TABLES, BankWorld, simulate_bank, write_bank
 from cmlib.paths import cache_root
+
+if (
+    TYPE_CHECKING
+):  # the simulator (numpy, pandas, scipy) is imported when a bank is built or read, not before:
+    # the runner imports this module to find the cache and should start its notebooks without that cost
+    from cmlib.data.synthetic import BankWorld
 
 MARKER = "COMPLETE"
 
@@ -57,6 +61,8 @@ def cached_bank(n_customers: int, random_state: int = 1, root: str | Path | None
         return final, True
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.parent / f".tmp-{final.name}-{os.getpid()}-{time.monotonic_ns()}"
+    from cmlib.data.synthetic import write_bank
+
     try:
         write_bank(tmp, n_customers=n_customers, random_state=random_state)
         (tmp / MARKER).write_text(f"{n_customers} customers, random_state {random_state}\n")
@@ -73,19 +79,22 @@ def cached_bank(n_customers: int, random_state: int = 1, root: str | Path | None
 
 
 def read_bank(path: str | Path) -> BankWorld:
-    """A cached bank's tables and truth, as :func:`cmlib.data.simulate_bank` returns them."""
+    """A cached bank's tables and truth, as :func:`cmlib.data.simulate_bank` returns them; each table is read
+    when first used."""
     import json
+
+    from cmlib.data.synthetic.truth import CachedBankWorld
 
     path = Path(path)
     if not is_complete(path):
         raise FileNotFoundError(f"{path} is not a complete cached bank (no {MARKER} marker)")
-    tables = {t: pd.read_parquet(path / t) for t in BankWorld.TABLES}
-    truth_tables = {k: pd.read_parquet(path / "truth" / v) for k, v in TRUTH_TABLES.items()}
-    return BankWorld(**tables, truth=json.loads((path / "truth.json").read_text()), truth_tables=truth_tables)
+    return CachedBankWorld(path, json.loads((path / "truth.json").read_text()))
 
 
 def bank(n_customers: int = 100_000, random_state: int = 1, root: str | Path | None = None) -> BankWorld:
     """The simulated bank: read from the cache when a complete copy exists, else simulated in memory."""
+    from cmlib.data.synthetic import simulate_bank
+
     path = cache_path(n_customers, random_state, root)
     return (
         read_bank(path)

@@ -53,8 +53,16 @@ def _die_with_runner() -> None:
         sys.exit(1)
 
 
+def skip_slow_optional_imports() -> None:
+    """jsonschema (imported by nbformat) loads the optional IRI checker ``rfc3987_syntax`` when it is installed,
+    and that module builds a grammar on import: ~1 s of the runner's start and of every notebook's. Notebook
+    schemas use no IRI format, so the command-line processes go without it."""
+    sys.modules.setdefault("rfc3987_syntax", None)
+
+
 def main(job_file: str) -> int:
     _die_with_runner()
+    skip_slow_optional_imports()
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 

@@ -145,6 +145,7 @@ from cmlib.data.synthetic.truth import (  # noqa: F401
     VALUE_DISCOUNT_RATE,
     VALUE_HORIZON_MONTHS,
     BankWorld,
+    CachedBankWorld,
     default_baseline,
 )
 from cmlib.data.synthetic.world import (  # noqa: F401
