@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -234,7 +235,11 @@ def test_parallel_jobs_and_dependency_order(tmp_path):
     man = json.loads((run_dir / "manifest.json").read_text())
     assert man["order"]["consumer"] == ["producer"]
     lines = r.stdout.splitlines()
-    assert lines.index("[start] consumer") > next(i for i, s in enumerate(lines) if "producer in" in s)
+    # the consumer starts after the producer finished, or early (a core was free) and waits at its first
+    # artefact: either way it read this run's artefact (42 above), not an older one
+    start = next(i for i, s in enumerate(lines) if s.startswith("[start] consumer"))
+    produced = next(i for i, s in enumerate(lines) if "producer in" in s)
+    assert start > produced or "(early: " in lines[start]
     # two jobs: two notebooks start before the first one finishes, and the producer (the head of the longest
     # chain, producer -> consumer) is one of them although it was named last
     starts = [i for i, s in enumerate(lines) if s.startswith("[start]")]
@@ -403,3 +408,28 @@ def test_a_fallback_is_on_the_console_in_the_manifest_and_in_the_index(tmp_path)
     man = json.loads(((out / "latest").resolve() / "manifest.json").read_text())
     assert man["fallbacks"] == {"falls": ["thing.json unreadable: a flat assumption used"]}
     assert "fallback in falls: thing.json unreadable" in (out / "index.html").read_text()
+
+
+def test_a_notebook_started_early_waits_for_its_producer_and_is_skipped_when_it_fails(tmp_path):
+    """With a core free and nothing else ready, the consumer starts while the producer runs: it reads the
+    artefact this run's producer writes (it waits for it), and when the producer fails it is reported skipped,
+    as a consumer that never started would be."""
+    nbdir = tmp_path / "nbs"
+    nbdir.mkdir()
+    for name in ("producer", "consumer"):
+        shutil.copy(FIXTURE_NOTEBOOKS / f"{name}.ipynb", nbdir)
+    out = tmp_path / "reports"
+    args = ["run", "producer", "consumer", "--jobs", "2", "--notebooks-dir", str(nbdir), "--out", str(out)]
+    r = cmlib(*args, "-p", "sleep_s", "6", "-p", "value", "5")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "[start] consumer (early: starts and reads its data while waiting for producer)" in r.stdout
+    run = (out / "latest").resolve()
+    assert json.loads((run / "metrics.json").read_text())["consumer"]["doubled"]["value"] == 10
+    nbs = {nb["name"]: nb for nb in json.loads((run / "manifest.json").read_text())["notebooks"]}
+    assert nbs["consumer"]["waited_seconds"] > 2  # it waited for the producer's sleep
+    assert not (run / ".done").exists()  # the runner's signals are not published
+
+    r = cmlib(*args, "-p", "sleep_s", "-1")  # time.sleep(-1) raises: the producer fails
+    assert r.returncode == 1
+    assert "[start] consumer (early: " in r.stdout
+    assert re.search(r"\[\d/2\] skipped consumer in [\d.]+ s .*needs producer", r.stdout), r.stdout

@@ -21,8 +21,18 @@ def artefact_document(kind: str, version: int, **content) -> dict:
 
 def write_artefact(path: str | Path, doc: dict) -> Path:
     """Write ``doc`` (from :func:`artefact_document`) as indented JSON; floats that JSON cannot hold fail."""
+    return write_atomic(path, json.dumps(doc, indent=2, default=float, allow_nan=False))
+
+
+def write_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` to a temporary file beside ``path`` and rename it: a reader (a notebook the runner started
+    early, waiting for this file) sees the whole file or none of it."""
+    import os
+
     p = Path(path)
-    p.write_text(json.dumps(doc, indent=2, default=float, allow_nan=False))
+    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, p)
     return p
 
 

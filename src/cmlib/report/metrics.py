@@ -24,6 +24,11 @@ from cmlib.paths import project_root  # noqa: F401  (re-exported: cmlib.report.m
 
 ENV_RUN_DIR = "CMLIB_RUN_DIR"
 ENV_NOTEBOOK = "CMLIB_NOTEBOOK"
+#: the notebooks this one reads artefacts from that had not finished when the runner started it, with the
+#: artefacts each makes: ``notebook:stem,stem;notebook:stem``
+ENV_WAIT_FOR = "CMLIB_WAIT_FOR"
+#: <run>/.done/<notebook>: written by the runner when a notebook finishes, holding its status
+DONE = ".done"
 
 
 @dataclass(frozen=True)
@@ -124,7 +129,9 @@ def record_input(name: str, df: pd.DataFrame) -> str:
 
 
 def artefact_dir() -> Path:
-    """Where this notebook writes artefacts for others: ``<run>/artefacts`` or ``data/artefacts``."""
+    """Where this notebook writes artefacts for others: ``<run>/artefacts`` or ``data/artefacts``. Read
+    another notebook's artefact with :func:`find_artefact` (or :func:`locate_artefacts`), never from here: in a
+    run it waits for the artefact when this notebook was started before its producer finished."""
     rd = run_dir()
     d = rd / "artefacts" if rd is not None else project_root() / "data" / "artefacts"
     d.mkdir(parents=True, exist_ok=True)
@@ -161,6 +168,56 @@ def _from_good_runs(reports: Path, filename: str) -> Path | None:
     return None
 
 
+def _waits() -> dict[str, str]:
+    """{artefact stem: the notebook making it} for the producers this notebook was started before (the runner
+    passes ``notebook:stem,stem;notebook:stem`` in ``CMLIB_WAIT_FOR``)."""
+    out = {}
+    for part in filter(None, os.environ.get(ENV_WAIT_FOR, "").split(";")):
+        name, _, stems = part.partition(":")
+        out.update(dict.fromkeys(filter(None, stems.split(",")), name))
+    return out
+
+
+def wait_for_artefact(filename: str, poll_seconds: float = 0.1) -> float:
+    """In a run, wait until this run's ``filename`` exists or the notebook making it has finished; returns
+    the seconds waited (0 when there is nothing to wait for).
+
+    The runner may start a notebook before the notebooks it reads from have finished, so that its kernel
+    starts, imports and loads its data on a core that would otherwise sit idle, and so that it goes on as soon
+    as the artefact it needs is written (a producer writes its artefacts atomically, often well before its
+    report is done). When the producer failed without writing it, raises :class:`~cmlib.errors.CmlibError`
+    (the runner reports this notebook as skipped, as if it had never started). The time waited is added to
+    ``<run>/.done/<notebook>.waited`` so the runner can tell a notebook's own time from its waits."""
+    import time
+
+    from cmlib.errors import CmlibError
+
+    rd = run_dir()
+    producer = _waits().get(Path(filename).stem) if rd is not None else None
+    if producer is None:
+        return 0.0
+    target, finished = rd / "artefacts" / filename, rd / DONE / producer
+    if target.exists():
+        return 0.0
+    t0 = time.monotonic()
+    waiting = (
+        rd / DONE / f"{current_notebook()}.waiting"
+    )  # while it exists, the runner counts this core as free
+    waiting.touch()
+    try:
+        while not (target.exists() or finished.exists()):
+            time.sleep(poll_seconds)
+    finally:
+        waiting.unlink(missing_ok=True)
+    waited = time.monotonic() - t0
+    log = rd / DONE / f"{current_notebook()}.waited"
+    before = float(log.read_text()) if log.exists() else 0.0
+    log.write_text(f"{before + waited:.3f}\n")
+    if not target.exists() and finished.read_text().strip() != "ok":
+        raise CmlibError(f"needs {producer}, which failed")
+    return waited
+
+
 def find_artefact(filename: str) -> Path | None:
     """Locate an artefact, or None.
 
@@ -171,6 +228,7 @@ def find_artefact(filename: str) -> Path | None:
     rd = run_dir()
     root = project_root()
     if rd is not None:
+        wait_for_artefact(filename)
         own = rd / "artefacts" / filename
         if own.exists():
             return own

@@ -20,21 +20,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from cmlib.data.cache import cached_bank
 from cmlib.errors import ParameterError
 from cmlib.paths import ENV_CACHE_DIR, cache_root
 from cmlib.report.index import write_index
-from cmlib.report.metrics import ENV_NOTEBOOK, ENV_RUN_DIR, read_fallbacks, read_metrics
+from cmlib.report.metrics import DONE, ENV_NOTEBOOK, ENV_RUN_DIR, ENV_WAIT_FOR, read_fallbacks, read_metrics
 from cmlib.report.params import NotebookSpec, RunParameters, read_spec, validate_parameters
 
 #: the runner's pid, for its executors: they stop when it dies (even by SIGKILL)
@@ -67,6 +67,12 @@ class NotebookResult:
     attempts: int = 0
     peak_rss_mb: float | None = None  # this notebook's own processes (executor and kernel)
     bad_input: bool = False  # failed on the library's own bad-input error (data, parameter, artefact)
+    waited_seconds: float = 0.0  # started early: time its kernel waited for the notebooks it reads from
+
+    @property
+    def own_seconds(self) -> float:
+        """Its run time less the time it waited for other notebooks."""
+        return max(self.seconds - self.waited_seconds, 0.0)
 
 
 @dataclass
@@ -225,7 +231,22 @@ def previous_seconds(out_dir: Path) -> dict[str, float]:
     """Each notebook's run time in the last good run (``<out>/latest/manifest.json``), or {} when none."""
     try:
         man = json.loads((Path(out_dir) / "latest" / "manifest.json").read_text())
-        return {nb["name"]: float(nb["seconds"]) for nb in man.get("notebooks", []) if nb.get("seconds")}
+        return {
+            nb["name"]: float(nb["seconds"]) - float(nb.get("waited_seconds") or 0.0)
+            for nb in man.get("notebooks", [])
+            if nb.get("seconds")
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def previous_peaks(out_dir: Path) -> dict[str, float]:
+    """Each notebook's peak memory in bytes in the last good run, or {} when none."""
+    try:
+        man = json.loads((Path(out_dir) / "latest" / "manifest.json").read_text())
+        return {
+            nb["name"]: float(nb["peak_rss_mb"]) * 2**20 for nb in man["notebooks"] if nb.get("peak_rss_mb")
+        }
     except (OSError, ValueError, KeyError, TypeError):
         return {}
 
@@ -333,9 +354,22 @@ def preflight_sources(specs: list[NotebookSpec], resolved: dict[str, dict]) -> N
 def prepare_banks(specs: list[NotebookSpec], resolved: dict[str, dict], log=_log) -> None:
     """Build (or find) each simulated bank the run needs once, before any kernel starts, so every notebook
     reads the same Parquet copy instead of simulating the bank again (:mod:`cmlib.data.cache`)."""
+    from cmlib.data.cache import cache_path, is_complete
+
     for n, rs in simulated_banks(specs, resolved):
         t0 = time.perf_counter()
-        path, hit = cached_bank(n, rs)
+        path, hit = cache_path(n, rs), is_complete(cache_path(n, rs))
+        if not hit:
+            # built in a process of its own: the runner stays small, so the notebooks it starts afterwards do
+            # not inherit its peak memory in their own (Linux keeps ru_maxrss across fork and exec)
+            code = "import sys; from cmlib.data.cache import cached_bank; cached_bank(int(sys.argv[1]), int(sys.argv[2]))"
+            r = subprocess.run(
+                [sys.executable, "-c", code, str(n), str(rs)], stderr=subprocess.PIPE, text=True
+            )
+            if r.returncode != 0:
+                raise RuntimeError(
+                    f"building the simulated bank of {n:,} customers failed:\n{r.stderr[-3000:]}"
+                )
         how = "cached" if hit else "built"
         log(
             f"[data] simulated bank of {n:,} customers (random_state {rs}): {how} in {time.perf_counter() - t0:.1f} s, {path}"
@@ -384,7 +418,15 @@ def run(
     results: dict[str, NotebookResult] = {}
     total = len(specs)
 
-    def execute(spec: NotebookSpec) -> NotebookResult:
+    done_dir = staging / DONE
+    done_dir.mkdir()
+
+    def mark_done(name: str, status: str) -> None:
+        tmp = done_dir / f".{name}.tmp"
+        tmp.write_text(status + "\n")
+        os.rename(tmp, done_dir / name)  # a waiting kernel never reads a half-written status
+
+    def execute(spec: NotebookSpec, wait_for: list[str]) -> NotebookResult:
         job = {
             "name": spec.name,
             "input": str(spec.path),
@@ -404,6 +446,7 @@ def run(
             **{
                 ENV_RUN_DIR: str(staging),
                 ENV_NOTEBOOK: spec.name,
+                ENV_WAIT_FOR: ";".join(f"{d}:{','.join(by_name[d].produces)}" for d in wait_for),
                 ENV_CACHE_DIR: str(cache_root()),
                 "MPLBACKEND": "module://matplotlib_inline.backend_inline",
                 "PYDEVD_DISABLE_FILE_VALIDATION": "1",
@@ -436,6 +479,7 @@ def run(
                 "attempts": 0,
             }
         job_file.unlink()
+        waited = done_dir / f"{spec.name}.waited"
         return NotebookResult(
             spec.name,
             r["status"],
@@ -444,43 +488,87 @@ def run(
             r.get("attempts", 0),
             r.get("peak_rss_mb"),
             r.get("bad_input", False),
+            float(waited.read_text()) if waited.exists() else 0.0,
         )
 
     pending = dict(deps)
     running: dict[Future, str] = {}
     priority = critical_path(deps, previous_seconds(out_dir))
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+
+    def start(name: str, wait_for: list[str]) -> None:
+        log(
+            f"[start] {name}"
+            + (
+                f" (early: starts and reads its data while waiting for {', '.join(wait_for)})"
+                if wait_for
+                else ""
+            )
+        )
+        running[pool.submit(execute, by_name[name], wait_for)] = name
+        del pending[name]
+
+    memory = machine_memory() * MEMORY_SHARE
+    peaks = previous_peaks(out_dir)
+
+    def busy() -> int:
+        """Notebooks using a core: running ones, less those whose kernel waits for another notebook."""
+        return sum(1 for n in running.values() if not (done_dir / f"{n}.waiting").exists())
+
+    def fits(name: str) -> bool:
+        """Starting ``name`` early keeps the running notebooks' last known peaks within memory (a waiting kernel
+        holds its data); unknown peaks count as 1 GB."""
+        planned = sum(peaks.get(n, 1e9) for n in [*running.values(), name])
+        return not memory or planned <= memory
+
+    with ThreadPoolExecutor(max_workers=len(specs)) as pool:
         while pending or running:
-            # the longest remaining chain first (its own time and its dependents'), then by name
+            # the longest remaining chain first (its own time and its dependents'), then by name. A notebook whose
+            # inputs are all being made may start early: its kernel starts, imports and reads its data while a
+            # core is free, and waits at its first artefact; while it waits, its core counts as free again
             for name in sorted(pending, key=lambda n: (-priority[n], n)):
-                if len(running) >= jobs:
+                if busy() >= jobs:
                     break
-                ds = pending[name]
+                ds, now = pending[name], set(running.values())
                 if any(d in results and results[d].status != "ok" for d in ds):
                     failed_dep = sorted(d for d in ds if results[d].status != "ok")
                     results[name] = NotebookResult(name, "skipped", error=f"needs {', '.join(failed_dep)}")
+                    mark_done(name, "skipped")
                     log(
                         f"[{len(results)}/{total}] skipped {name}: needs {', '.join(failed_dep)}, which failed"
                     )
                     del pending[name]
                 elif all(d in results for d in ds):
-                    log(f"[start] {name}")
-                    running[pool.submit(execute, by_name[name])] = name
-                    del pending[name]
+                    start(name, [])
+                elif all(d in now or d in results for d in ds) and fits(name):
+                    start(name, sorted(d for d in ds if d in now))
             if not running:
                 continue
-            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            # woken by a notebook finishing, or every half second to see whether a kernel began waiting
+            done, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
             for fut in done:
                 name = running.pop(fut)
                 res = fut.result()
+                failed_dep = sorted(d for d in deps[name] if d in results and results[d].status != "ok")
+                if failed_dep and res.status != "ok":  # started early; what it waited for failed
+                    res = replace(
+                        res, status="skipped", error=f"needs {', '.join(failed_dep)}", bad_input=False
+                    )
                 results[name] = res  # only this (main) thread writes results
+                mark_done(name, res.status)
                 tail = "" if res.status == "ok" else f" — {res.error}"
                 mem = f", peak {res.peak_rss_mb:,.0f} MB" if res.peak_rss_mb else ""
-                log(f"[{len(results)}/{total}] {res.status:6s} {name} in {res.seconds:.1f} s{mem}{tail}")
+                wait_note = f" (+{res.waited_seconds:.1f} s waiting)" if res.waited_seconds >= 0.05 else ""
+                log(
+                    f"[{len(results)}/{total}] {res.status:6s} {name} in {res.own_seconds:.1f} s"
+                    f"{wait_note}{mem}{tail}"
+                )
                 for line in read_fallbacks(staging).get(name, []):
                     log(f"[fallback] {name}: {line}")
 
     restore()
+    shutil.rmtree(
+        done_dir, ignore_errors=True
+    )  # the runner's signals to waiting kernels, not part of the run
     ordered = [results[s.name] for s in specs]
     status = "ok" if all(r.status == "ok" for r in ordered) else "failed"
     metrics = read_metrics(staging)

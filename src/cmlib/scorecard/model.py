@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cmlib.artefacts import artefact_document, read_artefact
+from cmlib.artefacts import artefact_document, read_artefact, write_atomic
 from cmlib.base import BaseEstimator, check_is_fitted
 from cmlib.errors import ParameterError
 from cmlib.scorecard.binning import WoEBinner
@@ -177,7 +177,7 @@ class Scorecard(BaseEstimator):
     def to_json(self, path: str | Path | None = None, metadata: dict | None = None) -> str:
         text = json.dumps(self.to_artefact(metadata), indent=2, default=float)
         if path is not None:
-            Path(path).write_text(text)
+            write_atomic(path, text)
         return text
 
     def to_sql(self) -> str:
