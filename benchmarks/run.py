@@ -87,6 +87,7 @@ def headline(metrics: dict) -> dict:
 LAKE = {
     "01_market_analysis": {"data_source": "{d}/market"},
     "02_ab_testing": {"data_source": "{d}/contacts"},
+    "03_scoring_model": {"data_source": "{d}/applications", "target": "bad_12m"},
     "04_survival_churn_delinquency": {"data_source": "{d}/performance"},
     "05_cost_optimization": {"data_source": "{d}"},
     "06_campaign_monitoring": {"data_source": "{d}"},

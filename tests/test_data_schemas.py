@@ -55,6 +55,17 @@ def test_non_binary_target(world):
         check_binary(pd.DataFrame({"bad": [0, 0, 0]}), "bad", "scoring")
 
 
+def test_flags_are_read_as_people_write_them():
+    words = pd.DataFrame({"bad": ["Yes", "no", " TRUE", "false", "1", "0", "y", "N", None]})
+    got = check_binary(words, "bad", "scoring", allow_missing=True)
+    assert got.iloc[:8].tolist() == [1, 0, 1, 0, 1, 0, 1, 0] and np.isnan(got.iloc[8])
+    assert check_binary(pd.DataFrame({"bad": [True, False]}), "bad", "scoring").tolist() == [1, 0]
+    with pytest.raises(
+        DataError, match=r"'bad' breaks rule 'a flag: 0/1, true/false or yes/no' in 2 row\(s\)"
+    ):
+        check_binary(pd.DataFrame({"bad": ["yes", "maybe", "no", "2"]}), "bad", "scoring")
+
+
 def test_duplicate_keys(world):
     c = pd.concat([world.customers, world.customers.head(3)], ignore_index=True)
     with pytest.raises(DataError, match=r"column 'customer_id' breaks rule 'unique' in 6 row\(s\)"):

@@ -39,7 +39,12 @@ def test_user_path_and_errors(tmp_path):
     df = pd.DataFrame({"x": range(20), "y": [0, 1] * 10, "customer_id": range(20)})
     df.to_csv(tmp_path / "mine.csv", index=False)
     s = scoring_data(str(tmp_path / "mine.csv"), target="y")
-    assert s.name == "user" and s.features == ["x"]
+    assert s.name == "user" and s.features == ["x"] and s.unknown_outcome == 0
+    # an application table: outcomes as words, none for applications not booked (set aside and counted)
+    apps = df.assign(y=["yes", "no", None, "No"] * 5)
+    apps.to_csv(tmp_path / "apps.csv", index=False)
+    a = scoring_data(str(tmp_path / "apps.csv"), target="y")
+    assert a.unknown_outcome == 5 and len(a.frame) == 15 and a.frame["y"].tolist()[:3] == [1, 0, 0]
     with pytest.raises(DataError, match="column 'outcome' breaks rule 'target column present"):
         scoring_data(str(tmp_path / "mine.csv"), target="outcome")
     with pytest.raises(ParameterError, match="features"):

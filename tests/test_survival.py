@@ -455,3 +455,22 @@ def test_vectorised_schoenfeld_residuals_give_lifelines_ph_test():
     assert len(resid) == E.sum()
     r = sv.cox(d, "T", "E", ["a", "b", "c"], penalizer=0.01)
     assert np.allclose(r.ph_test["p_value"], want["p"], rtol=1e-10)
+
+
+def test_a_users_performance_panel_gets_covariates_from_its_first_month(tmp_path, world):
+    """The panel ``cmlib data generate`` writes, read by path: covariates known at booking come from each
+    account's first month (product, credit line, a card unused in its first month), so the Cox model has
+    drivers and the notebook runs on a user's panel (it crashed with no covariates)."""
+    folder = tmp_path / "performance"
+    folder.mkdir()
+    world.performance.to_parquet(folder / "part-0.parquet")
+    src = sv.churn_data(str(folder))
+    assert src.world is None and set(src.covariates) == {"loan", "log_credit_limit", "unused_first_month"}
+    d = src.durations
+    assert set(d["segment"]) == set(world.performance["product"])
+    first = world.performance.sort_values("mob").groupby("account_id").first()
+    np.testing.assert_allclose(
+        d.set_index("account_id")["log_credit_limit"], np.log1p(first.loc[d["account_id"], "credit_limit"])
+    )
+    cx = sv.cox(d, "duration", "churn", src.covariates)
+    assert cx.summary.loc["unused_first_month", "hazard_ratio"] > 1  # an unused card closes sooner

@@ -30,11 +30,30 @@ def require_columns(df, columns: Iterable[str | None], table: str) -> None:
         )
 
 
+#: flags as people write them (case and surrounding spaces ignored)
+FLAG_WORDS = {"1": 1, "0": 0, "true": 1, "false": 0, "yes": 1, "no": 0, "y": 1, "n": 0, "t": 1, "f": 0}
+
+
 def check_binary(df: pd.DataFrame, column: str, table: str, allow_missing: bool = False) -> pd.Series:
     """Return ``df[column]`` as int 0/1 (float with NaN when ``allow_missing``) or raise DataError:
-    non-binary values, missing values, one class only."""
+    non-binary values, missing values, one class only. Flags are read as users write them: 0/1, True/False,
+    and the words true/false, yes/no, y/n, t/f in any case; anything else is an error naming up to three of
+    the values."""
     require_columns(df, [column], table)
     s = df[column]
+    if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
+        words = s.astype("string").str.strip().str.lower()
+        s = words.map(FLAG_WORDS).where(s.notna())
+        unread = s.isna() & df[column].notna()
+        if unread.any():
+            raise DataError.single(
+                table,
+                column,
+                "a flag: 0/1, true/false or yes/no",
+                int(unread.sum()),
+                df[column][unread].unique()[:3].tolist(),
+            )
+        s = s.astype("float64")
     if not allow_missing and s.isna().any():
         raise DataError.single(table, column, "binary target has no missing values", s.isna().sum())
     v = s.dropna()

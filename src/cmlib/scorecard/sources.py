@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from cmlib.errors import DataError, ParameterError
+from cmlib.validation import check_binary
 
 PUBLIC_SCORING = ("german", "credit_data", "lending_club", "hmda")
 #: region is left out on purpose: geography is the classic proxy for a protected group (redlining), and in
@@ -77,6 +78,7 @@ class ScoringData:
         None  # all applicants passing policy (synthetic), with current decisions
     )
     truth: dict | None = None
+    unknown_outcome: int = 0  # rows of a user's table without a target value, set aside
 
 
 def scoring_data(
@@ -112,6 +114,11 @@ def scoring_data(
             raise DataError.single(
                 str(data_source), target, "target column present (parameter target)", len(df)
             )
+        # the target as users write it (0/1, true/false, yes/no); a row with none is an application whose
+        # outcome is not known (declined, not booked, too recent): set aside, counted, not modelled
+        y = check_binary(df, target, str(data_source), allow_missing=True)
+        known = y.notna().to_numpy()
+        df = df.assign(**{target: y})[known].astype({target: "int64"}).reset_index(drop=True)
         protected = "protected_group" if "protected_group" in df else None
         out = ScoringData(
             "user",
@@ -119,6 +126,7 @@ def scoring_data(
             target,
             [c for c in df.columns if c != target and c not in EXCLUDE],
             protected=protected,
+            unknown_outcome=int((~known).sum()),
         )
     if features:
         unknown = [f for f in features if f not in out.frame.columns]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from cmlib.survival.durations import duration_table
@@ -84,6 +85,20 @@ def churn_data(data_source: str, n_customers: int = 100_000, random_state: int =
         extra = [c for c in ("loan", "apr", "unused_first_month") if d[c].nunique() > 1]
         churn_covariates = covariates + extra
     else:
-        d["segment"] = "all"
+        # a user's panel: what it says of each account in its first month on book is known at booking, so
+        # it can explain what follows (product, credit line, a card not used in its first month)
+        first = panel.sort_values("mob").groupby("account_id").first().reindex(d["account_id"])
+        product = first["product"].astype(str).to_numpy() if "product" in panel else np.full(len(d), "all")
+        d["segment"] = d["product"] = product
+        X = pd.DataFrame(index=d.index)
+        X["loan"] = (d["product"] == "loan").astype(float)
+        if "credit_limit" in panel:
+            X["log_credit_limit"] = np.log1p(first["credit_limit"].fillna(0.0).clip(lower=0).to_numpy())
+        if "spend" in panel:
+            X["unused_first_month"] = (
+                (first["spend"].fillna(0.0).to_numpy() <= 0) & (product != "loan")
+            ).astype(float)
+        covariates = [c for c in X.columns if X[c].nunique() > 1]
+        d = pd.concat([d, X[covariates]], axis=1)
     retention = world.retention_test if world is not None else None
     return ChurnData(data_source, d, covariates, "churn", panel, world, terms, churn_covariates, retention)
