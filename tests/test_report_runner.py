@@ -433,3 +433,19 @@ def test_a_notebook_started_early_waits_for_its_producer_and_is_skipped_when_it_
     assert r.returncode == 1
     assert "[start] consumer (early: " in r.stdout
     assert re.search(r"\[\d/2\] skipped consumer in [\d.]+ s .*needs producer", r.stdout), r.stdout
+
+
+def test_expected_peaks_grow_with_the_bank(tmp_path):
+    """Starting a notebook early is limited by memory: the last good run's peaks, scaled to this run's size."""
+    from cmlib.report.runner import previous_peaks
+
+    (tmp_path / "latest").mkdir()
+    man = {
+        "parameters": {"a": {"n_customers": 1_000_000}, "b": {}},
+        "notebooks": [{"name": "a", "peak_rss_mb": 2_000}, {"name": "b", "peak_rss_mb": 500}],
+    }
+    (tmp_path / "latest" / "manifest.json").write_text(json.dumps(man))
+    assert previous_peaks(tmp_path) == {"a": 2_000 * 2**20, "b": 500 * 2**20}
+    bigger = previous_peaks(tmp_path, {"a": {"n_customers": 5_000_000}, "b": {"n_customers": 5_000_000}})
+    assert bigger == {"a": 10_000 * 2**20, "b": 500 * 2**20}  # b's size then is unknown: kept as it was
+    assert previous_peaks(tmp_path / "none") == {}

@@ -240,14 +240,23 @@ def previous_seconds(out_dir: Path) -> dict[str, float]:
         return {}
 
 
-def previous_peaks(out_dir: Path) -> dict[str, float]:
-    """Each notebook's peak memory in bytes in the last good run, or {} when none."""
+def previous_peaks(out_dir: Path, resolved: dict[str, dict] | None = None) -> dict[str, float]:
+    """Each notebook's expected peak memory in bytes: its peak in the last good run, scaled by the ratio of
+    simulated customers (this run's ``n_customers`` over that run's: a notebook's tables grow with the bank);
+    {} when there is no good run."""
     try:
         man = json.loads((Path(out_dir) / "latest" / "manifest.json").read_text())
-        return {
-            nb["name"]: float(nb["peak_rss_mb"]) * 2**20 for nb in man["notebooks"] if nb.get("peak_rss_mb")
-        }
-    except (OSError, ValueError, KeyError, TypeError):
+        before = man.get("parameters", {})
+        out = {}
+        for nb in man["notebooks"]:
+            if not nb.get("peak_rss_mb"):
+                continue
+            n_then = before.get(nb["name"], {}).get("n_customers")
+            n_now = (resolved or {}).get(nb["name"], {}).get("n_customers")
+            scale = n_now / n_then if n_then and n_now else 1.0
+            out[nb["name"]] = float(nb["peak_rss_mb"]) * 2**20 * max(scale, 1.0)
+        return out
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
 
 
@@ -293,9 +302,10 @@ def simulated_banks(specs: list[NotebookSpec], resolved: dict[str, dict]) -> lis
     return sorted(out)
 
 
-#: peak memory of a notebook per simulated customer (bytes): 04 peaks at 2.6 GB on 1M customers (run.json),
-#: the others lower; every notebook holds its tables in pandas
-BYTES_PER_CUSTOMER = 2_700
+#: peak memory of a notebook per simulated customer (bytes): 04 peaks at 2.17 GB on 1M customers
+#: (benchmarks/results/run.json; 2.6 GB before the cached bank's tables were read only when used), the others
+#: lower; every notebook holds its tables in pandas. 10 % above 04's measurement
+BYTES_PER_CUSTOMER = 2_400
 #: share of the machine's memory one notebook may plan to use (two run at once with --jobs 2 only when smaller)
 MEMORY_SHARE = 0.8
 
@@ -508,7 +518,7 @@ def run(
         del pending[name]
 
     memory = machine_memory() * MEMORY_SHARE
-    peaks = previous_peaks(out_dir)
+    peaks = previous_peaks(out_dir, resolved)
 
     def busy() -> int:
         """Notebooks using a core: running ones, less those whose kernel waits for another notebook."""
