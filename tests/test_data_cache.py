@@ -62,3 +62,21 @@ def test_the_runner_asks_for_the_banks_its_notebooks_use():
     assert simulated_banks(specs, smoke) == [(50_000, 1)]
     debit = validate_parameters(specs, load_params_file(root / "params" / "debitcards.yaml"), specs)
     assert simulated_banks(specs[:1], debit) == []  # the market notebook on real data needs no bank
+
+
+def test_older_generators_banks_are_pruned(tmp_path):
+    import os
+
+    old = [tmp_path / f"bank-n5000-rs1-old{i}" for i in range(3)]
+    for i, p in enumerate(old):
+        (p / "customers").mkdir(parents=True)
+        os.utime(p, (1_000 + i, 1_000 + i))
+    other = tmp_path / "bank-n9000-rs1-old0"  # another size: not touched
+    other.mkdir()
+    path, hit = cache.cached_bank(5_000, 1, root=tmp_path)
+    assert not hit and path.exists() and other.exists()
+    assert [p.exists() for p in old] == [
+        False,
+        False,
+        True,
+    ]  # the newest older one is kept beside the current

@@ -164,3 +164,25 @@ def test_bad_input_errors(total):
     assert len(mk.select_segments(pd.DataFrame({"segment": ["mass", "affluent"]}), ["mass"])) == 1
     with pytest.raises(ParameterError, match="break_date"):
         mk.interrupted_time_series(total, "1999-01-01")
+
+
+def test_a_plain_monthly_series_is_a_market_source(tmp_path):
+    """Real data as a user has it: debitcards written as a two-column CSV (month, value). It loads as the
+    market source with only those two columns checked; a quarterly series and text in the value column are
+    refused with one line each."""
+    d = load_public("debitcards").frame.rename(columns={"debit_card_use_million_isk": "market_balance"})
+    d[["month", "market_balance"]].astype({"month": str}).to_csv(tmp_path / "series.csv", index=False)
+    src = mk.market_data(str(tmp_path / "series.csv"))
+    s = mk.monthly(src.panel, value="market_balance", positive=True)
+    pd.testing.assert_series_equal(s, mk.monthly(d, value="market_balance", positive=True))
+    d.iloc[::3][["month", "market_balance"]].to_csv(tmp_path / "quarterly.csv", index=False)
+    q = mk.market_data(str(tmp_path / "quarterly.csv")).panel
+    with pytest.raises(DataError, match=r"monthly dates \(these are 3 months apart"):
+        mk.monthly(q, value="market_balance")
+    d.assign(market_balance=d["market_balance"].astype(object).where(d.index != 5, "twelve")).to_csv(
+        tmp_path / "text.csv", index=False
+    )
+    with pytest.raises(DataError, match=r"'market_balance' breaks rule 'a number' in 1 row"):
+        mk.market_data(str(tmp_path / "text.csv"))
+    with pytest.raises(DataError, match="'balance' breaks rule 'required column is missing'"):
+        mk.market_data(str(tmp_path / "series.csv"), value_column="balance")

@@ -75,7 +75,26 @@ def cached_bank(n_customers: int, random_state: int = 1, root: str | Path | None
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    prune(final)
     return final, False
+
+
+def prune(current: Path, keep: int = 2) -> list[Path]:
+    """Remove cached banks of the same size and random state made by older generators, keeping the newest
+    ``keep`` (``current`` among them): each generator change writes a new ~100 MB folder per 1M customers, which
+    nothing reads once the code has moved on. Returns the folders removed."""
+    current = Path(current)
+    stem = current.name.rsplit("-", 1)[0]  # bank-n<customers>-rs<random_state>
+    siblings = [
+        p
+        for p in current.parent.glob(f"{stem}-*")
+        if p.is_dir() and p.name.count("-") == current.name.count("-")
+    ]
+    older = sorted((p for p in siblings if p != current), key=lambda p: p.stat().st_mtime, reverse=True)
+    removed = older[max(keep - 1, 0) :]
+    for p in removed:
+        shutil.rmtree(p, ignore_errors=True)
+    return removed
 
 
 def read_bank(path: str | Path) -> BankWorld:

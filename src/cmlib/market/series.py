@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from cmlib.errors import DataError, ParameterError
@@ -39,6 +40,15 @@ def monthly(
     if len(idx):
         full = pd.date_range(idx.min(), idx.max(), freq="MS")
         missing = full.difference(idx)
+        steps = set(np.diff(idx.year * 12 + idx.month)) if len(idx) > 1 else set()
+        if len(missing) and steps and min(steps) >= 3 and steps <= {3, 6, 12}:
+            # quarterly (or coarser) data: refused with what to do, not as a series with holes
+            raise DataError.single(
+                table,
+                date,
+                f"monthly dates (these are {min(steps)} months apart: aggregate or interpolate to months first)",
+                len(idx),
+            )
         if len(missing):
             raise DataError.single(
                 table,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from cmlib.errors import DataError
 from cmlib.market.series import select_segments
 
 
@@ -19,6 +20,35 @@ class MarketData:
     panel: pd.DataFrame
     card: dict
     world: object = None
+
+
+def _user_panel(path: str, value_column: str) -> pd.DataFrame:
+    """A user's market data: the whole market schema (segments, own share, competitor APRs, macro series) is
+    validated as such; a table with less needs only ``month`` and ``value_column`` — size, growth, trend,
+    forecast and breaks use the series alone, and the sections that need more are skipped by the notebook."""
+    from cmlib.data import load
+    from cmlib.data.schemas import TABLES, validate
+    from cmlib.validation import require_columns
+
+    df = load(path, validate=False)
+    name = str(path)
+    if set(TABLES["market"]) <= set(df.columns):
+        df["month"] = pd.to_datetime(df["month"], errors="coerce")
+        validate(df, "market")
+        return df
+    require_columns(df, ["month", value_column], name)
+    month = pd.to_datetime(df["month"], errors="coerce")
+    if month.isna().any():
+        raise DataError.single(
+            name, "month", "a date", int(month.isna().sum()), df["month"][month.isna()].head(3).tolist()
+        )
+    value = pd.to_numeric(df[value_column], errors="coerce")
+    text = value.isna() & df[value_column].notna()
+    if text.any():
+        raise DataError.single(
+            name, value_column, "a number", int(text.sum()), df[value_column][text].head(3).tolist()
+        )
+    return df.assign(month=month, **{value_column: value})
 
 
 def market_data(
@@ -34,7 +64,7 @@ def market_data(
     monthly debit-card use, real data; its series becomes ``value_column``) or a path (market schema); keep the
     months from ``start_month`` to ``end_month`` (ISO dates, empty = the data's ends) and ``segments``."""
     # imported here so that `import cmlib.market` does not load the simulator
-    from cmlib.data import bank, load, load_public
+    from cmlib.data import bank, load_public
 
     world, card = None, {}
     if data_source == "synthetic":
@@ -45,7 +75,7 @@ def market_data(
         card = pub.card
         panel = pub.frame.rename(columns={"debit_card_use_million_isk": value_column})
     else:
-        panel = load(data_source, table="market")
+        panel = _user_panel(data_source, value_column)
     keep = (panel["month"] >= (start_month or panel["month"].min())) & (
         panel["month"] <= (end_month or panel["month"].max())
     )
