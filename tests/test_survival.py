@@ -12,7 +12,7 @@ from cmlib import engine
 from cmlib import survival as sv
 from cmlib.data import synthetic as syn
 from cmlib.data.public import load_public
-from cmlib.errors import ArtefactError, DataError
+from cmlib.errors import ArtefactError, DataError, ParameterError
 
 
 @pytest.fixture(scope="module")
@@ -474,3 +474,45 @@ def test_a_users_performance_panel_gets_covariates_from_its_first_month(tmp_path
     )
     cx = sv.cox(d, "duration", "churn", src.covariates)
     assert cx.summary.loc["unused_first_month", "hazard_ratio"] > 1  # an unused card closes sooner
+
+
+def test_a_one_row_per_customer_churn_table_by_roles(tmp_path):
+    """Real data as a user has it: the telco churn set written as a CSV, one row per customer. The columns
+    parameter maps roles to its names; categoricals are encoded, a column repeating another's information
+    is dropped (the Cox model could not separate them), rows with no time at risk are set aside and counted.
+    The Cox hazard ratios equal lifelines' on the same design."""
+    from lifelines import CoxPHFitter
+
+    raw = load_public("wa_churn").frame
+    raw.to_csv(tmp_path / "telco.csv", index=False)
+    roles = {"duration": "tenure", "event": "churned", "segment": "contract", "value": "monthly_charges"}
+    roles["covariates"] = ["contract", "internet_service", "online_security", "senior_citizen"]
+    src = sv.churn_data(str(tmp_path / "telco.csv"), columns=roles)
+    d = src.durations
+    assert src.set_aside == int((raw["tenure"] == 0).sum()) and len(d) == int((raw["tenure"] > 0).sum())
+    assert set(d["segment"]) == set(raw["contract"]) and d["margin_per_month"].notna().all()
+    # "No internet service" appears in internet_service and in online_security: one of the two is dropped
+    twins = {"internet_service_No", "online_security_No_internet_service"}
+    assert len(twins & set(src.covariates)) == 1 and len(src.covariates) == 6
+    cx = sv.cox(d, "duration", "churn", src.covariates).summary
+    ref = CoxPHFitter().fit(d[["duration", "churn", *src.covariates]], "duration", "churn").summary
+    np.testing.assert_allclose(cx["hazard_ratio"], ref.loc[cx.index, "exp(coef)"], rtol=1e-6)
+    # flags as words, and the errors a user meets
+    words = raw.assign(churned=raw["churned"].map({1: "Yes", 0: "No"}))
+    assert (
+        sv.churn_data(str(_csv(tmp_path, words)), columns=roles).durations["churn"].sum() == d["churn"].sum()
+    )
+    with pytest.raises(DataError, match=r"'tenure' breaks rule 'a number of months ≥ 0' in 1 row"):
+        sv.churn_data(
+            str(_csv(tmp_path, raw.assign(tenure=raw["tenure"].where(raw.index != 3, -1)))), columns=roles
+        )
+    with pytest.raises(ParameterError, match="columns"):
+        sv.churn_data(str(tmp_path / "telco.csv"), columns={"durration": "tenure"})
+    with pytest.raises(DataError, match="'event' breaks rule 'required column is missing'"):
+        sv.churn_data(str(tmp_path / "telco.csv"), columns={"duration": "tenure"})
+
+
+def _csv(folder, df):
+    path = folder / f"t{len(list(folder.glob('t*.csv')))}.csv"
+    df.to_csv(path, index=False)
+    return path

@@ -79,6 +79,10 @@ def _cmd_notebooks(args) -> int:
         print(f"{spec.name}" + (f"  ({'; '.join(extra)})" if extra else ""))
         for prm in spec.parameters.values():
             print(f"    {prm.name:<24} {prm.kind:<6} = {prm.default!r:<24} {prm.help}")
+        if spec.roles:
+            print("  roles of your own table's columns (data_source a path):")
+            for role, what in spec.roles.items():
+                print(f"    {role:<24} {what}")
     return 0
 
 

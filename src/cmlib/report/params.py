@@ -82,6 +82,8 @@ class NotebookSpec:
     parameters: dict[str, Parameter]
     produces: list[str] = field(default_factory=list)
     consumes: list[str] = field(default_factory=list)
+    #: the columns a user's table plays for this notebook (role → what it is, required or optional)
+    roles: dict[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -140,7 +142,13 @@ def read_spec(path: str | Path) -> NotebookSpec:
         comment = line.split("#", 1)[1].strip() if "#" in line else ""
         params[target.id] = Parameter(target.id, default, comment)
     meta = nb.metadata.get("cmlib", {})
-    return NotebookSpec(path, params, list(meta.get("produces", [])), list(meta.get("consumes", [])))
+    return NotebookSpec(
+        path,
+        params,
+        list(meta.get("produces", [])),
+        list(meta.get("consumes", [])),
+        dict(meta.get("roles", {})),
+    )
 
 
 _TRUE = {"true", "yes", "on", "1"}

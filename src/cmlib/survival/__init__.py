@@ -60,8 +60,12 @@ from cmlib.survival.retention import (  # noqa: F401
     retention_test,
 )
 from cmlib.survival.sources import (  # noqa: F401
+    CUSTOMER_ROLES,
+    MAX_LEVELS,
     ChurnData,
     churn_data,
+    customer_table,
+    independent_columns,
 )
 from cmlib.survival.value import (  # noqa: F401
     LifetimeValueResult,

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from cmlib.base import Result, TableResult
-from cmlib.errors import DataError
+from cmlib.errors import DataError, ParameterError
 from cmlib.survival.durations import _check_survival
 from cmlib.validation import require_columns
 
@@ -102,6 +102,8 @@ def cox(
     from lifelines.statistics import proportional_hazard_test
 
     _check_survival(df, duration, event, entry)
+    if not list(covariates):
+        raise ParameterError("covariates", "at least one covariate for a Cox model", [])
     cols = [duration, event, *covariates, *(strata or []), *([entry] if entry else [])]
     require_columns(df, cols, "durations")
     d = df[cols].dropna()

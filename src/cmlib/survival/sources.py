@@ -30,12 +30,114 @@ class ChurnData:
     terms: pd.DataFrame | None = None
     churn_covariates: list[str] | None = None
     retention_test: pd.DataFrame | None = None
+    set_aside: int = 0  # rows of a user's table left out (duration 0: never at risk)
 
 
-def churn_data(data_source: str, n_customers: int = 100_000, random_state: int = 1) -> ChurnData:
+#: the roles a one-row-per-customer churn table can fill (``columns`` maps a role to the user's column name)
+CUSTOMER_ROLES = {
+    "duration": "time observed, in months (required; rows with 0 were never at risk and are set aside)",
+    "event": "churned: 0/1, true/false or yes/no (required)",
+    "segment": "splits the curves (optional; else one group)",
+    "value": "margin per month, for lifetime value (optional; else that section is skipped)",
+    "covariates": "a list of columns that explain churn (optional; else every other column but identifiers)",
+}
+#: a categorical covariate with more levels than this is left out (an identifier or free text, not a driver)
+MAX_LEVELS = 20
+
+
+def independent_columns(X: pd.DataFrame, tol: float = 1e-9) -> list[str]:
+    """The columns of ``X`` left after dropping each one that is a linear combination of those before it (a
+    Cox model cannot separate them: telco data repeat "no internet service" in six columns). Pivoted QR on
+    the centred, scaled columns (of two identical columns, QR keeps one); order kept."""
+    from scipy.linalg import qr
+
+    if X.shape[1] == 0:
+        return []
+    Z = X.to_numpy(float)
+    Z = (Z - Z.mean(axis=0)) / Z.std(axis=0)
+    _, R, piv = qr(Z, mode="economic", pivoting=True)
+    diag = np.abs(np.diag(R))
+    rank = int((diag > tol * diag[0]).sum())
+    keep = sorted(piv[:rank])
+    return [X.columns[i] for i in keep]
+
+
+def customer_table(df: pd.DataFrame, columns: dict | None = None, name: str = "churn table") -> ChurnData:
+    """A one-row-per-customer churn table (tenure, a churned flag, covariates) as the survival notebook's
+    data. ``columns`` maps the roles of :data:`CUSTOMER_ROLES` to the table's column names (defaults: the
+    role's own name). Categorical covariates are one-hot encoded (first level dropped); each problem is one
+    DataError line naming the table, column, rule and count of rows."""
+    from cmlib.errors import DataError, ParameterError
+    from cmlib.validation import check_binary, require_columns
+
+    roles = dict(columns or {})
+    unknown = sorted(set(roles) - set(CUSTOMER_ROLES))
+    if unknown:
+        raise ParameterError("columns", f"roles among {', '.join(CUSTOMER_ROLES)}", unknown)
+    col = {r: roles.get(r, r) for r in ("duration", "event")}
+    require_columns(df, [col["duration"], col["event"], roles.get("segment"), roles.get("value")], name)
+    dur = pd.to_numeric(df[col["duration"]], errors="coerce")
+    bad = dur.isna() | (dur < 0)
+    if bad.any():
+        raise DataError.single(
+            name,
+            col["duration"],
+            "a number of months ≥ 0",
+            int(bad.sum()),
+            df[col["duration"]][bad].head(3).tolist(),
+        )
+    event = check_binary(df, col["event"], name)
+    keep = (dur > 0).to_numpy()
+    used = {col["duration"], col["event"], roles.get("segment"), roles.get("value")}
+    covs = roles.get("covariates")
+    if covs is None:
+        covs = [c for c in df.columns if c not in used and not str(c).lower().endswith("id")]
+    require_columns(df, covs, name)
+    raw = df.loc[keep, list(covs)].reset_index(drop=True)
+    parts = []
+    for c in raw.columns:
+        x = raw[c]
+        if pd.api.types.is_bool_dtype(x) or pd.api.types.is_numeric_dtype(x):
+            parts.append(x.astype(float).rename(str(c)))
+        elif x.nunique() <= MAX_LEVELS:
+            parts.append(pd.get_dummies(x.astype("string"), prefix=str(c), drop_first=True, dtype=float))
+    X = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=raw.index)
+    X.columns = [str(c).replace(" ", "_").replace("(", "").replace(")", "") for c in X.columns]
+    missing = X.isna().sum()
+    if missing.any():
+        raise DataError(
+            name,
+            [
+                {"column": c, "rule": "no missing values (a covariate)", "n_rows": int(n)}
+                for c, n in missing.items()
+                if n
+            ],
+        )
+    X = X.loc[:, X.nunique() > 1]
+    X = X[independent_columns(X)]
+    d = pd.DataFrame(
+        {
+            "account_id": np.arange(int(keep.sum())),
+            "duration": dur[keep].to_numpy(float),
+            "churn": event[keep].to_numpy(int),
+            "segment": df.loc[keep, roles["segment"]].astype(str).to_numpy() if "segment" in roles else "all",
+        }
+    )
+    if "value" in roles:
+        d["margin_per_month"] = pd.to_numeric(df.loc[keep, roles["value"]], errors="coerce").to_numpy(float)
+    out = ChurnData(name, pd.concat([d, X], axis=1), list(X.columns), "churn")
+    out.set_aside = int((~keep).sum())
+    return out
+
+
+def churn_data(
+    data_source: str, n_customers: int = 100_000, random_state: int = 1, columns: dict | None = None
+) -> ChurnData:
     """Load the notebook's data: ``"synthetic"`` (the simulated bank's performance panel with the
     applications' features as covariates), ``"wa_churn"`` (telco churn, one row per customer, real data) or
-    a path to a performance panel (performance schema). Churn = voluntary closure or prepayment."""
+    a path: to a performance panel (performance schema: one row per account and month), or to a
+    one-row-per-customer churn table whose roles ``columns`` names (:func:`customer_table`). Churn =
+    voluntary closure or prepayment."""
     # imported here so that `import cmlib.survival` does not load the simulator
     from cmlib.data import bank, load, load_public
     from cmlib.data.synthetic import default_features
@@ -59,6 +161,10 @@ def churn_data(data_source: str, n_customers: int = 100_000, random_state: int =
         X.columns = [c.replace(" ", "_").replace("(", "").replace(")", "") for c in X.columns]
         return ChurnData(data_source, d.join(X), list(X.columns), "churn")
     world = bank(n_customers, random_state) if data_source == "synthetic" else None
+    if world is None:
+        raw = load(data_source)
+        if columns or not {"account_id", "month", "mob", "state"} <= set(raw.columns):
+            return customer_table(raw, columns, str(data_source))
     panel = world.performance if world is not None else load(data_source, table="performance")
     d = duration_table(panel)
     d["churn"] = d["closure"] + d["prepayment"]
