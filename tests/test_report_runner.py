@@ -449,3 +449,48 @@ def test_expected_peaks_grow_with_the_bank(tmp_path):
     bigger = previous_peaks(tmp_path, {"a": {"n_customers": 5_000_000}, "b": {"n_customers": 5_000_000}})
     assert bigger == {"a": 10_000 * 2**20, "b": 500 * 2**20}  # b's size then is unknown: kept as it was
     assert previous_peaks(tmp_path / "none") == {}
+
+
+def test_columns_a_notebook_names_are_checked_before_any_kernel(tmp_path):
+    """A role mapped to a column the table does not have, a target or a value column it lacks: exit 2 with
+    the notebook, parameter and the missing columns, read from the file's header, before any kernel."""
+    import pandas as pd
+
+    from cmlib.report.runner import table_columns
+
+    df = pd.DataFrame({"tenure": [3, 5], "churned": ["yes", "no"], "plan": ["a", "b"]})
+    df.to_csv(tmp_path / "churn.csv", index=False)
+    (tmp_path / "lake").mkdir()
+    df.to_parquet(tmp_path / "lake" / "part-0.parquet")
+    assert table_columns(tmp_path / "churn.csv") == table_columns(tmp_path / "lake") == list(df.columns)
+    root = Path(__file__).resolve().parents[1]
+    r = cmlib(
+        "run",
+        "04_survival_churn_delinquency",
+        "-p",
+        "data_source",
+        str(tmp_path / "churn.csv"),
+        "-p",
+        "columns",
+        "{duration: tenur, event: churned, covariates: [plan, age]}",
+        "--out",
+        str(tmp_path / "reports"),
+        "--notebooks-dir",
+        str(root / "notebooks"),
+    )
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "04_survival_churn_delinquency" in r.stderr and "columns" in r.stderr
+    assert "tenur" in r.stderr and "age" in r.stderr and "it has tenure, churned, plan" in r.stderr
+    assert not (tmp_path / "reports").exists() or not list((tmp_path / "reports").glob("2*"))
+    r = cmlib(
+        "run",
+        "03_scoring_model",
+        "-p",
+        "data_source",
+        str(tmp_path / "lake"),
+        "--out",
+        str(tmp_path / "reports"),
+        "--notebooks-dir",
+        str(root / "notebooks"),
+    )
+    assert r.returncode == 2 and "'target'" in r.stderr and "bad" in r.stderr, r.stderr

@@ -84,6 +84,8 @@ class NotebookSpec:
     consumes: list[str] = field(default_factory=list)
     #: the columns a user's table plays for this notebook (role → what it is, required or optional)
     roles: dict[str, str] = field(default_factory=dict)
+    #: parameters whose values name columns of a user's table (checked against its header before any kernel)
+    columns_from: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -148,6 +150,7 @@ def read_spec(path: str | Path) -> NotebookSpec:
         list(meta.get("produces", [])),
         list(meta.get("consumes", [])),
         dict(meta.get("roles", {})),
+        list(meta.get("columns_from", [])),
     )
 
 

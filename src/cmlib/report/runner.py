@@ -359,6 +359,54 @@ def preflight_sources(specs: list[NotebookSpec], resolved: dict[str, dict]) -> N
         if p.is_dir() and not any(p.iterdir()):
             raise ParameterError("data_source", "a folder that is not empty", v, where=s.name)
         resolved.setdefault(s.name, {})["data_source"] = str(p)
+        _check_named_columns(s, resolved.get(s.name, {}), p)
+
+
+def table_columns(path: Path) -> list[str] | None:
+    """The column names of a CSV file or a Parquet file or folder, from its header or schema alone; None for
+    anything else (a DuckDB file, a folder of tables)."""
+    import csv
+
+    try:
+        if path.is_file() and path.suffix.lower() == ".csv":
+            with path.open(newline="", encoding="utf-8", errors="replace") as f:
+                return next(csv.reader(f), [])
+        files = (
+            [path] if path.is_file() and path.suffix.lower() == ".parquet" else sorted(path.glob("*.parquet"))
+        )
+        if files:
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(files[0]).names)
+    except (OSError, ValueError, StopIteration):
+        return None
+    return None
+
+
+def _check_named_columns(spec: NotebookSpec, values: dict, path: Path) -> None:
+    """The columns a notebook's parameters name (declared in its metadata ``cmlib.columns_from``: parameters
+    whose value is a column, a list of columns or a role → column mapping) must be in the user's table: a
+    ParameterError naming the notebook, parameter and the missing columns, before any kernel starts."""
+    have = table_columns(path)
+    if have is None:
+        return
+    for name in spec.columns_from:
+        if name not in spec.parameters:
+            continue
+        v = values.get(name, spec.parameters[name].default)
+        named: list[str] = []
+        for x in v.values() if isinstance(v, dict) else [v]:
+            named += (
+                [str(c) for c in x]
+                if isinstance(x, list | tuple)
+                else [str(x)]
+                if x not in (None, "")
+                else []
+            )
+        missing = [c for c in named if c not in have]
+        if missing:
+            shown = ", ".join(have[:12]) + (", …" if len(have) > 12 else "")
+            raise ParameterError(name, f"columns of {path.name} (it has {shown})", missing, where=spec.name)
 
 
 def prepare_banks(specs: list[NotebookSpec], resolved: dict[str, dict], log=_log) -> None:
