@@ -456,7 +456,7 @@ def test_columns_a_notebook_names_are_checked_before_any_kernel(tmp_path):
     the notebook, parameter and the missing columns, read from the file's header, before any kernel."""
     import pandas as pd
 
-    from cmlib.report.runner import table_columns
+    from cmlib.data.io import header_columns as table_columns
 
     df = pd.DataFrame({"tenure": [3, 5], "churned": ["yes", "no"], "plan": ["a", "b"]})
     df.to_csv(tmp_path / "churn.csv", index=False)

@@ -45,6 +45,19 @@ def test_user_path_and_errors(tmp_path):
     apps.to_csv(tmp_path / "apps.csv", index=False)
     a = scoring_data(str(tmp_path / "apps.csv"), target="y")
     assert a.unknown_outcome == 5 and len(a.frame) == 15 and a.frame["y"].tolist()[:3] == [1, 0, 0]
+    # what pandas accepts quietly is refused: a column name twice, text among a column's numbers
+    (tmp_path / "dup.csv").write_text("x,x,y\n" + "\n".join(f"{i},{i},{i % 2}" for i in range(20)) + "\n")
+    with pytest.raises(
+        DataError, match=r"column 'x' breaks rule 'one column of this name \(it appears 2 times\)'"
+    ):
+        scoring_data(str(tmp_path / "dup.csv"), target="y")
+    df.assign(x=df["x"].astype(object).where(df.index != 4, "12,5"), z=["a", "b"] * 10).to_csv(
+        tmp_path / "text.csv", index=False
+    )
+    with pytest.raises(
+        DataError, match=r"'x' breaks rule 'a number \(text in a numeric column\)' in 1 row.*'12,5'"
+    ):
+        scoring_data(str(tmp_path / "text.csv"), target="y")
     with pytest.raises(DataError, match="column 'outcome' breaks rule 'target column present"):
         scoring_data(str(tmp_path / "mine.csv"), target="outcome")
     with pytest.raises(ParameterError, match="features"):

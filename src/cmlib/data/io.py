@@ -109,3 +109,25 @@ def open_table(source: str | Path, table: str | None = None, backend: str = "duc
 
         return ibis.duckdb.connect(str(where), read_only=True).table(table)
     return engine.table(where, backend=backend)
+
+
+def header_columns(path: str | Path) -> list[str] | None:
+    """The column names of a CSV file or a Parquet file or folder, from its header or schema alone, as written
+    (duplicates kept: pandas would rename them); None for anything else (a DuckDB file, a folder of tables)."""
+    import csv
+
+    path = Path(path)
+    try:
+        if path.is_file() and path.suffix.lower() == ".csv":
+            with path.open(newline="", encoding="utf-8", errors="replace") as f:
+                return next(csv.reader(f), [])
+        files = (
+            [path] if path.is_file() and path.suffix.lower() == ".parquet" else sorted(path.glob("*.parquet"))
+        )
+        if files:
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(files[0]).names)
+    except (OSError, ValueError):
+        return None
+    return None

@@ -362,32 +362,13 @@ def preflight_sources(specs: list[NotebookSpec], resolved: dict[str, dict]) -> N
         _check_named_columns(s, resolved.get(s.name, {}), p)
 
 
-def table_columns(path: Path) -> list[str] | None:
-    """The column names of a CSV file or a Parquet file or folder, from its header or schema alone; None for
-    anything else (a DuckDB file, a folder of tables)."""
-    import csv
-
-    try:
-        if path.is_file() and path.suffix.lower() == ".csv":
-            with path.open(newline="", encoding="utf-8", errors="replace") as f:
-                return next(csv.reader(f), [])
-        files = (
-            [path] if path.is_file() and path.suffix.lower() == ".parquet" else sorted(path.glob("*.parquet"))
-        )
-        if files:
-            import pyarrow.parquet as pq
-
-            return list(pq.read_schema(files[0]).names)
-    except (OSError, ValueError, StopIteration):
-        return None
-    return None
-
-
 def _check_named_columns(spec: NotebookSpec, values: dict, path: Path) -> None:
     """The columns a notebook's parameters name (declared in its metadata ``cmlib.columns_from``: parameters
     whose value is a column, a list of columns or a role → column mapping) must be in the user's table: a
     ParameterError naming the notebook, parameter and the missing columns, before any kernel starts."""
-    have = table_columns(path)
+    from cmlib.data.io import header_columns
+
+    have = header_columns(path)
     if have is None:
         return
     for name in spec.columns_from:

@@ -81,6 +81,45 @@ class ScoringData:
     unknown_outcome: int = 0  # rows of a user's table without a target value, set aside
 
 
+#: a text column whose values are numbers in at least this share of rows is a numeric column with text in it
+NUMERIC_SHARE = 0.9
+
+
+def check_user_columns(df: pd.DataFrame, name: str) -> None:
+    """A user's scoring table, checked where pandas would go on quietly: a column name that appears twice
+    (pandas renames the second ``x.1``), and text in a column that is otherwise numbers (a number exported
+    as text, "n.a.", "12,5"): the scorecard would bin it as categories. One DataError listing every problem,
+    each with its column, rule and count of rows."""
+    from cmlib.data.io import header_columns
+
+    failures = []
+    header = header_columns(name) or list(df.columns)
+    seen = pd.Series(header)
+    for c in seen[seen.duplicated()].unique():
+        times = int((seen == c).sum())
+        failures.append(
+            {"column": str(c), "rule": f"one column of this name (it appears {times} times)", "n_rows": None}
+        )
+    for c in df.columns:
+        x = df[c]
+        if x.dtype != object and not pd.api.types.is_string_dtype(x.dtype):
+            continue
+        v = x.dropna()
+        num = pd.to_numeric(v, errors="coerce")
+        if len(v) and num.notna().mean() >= NUMERIC_SHARE and num.isna().any():
+            bad = v[num.isna()]
+            failures.append(
+                {
+                    "column": str(c),
+                    "rule": "a number (text in a numeric column)",
+                    "n_rows": int(len(bad)),
+                    "examples": bad.unique()[:3].tolist(),
+                }
+            )
+    if failures:
+        raise DataError(name, failures)
+
+
 def scoring_data(
     data_source: str = "synthetic",
     target: str = "bad",
@@ -110,6 +149,7 @@ def scoring_data(
         from cmlib.data.io import load
 
         df = load(data_source, duckdb_table=duckdb_table, validate=False)
+        check_user_columns(df, str(data_source))
         if target not in df.columns:
             raise DataError.single(
                 str(data_source), target, "target column present (parameter target)", len(df)
