@@ -20,6 +20,7 @@ LAYERS = [
         "cmlib.artefacts",
         "cmlib.curves",
         "cmlib.paths",
+        "cmlib.lazy",
     },
     {"cmlib.engine"},
     {"cmlib.data"},

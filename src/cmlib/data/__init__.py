@@ -4,7 +4,7 @@ The names below are loaded on first use (PEP 562): the runner imports :mod:`cmli
 cached bank before any notebook starts, without paying for the simulator, pyarrow and the engine (~2.5 s).
 """
 
-from importlib import import_module
+from cmlib.lazy import lazy_exports
 
 _EXPORTS = {
     "bank": "cache",
@@ -23,16 +23,6 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'cmlib.data' has no attribute {name!r}")
-    value = getattr(import_module(f"cmlib.data.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted([*globals(), *_EXPORTS])
-
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = sorted(_EXPORTS)

@@ -4,7 +4,7 @@ The names below are loaded on first use (PEP 562): the runner's executor imports
 ``cmlib.report._execute`` once per notebook and should not pay for pandas (~1 s) to do so.
 """
 
-from importlib import import_module
+from cmlib.lazy import lazy_exports
 
 _EXPORTS = {
     "bullets": "format",
@@ -29,27 +29,16 @@ _EXPORTS = {
     "colors": "theme",
     "set_theme": "theme",
 }
-_renderer_set = False
 
 
-def __getattr__(name: str):
-    global _renderer_set
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'cmlib.report' has no attribute {name!r}")
-    if not _renderer_set:
-        from cmlib.base import set_html_renderer
-        from cmlib.report.format import table
+def _set_renderer() -> None:
+    from cmlib.base import set_html_renderer
+    from cmlib.report.format import table
 
-        # a result named in a notebook cell shows the same formatted table as the report
-        set_html_renderer(lambda summary: table(summary).to_html())
-        _renderer_set = True
-    value = getattr(import_module(f"cmlib.report.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
+    # a result named in a notebook cell shows the same formatted table as the report
+    set_html_renderer(lambda summary: table(summary).to_html())
 
 
-def __dir__():
-    return sorted([*globals(), *_EXPORTS])
-
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, on_first=_set_renderer)
 
 __all__ = sorted(_EXPORTS)
