@@ -186,3 +186,8 @@ def test_a_plain_monthly_series_is_a_market_source(tmp_path):
         mk.market_data(str(tmp_path / "text.csv"))
     with pytest.raises(DataError, match="'balance' breaks rule 'required column is missing'"):
         mk.market_data(str(tmp_path / "series.csv"), value_column="balance")
+    # a generated bank's folder: the full market schema, read from its market/ subfolder and validated
+    (tmp_path / "bank" / "market").mkdir(parents=True)
+    world_market = syn.simulate_bank(2_000, random_state=3).market
+    world_market.to_parquet(tmp_path / "bank" / "market" / "part-0.parquet")
+    pd.testing.assert_frame_equal(mk.market_data(str(tmp_path / "bank")).panel, world_market)

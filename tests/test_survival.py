@@ -466,6 +466,8 @@ def test_a_users_performance_panel_gets_covariates_from_its_first_month(tmp_path
     world.performance.to_parquet(folder / "part-0.parquet")
     src = sv.churn_data(str(folder))
     assert src.world is None and set(src.covariates) == {"loan", "log_credit_limit", "unused_first_month"}
+    # the folder cmlib data generate writes (tables as subfolders) is read from its performance/ subfolder
+    pd.testing.assert_frame_equal(sv.churn_data(str(tmp_path)).durations, src.durations)
     d = src.durations
     assert set(d["segment"]) == set(world.performance["product"])
     first = world.performance.sort_values("mob").groupby("account_id").first()

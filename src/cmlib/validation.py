@@ -65,3 +65,18 @@ def check_binary(df: pd.DataFrame, column: str, table: str, allow_missing: bool 
     if v.nunique() < 2:
         raise DataError.single(table, column, "both classes present", len(v), v.unique()[:1].tolist())
     return s.astype("float64") if allow_missing else s.astype("int64")
+
+
+def numbers(
+    df: pd.DataFrame, column: str, table: str, minimum: float | None = None, rule: str | None = None
+) -> pd.Series:
+    """``df[column]`` as floats, or a DataError naming the rows whose value is text (up to three of them) or,
+    with ``minimum``, below it (``rule``: how the message words it). Missing values stay missing."""
+    x = pd.to_numeric(df[column], errors="coerce")
+    bad = x.isna() & df[column].notna()
+    if minimum is not None:
+        bad |= x < minimum
+    rule = rule or ("a number" if minimum is None else f"a number ≥ {minimum:g}")
+    if bad.any():
+        raise DataError.single(table, column, rule, int(bad.sum()), df[column][bad].head(3).tolist())
+    return x.astype(float)

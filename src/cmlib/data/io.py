@@ -90,11 +90,17 @@ def load(
     else:
         df = engine.spark().table(str(where)).to_pandas()
     df = _parse_dates(df, table)
-    if validate and table is not None:
-        if table in schemas.TABLES:
-            schemas.validate(df, table)
-        elif len(df) == 0:
-            raise DataError.single(table, "*", "table is not empty", 0)
+    return as_table(df, table) if validate and table is not None else df
+
+
+def as_table(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Validate a frame already read (``load(..., validate=False)``) as ``table``, dates parsed as ``load``
+    parses them: for a reader that must look at the data before it knows which table it is."""
+    df = _parse_dates(df, table)
+    if table in schemas.TABLES:
+        schemas.validate(df, table)
+    elif len(df) == 0:
+        raise DataError.single(table, "*", "table is not empty", 0)
     return df
 
 

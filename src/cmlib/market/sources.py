@@ -26,29 +26,20 @@ def _user_panel(path: str, value_column: str) -> pd.DataFrame:
     """A user's market data: the whole market schema (segments, own share, competitor APRs, macro series) is
     validated as such; a table with less needs only ``month`` and ``value_column`` — size, growth, trend,
     forecast and breaks use the series alone, and the sections that need more are skipped by the notebook."""
-    from cmlib.data import load
-    from cmlib.data.schemas import TABLES, validate
-    from cmlib.validation import require_columns
+    from cmlib.data.io import as_table, load
+    from cmlib.data.schemas import TABLES
+    from cmlib.validation import numbers, require_columns
 
-    df = load(path, validate=False)
+    # table="market": a folder cmlib data generate wrote is read from its market/ subfolder, a DuckDB file
+    # from its market table; month is parsed as a date (unreadable ones become missing)
+    df = load(path, table="market", validate=False)
     name = str(path)
     if set(TABLES["market"]) <= set(df.columns):
-        df["month"] = pd.to_datetime(df["month"], errors="coerce")
-        validate(df, "market")
-        return df
+        return as_table(df, "market")
     require_columns(df, ["month", value_column], name)
-    month = pd.to_datetime(df["month"], errors="coerce")
-    if month.isna().any():
-        raise DataError.single(
-            name, "month", "a date", int(month.isna().sum()), df["month"][month.isna()].head(3).tolist()
-        )
-    value = pd.to_numeric(df[value_column], errors="coerce")
-    text = value.isna() & df[value_column].notna()
-    if text.any():
-        raise DataError.single(
-            name, value_column, "a number", int(text.sum()), df[value_column][text].head(3).tolist()
-        )
-    return df.assign(month=month, **{value_column: value})
+    if df["month"].isna().any():
+        raise DataError.single(name, "month", "a date", int(df["month"].isna().sum()))
+    return df.assign(**{value_column: numbers(df, value_column, name)})
 
 
 def market_data(

@@ -68,7 +68,7 @@ def customer_table(df: pd.DataFrame, columns: dict | None = None, name: str = "c
     role's own name). Categorical covariates are one-hot encoded (first level dropped); each problem is one
     DataError line naming the table, column, rule and count of rows."""
     from cmlib.errors import DataError, ParameterError
-    from cmlib.validation import check_binary, require_columns
+    from cmlib.validation import check_binary, numbers, require_columns
 
     roles = dict(columns or {})
     unknown = sorted(set(roles) - set(CUSTOMER_ROLES))
@@ -76,16 +76,10 @@ def customer_table(df: pd.DataFrame, columns: dict | None = None, name: str = "c
         raise ParameterError("columns", f"roles among {', '.join(CUSTOMER_ROLES)}", unknown)
     col = {r: roles.get(r, r) for r in ("duration", "event")}
     require_columns(df, [col["duration"], col["event"], roles.get("segment"), roles.get("value")], name)
-    dur = pd.to_numeric(df[col["duration"]], errors="coerce")
-    bad = dur.isna() | (dur < 0)
-    if bad.any():
-        raise DataError.single(
-            name,
-            col["duration"],
-            "a number of months ≥ 0",
-            int(bad.sum()),
-            df[col["duration"]][bad].head(3).tolist(),
-        )
+    rule = "a number of months ≥ 0"
+    dur = numbers(df, col["duration"], name, minimum=0, rule=rule)
+    if dur.isna().any():
+        raise DataError.single(name, col["duration"], rule, int(dur.isna().sum()))
     event = check_binary(df, col["event"], name)
     keep = (dur > 0).to_numpy()
     used = {col["duration"], col["event"], roles.get("segment"), roles.get("value")}
@@ -140,6 +134,7 @@ def churn_data(
     voluntary closure or prepayment."""
     # imported here so that `import cmlib.survival` does not load the simulator
     from cmlib.data import bank, load, load_public
+    from cmlib.data.io import as_table
     from cmlib.data.synthetic import default_features
 
     if data_source == "wa_churn":
@@ -162,10 +157,11 @@ def churn_data(
         return ChurnData(data_source, d.join(X), list(X.columns), "churn")
     world = bank(n_customers, random_state) if data_source == "synthetic" else None
     if world is None:
-        raw = load(data_source)
+        # read once, then told apart: a performance panel (validated as one) or one row per customer
+        raw = load(data_source, table="performance", validate=False)
         if columns or not {"account_id", "month", "mob", "state"} <= set(raw.columns):
             return customer_table(raw, columns, str(data_source))
-    panel = world.performance if world is not None else load(data_source, table="performance")
+    panel = world.performance if world is not None else as_table(raw, "performance")
     d = duration_table(panel)
     d["churn"] = d["closure"] + d["prepayment"]
     covariates: list[str] = []
