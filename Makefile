@@ -2,6 +2,7 @@
 #   make reports   run every notebook with params/default.yaml and publish reports/
 #   make test      install the dev extra and run the whole test suite
 #   make lab       JupyterLab on notebooks/ with the cmlib kernel
+#   make screenshots  PNGs of the latest run's reports at 1,280 px (headless Chromium) and their layout check
 #   make bench     benchmarks/ against peer libraries; results in benchmarks/results/
 # Versions come from requirements.lock (exact pins, all extras); `make lock` refreshes it.
 
@@ -17,7 +18,7 @@ comma    := ,
 # REQUIRE_SPARK=1 also installs the spark extra so Spark parity tests run instead of skipping.
 TEST_EXTRAS := dev$(if $(filter 1,$(REQUIRE_SPARK)),$(comma)spark,)
 
-.PHONY: reports test lab bench lock lint clean-venv
+.PHONY: reports test lab bench lock lint clean-venv screenshots
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +45,10 @@ $(VENV)/.stamp-base: pyproject.toml requirements.lock | $(UV)
 test: $(VENV)/.stamp-$(subst $(comma),+,$(TEST_EXTRAS))
 	@$(BIN)/python -m compileall -q src >/dev/null
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# whole-page PNGs of reports/latest at 1,280 px in reports/latest/screenshots/, and the layout problems found
+screenshots: $(VENV)/.stamp-base
+	$(BIN)/python -m cmlib.report.browser reports/latest
 
 lab: $(VENV)/.stamp-dev
 	$(BIN)/jupyter lab --notebook-dir=notebooks

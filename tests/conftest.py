@@ -17,7 +17,17 @@ def root() -> Path:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Spark tests skip without pyspark, unless REQUIRE_SPARK=1 (set by .ci/run) makes that a failure."""
+    """Spark tests skip without pyspark, unless REQUIRE_SPARK=1 (set by .ci/run) makes that a failure; browser
+    tests skip without Chromium, unless REQUIRE_BROWSER=1 (set by .ci/run, which installs Chromium)."""
+    from cmlib.report.browser import find_chromium
+
+    if find_chromium() is None and os.environ.get("REQUIRE_BROWSER") != "1":
+        skip_browser = pytest.mark.skip(
+            reason="no Chromium on PATH (apt-get install chromium, or REQUIRE_BROWSER=1)"
+        )
+        for item in items:
+            if "browser" in item.keywords:
+                item.add_marker(skip_browser)
     try:
         import pyspark  # noqa: F401
 

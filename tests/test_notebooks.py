@@ -127,23 +127,31 @@ def test_smoke_run(path, tmp_path):
     assert "Traceback" not in html
 
 
-@pytest.mark.slow
-def test_the_reports_agree_with_each_other(tmp_path):
-    """One run of the six notebooks: the same quantity printed in two reports has one value (#14). The
-    account's value comes from one model (04) — 02 prices today's offer with it exactly, 05 the booked book
-    with each account's scorecard risk centred on the book (equal on average up to the value's slight
-    curvature in the risk); the 12-month bad rate of the booked book (90+ DPD within 12 months, the scorecard's
-    definition) is the same scorecard on the same accounts in 03 and 05."""
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """The six notebooks run once on params/smoke.yaml (two jobs), shared by the tests of the published run."""
+    out = tmp_path_factory.mktemp("smoke-run")
     r = subprocess.run(
         [sys.executable, "-m", "cmlib", "run", "-f", str(ROOT / "params" / "smoke.yaml"), "--jobs", "2"]
-        + ["--out", str(tmp_path), "--notebooks-dir", str(ROOT / "notebooks")],
+        + ["--out", str(out), "--notebooks-dir", str(ROOT / "notebooks")],
         capture_output=True,
         text=True,
         cwd=ROOT,
         timeout=1800,
     )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    run = (tmp_path / "latest").resolve()
+    return (out / "latest").resolve()
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("smoke_run")
+def test_the_reports_agree_with_each_other(smoke_run):
+    """One run of the six notebooks: the same quantity printed in two reports has one value (#14). The
+    account's value comes from one model (04) — 02 prices today's offer with it exactly, 05 the booked book
+    with each account's scorecard risk centred on the book (equal on average up to the value's slight
+    curvature in the risk); the 12-month bad rate of the booked book (90+ DPD within 12 months, the scorecard's
+    definition) is the same scorecard on the same accounts in 03 and 05."""
+    run = smoke_run
     m = json.loads((run / "metrics.json").read_text())
     # customer-level lists stay out of the published reports (#16): the retention list goes to data/private
     assert not list(run.rglob("retention_list.csv"))
@@ -171,3 +179,17 @@ def test_the_reports_agree_with_each_other(tmp_path):
     assert get("06_campaign_monitoring", "contact_breaches") == 8
     assert get("06_campaign_monitoring", "validation_false_flags") == 0
     assert get("06_campaign_monitoring", "rejected_offers_running") == 0
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.xdist_group("smoke_run")
+def test_every_report_fits_a_1280px_browser_page(smoke_run):
+    """Each published report, laid out by headless Chromium at 1,280 px (#15): no table, figure or output wider
+    than its column, no traceback or warning printed into the page; the run's page and the index too."""
+    from cmlib.report.browser import layout_problems
+
+    pages = sorted(smoke_run.glob("*.html")) + [smoke_run.parent / "index.html"]
+    assert len(pages) >= 7, [p.name for p in pages]
+    problems = [line for page in pages for line in layout_problems(page)]
+    assert problems == []

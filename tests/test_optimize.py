@@ -379,3 +379,21 @@ def test_median_imputer_fills_what_scikit_learn_fills():
     assert clone(ours).get_params() == {}  # usable in scikit-learn pipelines and clone()
     X[:, 2] = np.nan  # a column with no value at all is kept and filled with 0
     assert ours.fit(X).transform(X)[:, 2].tolist() == [0.0] * len(X)
+
+
+def test_losing_channels_are_those_whose_bookings_are_worth_less_than_their_spend():
+    """By hand: a channel books 10 accounts worth 50 each for 1,000 of spend returns (500 − 1,000) / 1,000 =
+    −0.5 per unit; at 300 a week that is −150 a week. A channel that earns is not listed."""
+    funnel = pd.DataFrame(
+        {
+            "channel": ["a", "b"],
+            "spend": [1_000.0, 1_000.0],
+            "contacts": [100, 100],
+            "responses": [50, 50],
+            "approvals": [20, 20],
+            "bookings": [10, 30],
+        }
+    )
+    econ = op.channel_economics(funnel, 0.05, value_per_booking=50.0).summary
+    out = op.losing_channels(econ, pd.Series({"a": 300.0, "b": 300.0}))
+    assert list(out.index) == ["a"] and out["a"] == pytest.approx(-150.0)

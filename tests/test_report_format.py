@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 
 from cmlib.errors import ParameterError
-from cmlib.report import count, md, money, pct, pp, record, recorded, set_theme, table
+from cmlib.report import amount, count, md, money, pct, pp, record, recorded, set_currency, set_theme, table
 from cmlib.report import metrics as mt
 
 
 def test_number_formats():
     assert pct(0.0213) == "2.1%" and pct(0.05, signed=True) == "+5.0%" and pct(float("nan")) == "–"
     assert pp(0.012) == "+1.2 pp"
-    assert money(1234567.8) == "1,234,568" and money(5.126, 2) == "5.13"
+    assert amount(1234567.8) == "1,234,568" and amount(5.126, 2) == "5.13"
     assert count(12345.4) == "12,345"
 
 
@@ -150,3 +150,21 @@ def test_table_presentation_rules():
     ]
     assert ">difference</th>" in html and ">p-value</th>" in html and ">3</th>" not in html
     assert ">abs_lift</th>" in table(df, labels=False).to_html()
+
+
+def test_money_in_prose_has_the_reports_currency_and_a_scale():
+    from cmlib.errors import ParameterError
+    from cmlib.report import format as fmt
+
+    before = dict(fmt._currency)
+    try:
+        assert set_currency("eur") == "Amounts are in EUR."
+        assert (
+            money(71.23e9) == "EUR 71.2bn" and money(3.41e6) == "EUR 3.4M" and money(-3.41e6) == "EUR -3.4M"
+        )
+        assert money(24_972.4) == "EUR 24,972" and money(8) == "EUR 8.00" and money(8, 0) == "EUR 8"
+        assert money(float("nan")) == "–"
+        with pytest.raises(ParameterError, match="currency"):
+            set_currency("<script>")
+    finally:
+        fmt._currency.update(before)

@@ -77,7 +77,11 @@ def test_success_publishes_run_folder_metrics_manifest_index(good_run):
     assert man["notebooks"][0]["status"] == "ok" and man["notebooks"][0]["seconds"] > 0
     assert "commit" in man["git"] and "dirty" in man["git"]
     index = (out / "index.html").read_text()
-    assert run_dir.name in index and "ok.total = 0.500" in index
+    assert run_dir.name in index and '<td>total</td><td class="n">0.500</td>' in index
+    assert f'href="{run_dir.name}/index.html"' in index  # the run's own page, not raw JSON
+    # the run has its own page, and reports/latest/ opens it
+    page = (out / "latest" / "index.html").read_text()
+    assert f"Run {run_dir.name}" in page and 'href="ok.html"' in page and 'href="../index.html"' in page
     assert not list(out.glob(".staging-*"))
 
 
@@ -249,7 +253,7 @@ def test_parallel_jobs_and_dependency_order(tmp_path):
     assert (
         a["t_end"]["value"] - a["t_start"]["value"] >= 4 and b["t_end"]["value"] - b["t_start"]["value"] >= 4
     )
-    assert "consumer.doubled = 42.000 above 10.000" in (out / "index.html").read_text()
+    assert "consumer.doubled = 42.000, above 10.000" in (out / "index.html").read_text()
 
 
 def test_the_longest_chain_starts_first():

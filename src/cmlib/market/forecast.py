@@ -104,7 +104,8 @@ class ForecastResult(Result):
         return {
             "forecast_mape": float(b.loc[self.model, "mape"]),
             "seasonal_naive_mape": float(b.loc["seasonal_naive", "mape"]),
-            "forecast_12m_total": float(self.forecast["mean"].sum()),
+            # the series is a stock (a balance): its forecast is a level at the horizon, never a sum of months
+            "forecast_end_level": float(self.forecast["mean"].iloc[-1]),
         }
 
 

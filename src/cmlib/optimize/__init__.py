@@ -36,6 +36,7 @@ from cmlib.optimize.curves import (  # noqa: F401
 from cmlib.optimize.economics import (  # noqa: F401
     channel_economics,
     channel_funnel,
+    losing_channels,
     reconcile_cost_per_booking,
 )
 from cmlib.optimize.sources import (  # noqa: F401

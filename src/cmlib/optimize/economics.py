@@ -95,6 +95,17 @@ def channel_economics(
     return TableResult(out.replace([np.inf, -np.inf], np.nan))
 
 
+def losing_channels(economics: pd.DataFrame, weekly_spend: pd.Series) -> pd.Series:
+    """The channels that lose money at today's spend: their weekly value net of spend (negative), most
+    negative first. A channel loses when its average return per unit spent (``npv_per_unit_spent`` of
+    :func:`channel_economics`, credit losses counted) is below zero; the weekly figure is that return times
+    the channel's weekly spend (money a week, the spend's currency). Empty when no channel loses."""
+    require_columns(economics.reset_index(), ["npv_per_unit_spent"], "channel economics")
+    r = economics["npv_per_unit_spent"]
+    r = r[r < 0]
+    return (r * pd.Series(weekly_spend).reindex(r.index)).dropna().sort_values().rename("net_value_per_week")
+
+
 def reconcile_cost_per_booking(
     funnel: pd.DataFrame, weekly: pd.DataFrame, alpha: float = 0.05
 ) -> TableResult:

@@ -7,19 +7,23 @@ The names below are loaded on first use (PEP 562): the runner's executor imports
 from cmlib.lazy import lazy_exports
 
 _EXPORTS = {
+    "amount": "format",
     "bullets": "format",
     "count": "format",
     "escape": "format",
     "md": "format",
     "money": "format",
+    "p_is": "format",
     "pct": "format",
     "pp": "format",
     "pvalue": "format",
+    "set_currency": "format",
     "table": "format",
     "table_by_row": "format",
     "artefact_dir": "metrics",
     "find_artefact": "metrics",
     "fingerprint": "metrics",
+    "glossary": "glossary",
     "locate_artefacts": "metrics",
     "note_fallback": "metrics",
     "private_dir": "metrics",

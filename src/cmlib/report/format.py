@@ -1,4 +1,5 @@
-"""Formatters: rates are fractions in code and percentages only here; money carries no symbol.
+"""Formatters: rates are fractions in code and percentages only here; money in prose carries the report's
+currency and a scale (:func:`money`), in tables only its digits (:func:`amount`: the currency is stated once).
 
 Text that comes from data is HTML-escaped before it reaches a report (:func:`md`, :func:`table`).
 """
@@ -35,11 +36,44 @@ def pp(x: float, digits: int = 1) -> str:
     return f"{round(x * 100, digits) + 0.0:+.{digits}f} pp"
 
 
-def money(x: float, digits: int = 0) -> str:
-    """1234567.8 → '1,234,568' (no currency symbol: the portfolio currency is the reader's)."""
+#: the portfolio currency of the report being written (ISO code, e.g. "EUR"): :func:`set_currency`
+_currency = {"code": ""}
+
+
+def set_currency(code: str) -> str:
+    """Set the currency every :func:`money` in this report is stated in (a notebook parameter, once per
+    report); returns the sentence that states it, for the report's introduction."""
+    code = str(code).strip()
+    if not code or len(code) > 5 or not code.replace(".", "").isalpha():
+        from cmlib.errors import ParameterError
+
+        raise ParameterError("currency", "a currency code such as EUR, USD or GBP", code)
+    _currency["code"] = code.upper()
+    return f"Amounts are in {_currency['code']}."
+
+
+def amount(x: float, digits: int = 0) -> str:
+    """A money amount in a table cell: 1234567.8 → '1,234,568' (the currency is stated once per report)."""
     if _missing(x):
         return "–"
     return f"{x:,.{digits}f}"
+
+
+def money(x: float, digits: int | None = None) -> str:
+    """A money amount in prose, with the report's currency (:func:`set_currency`) and scale:
+    71.2e9 → 'EUR 71.2bn', 3.41e6 → 'EUR 3.4M', 24,972 → 'EUR 24,972', 8 → 'EUR 8.00'. ``digits``
+    below a million: decimals (default 0, or 2 under 100, where cents matter)."""
+    if _missing(x):
+        return "–"
+    a = abs(x)
+    if a >= 1e9:
+        body = f"{x / 1e9:,.1f}bn"
+    elif a >= 1e6:
+        body = f"{x / 1e6:,.1f}M"
+    else:
+        d = (2 if a < 100 else 0) if digits is None else digits
+        body = f"{x:,.{d}f}"
+    return f"{_currency['code']} {body}" if _currency["code"] else body
 
 
 def count(x: float) -> str:
@@ -60,6 +94,12 @@ def pvalue(p: float) -> str:
     if _missing(p):
         return "–"
     return "< 1e-16" if p < 1e-16 else f"{p:.2g}"
+
+
+def p_is(p: float) -> str:
+    """A p-value after the letter p in prose: '= 0.086', or '< 1e-16' (never 'p = < 1e-16')."""
+    text = pvalue(p)
+    return text if text.startswith("<") or text == "–" else f"= {text}"
 
 
 def escape(x: Any) -> str:
@@ -189,7 +229,7 @@ def table(
         elif c in monies:
             # large amounts to the unit, per-contact amounts to the cent
             big = pd.to_numeric(df[c], errors="coerce").abs().median() >= 1000
-            fmt[c] = (lambda v: money(v, 0)) if big else (lambda v: money(v, 2))
+            fmt[c] = (lambda v: amount(v, 0)) if big else (lambda v: amount(v, 2))
         elif pd.api.types.is_datetime64_any_dtype(df[c]):
             fmt[c] = lambda v: "–" if pd.isna(v) else v.strftime("%Y-%m-%d")
         elif c in cnts:
@@ -228,7 +268,7 @@ def table_by_row(
     fns = {
         "count": count,
         "percent": pct,
-        "money": lambda v: money(v, 2) if not _missing(v) and abs(v) < 1000 else money(v),
+        "money": lambda v: amount(v, 2) if not _missing(v) and abs(v) < 1000 else amount(v),
         "number": lambda v: num(v, digits),
     }
     chg = [c for c in changes if c in df.columns]

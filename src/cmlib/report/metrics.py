@@ -111,20 +111,21 @@ def fingerprint(df: pd.DataFrame) -> str:
     return h.hexdigest()[:16]
 
 
-def record_input(name: str, df: pd.DataFrame) -> str:
-    """Note an input table's fingerprint and shape in the run manifest; returns the fingerprint."""
+def record_input(name: str, df: pd.DataFrame, as_of: Any = None) -> str:
+    """Note an input table's fingerprint and shape in the run manifest; returns the fingerprint.
+
+    ``as_of``: the last date the table holds data for (a date, timestamp or ``YYYY-MM-DD`` text); the run's
+    page and the dashboard show the latest of them as the data's as-of date."""
     fp = fingerprint(df)
+    row = {"table": name, "rows": int(len(df)), "columns": int(df.shape[1]), "fingerprint": fp}
+    if as_of is not None and not pd.isna(as_of):
+        row["as_of"] = pd.Timestamp(as_of).date().isoformat()
     rd = run_dir()
     if rd is not None:
         f = rd / "inputs" / f"{current_notebook()}.jsonl"
         f.parent.mkdir(parents=True, exist_ok=True)
         with f.open("a") as fh:
-            fh.write(
-                json.dumps(
-                    {"table": name, "rows": int(len(df)), "columns": int(df.shape[1]), "fingerprint": fp}
-                )
-                + "\n"
-            )
+            fh.write(json.dumps(row) + "\n")
     return fp
 
 

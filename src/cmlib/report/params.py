@@ -256,8 +256,8 @@ def load_params_file(path: str | Path) -> RunParameters:
           n_customers: 20000
         notebooks:             # per notebook (file stem)
           03_scoring_model: {pdo: 20}
-        alerts:                # thresholds for reports/index.html
-          - {metric: 03_scoring_model.psi, above: 0.25}
+        alerts:                # thresholds for reports/index.html; says: the alert in business words
+          - {metric: 03_scoring_model.psi, above: 0.25, says: "the applicants have shifted"}
     """
     path = Path(path)
     if not path.exists():
@@ -278,9 +278,17 @@ def load_params_file(path: str | Path) -> RunParameters:
         )
     alerts = doc.get("alerts") or []
     for a in alerts:
-        if not (isinstance(a, dict) and "metric" in a and ({"above", "below"} & set(a))):
+        if not (
+            isinstance(a, dict)
+            and "metric" in a
+            and ({"above", "below"} & set(a))
+            and not set(a) - {"metric", "above", "below", "says"}
+        ):
             raise ParameterError(
-                "alerts", "items like {metric: NB.name, above: X} or {below: X}", a, where=path.name
+                "alerts",
+                "items like {metric: NB.name, above: X} or {below: X}, optionally says: 'what it means'",
+                a,
+                where=path.name,
             )
     return RunParameters(
         dict(doc.get("parameters") or {}),

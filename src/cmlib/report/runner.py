@@ -12,7 +12,8 @@ What a run does, in order:
    code by default), ``metrics.json`` and ``manifest.json``;
 5. publish by one atomic rename to ``reports/<run-id>/``; a fully successful run also moves the
    ``reports/latest`` link. Earlier runs are never touched, so a failed run cannot spoil a good report;
-6. rebuild ``reports/index.html`` (written to a temporary file, then renamed).
+6. rebuild ``reports/index.html``, the dashboard (written to a temporary file, then renamed); each run
+   folder has its own page, ``index.html``, written before the folder is published.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any
 
 from cmlib.errors import ParameterError
 from cmlib.paths import ENV_CACHE_DIR, cache_root
-from cmlib.report.index import write_index
+from cmlib.report.index import write_index, write_run_page
 from cmlib.report.metrics import DONE, ENV_NOTEBOOK, ENV_RUN_DIR, ENV_WAIT_FOR, read_fallbacks, read_metrics
 from cmlib.report.params import NotebookSpec, RunParameters, read_spec, validate_parameters
 
@@ -636,6 +637,7 @@ def run(
         "order": {n: sorted(d) for n, d in deps.items()},
     }
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    write_run_page(staging, out_dir)  # the run's own page: what reports/latest/ opens
     (staging / PID_FILE).unlink(missing_ok=True)
 
     final = out_dir / run_id

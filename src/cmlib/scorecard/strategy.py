@@ -94,10 +94,11 @@ def cutoff_table(
     return CutoffResult(tab, best)
 
 
-def swap_sets(new_approve, old_approve, y=None, pd_=None) -> TableResult:
+def swap_sets(new_approve, old_approve, y=None, pd_=None, value=None) -> TableResult:
     """Swap-in / swap-out against the current policy: counts and bad rates of the four groups (approved by
     both, swap-in = only the new policy, swap-out = only the old one, declined by both). Bad rate from
-    outcomes ``y`` where known (NaN allowed: declined applicants have none), else from ``pd_``."""
+    outcomes ``y`` where known (NaN allowed: declined applicants have none), else from ``pd_``; ``value``
+    (one amount per applicant, e.g. its expected account value if approved) adds each group's total."""
     new, old = np.asarray(new_approve, bool), np.asarray(old_approve, bool)
     if len(new) != len(old):
         raise ParameterError("old_approve", f"{len(new)} decisions", len(old))
@@ -114,6 +115,8 @@ def swap_sets(new_approve, old_approve, y=None, pd_=None) -> TableResult:
             row["observed_bad_rate"] = float(np.nanmean(yy)) if np.isfinite(yy).any() else np.nan
         if pd_ is not None:
             row["expected_bad_rate"] = float(np.asarray(pd_, float)[m].mean()) if m.any() else np.nan
+        if value is not None:
+            row["value"] = float(np.asarray(value, float)[m].sum())
         rows.append(row)
     return TableResult(pd.DataFrame(rows))
 

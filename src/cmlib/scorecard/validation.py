@@ -148,6 +148,93 @@ def calibration(y, pd_, score=None, n_bands: int = 10) -> TableResult:
     return TableResult(df.reset_index())
 
 
+@dataclass(repr=False)
+class CalibrationCheck(Result):
+    """Calibration in the large of a PD on a later sample, and its recalibration by an odds shift.
+
+    ``observed`` bads against ``expected`` (the sum of the predicted PDs); ``ratio`` = observed ÷ expected
+    with a ``1 − alpha`` interval; ``p_value`` of the two-sided test that the PDs are right on average (normal
+    approximation to the Poisson-binomial count, variance Σ p(1 − p)); ``passes`` when it is not rejected.
+    ``shift`` is the log-odds added to every PD so that the PDs sum to the observed bads (the intercept a
+    logistic recalibration with the old log-odds as offset would estimate); ``summary`` holds per score band
+    the observed bad rate, the predicted one before and after the shift, and each band's binomial p-value
+    before and after. ``recalibrated`` are the shifted PDs, one per row."""
+
+    summary: pd.DataFrame
+    observed: int
+    expected: float
+    ratio: float
+    ratio_ci_low: float
+    ratio_ci_high: float
+    p_value: float
+    passes: bool
+    shift: float
+    recalibrated: np.ndarray
+
+    def to_dict(self) -> dict:
+        return {
+            "observed_to_predicted": self.ratio,
+            "observed_to_predicted_ci_low": self.ratio_ci_low,
+            "observed_to_predicted_ci_high": self.ratio_ci_high,
+            "calibration_p_value": self.p_value,
+            "recalibration_shift": self.shift,
+        }
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(p, 1e-12, 1 - 1e-12)
+    return np.log(q / (1 - q))
+
+
+def recalibration_shift(y, pd_) -> float:
+    """The log-odds shift δ with Σ expit(logit(pd) + δ) = Σ y: the maximum-likelihood intercept of a
+    logistic regression of ``y`` on a constant with ``logit(pd)`` as offset (calibration in the large)."""
+    from scipy.optimize import brentq
+    from scipy.special import expit
+
+    y, p = _xy(y, pd_)
+    z, target = _logit(p), float(y.sum())
+    if target in (0.0, float(len(y))):
+        raise ParameterError(
+            "y", "both goods and bads (a shift cannot match an all-good or all-bad sample)", target
+        )
+    return float(brentq(lambda d: expit(z + d).sum() - target, -20.0, 20.0, xtol=1e-12))
+
+
+def calibration_check(y, pd_, score=None, n_bands: int = 10, alpha: float = 0.05) -> CalibrationCheck:
+    """Is the PD right on average on this (later) sample, and how does it look per band before and after an
+    odds-shift recalibration? See :class:`CalibrationCheck`."""
+    from scipy.special import expit
+    from scipy.stats import norm
+
+    y, p = _xy(y, pd_)
+    observed, expected = int(y.sum()), float(p.sum())
+    sd = float(np.sqrt((p * (1 - p)).sum()))
+    z = (observed - expected) / sd
+    zq = norm.ppf(1 - alpha / 2)
+    shift = recalibration_shift(y, p)
+    after = expit(_logit(p) + shift)
+    before_tab = calibration(y, p, score, n_bands).summary
+    after_tab = calibration(y, after, score, n_bands).summary
+    summary = before_tab[["band", "n", "n_bad", "observed_bad_rate", "predicted_bad_rate", "p_value"]].rename(
+        columns={"predicted_bad_rate": "predicted_before", "p_value": "p_value_before"}
+    )
+    summary["predicted_after"] = after_tab["predicted_bad_rate"].to_numpy()
+    summary["p_value_after"] = after_tab["p_value"].to_numpy()
+    return CalibrationCheck(
+        summary=summary,
+        observed=observed,
+        expected=expected,
+        ratio=observed / expected,
+        ratio_ci_low=(observed - zq * sd) / expected,
+        ratio_ci_high=(observed + zq * sd) / expected,
+        p_value=float(2 * norm.sf(abs(z))),
+        passes=bool(abs(z) <= zq),
+        shift=shift,
+        recalibrated=after,
+    )
+
+
 def psi(expected, actual, bins: int | list[float] = 10) -> PSIResult:
     """Population stability index of ``actual`` against ``expected`` (numeric values; bins are deciles of
     ``expected`` unless edges are given), its flag (:func:`psi_flag`) and the shares per bin. A bin empty on one side
