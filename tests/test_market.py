@@ -76,6 +76,11 @@ def test_its_equals_statsmodels_and_recovers_truth(world):
     for row, true in (("level_change", t["level_change"]), ("slope_change", t["slope_change"])):
         r = its.summary.loc[row]
         assert r["ci_low"] <= true <= r["ci_high"], (row, r.to_dict(), true)
+    g = its.annual_growth()  # the statsmodels slopes as yearly growth, by hand
+    assert g["growth_before"] == pytest.approx(np.expm1(12 * ref.params["trend"]), rel=1e-9)
+    assert g["growth_after"] == pytest.approx(
+        np.expm1(12 * (ref.params["trend"] + ref.params["slope_change"])), rel=1e-9
+    )
 
 
 def test_detect_break_recovers_true_date_and_effect(world):
@@ -119,6 +124,15 @@ def test_price_effect_equals_statsmodels_and_covers_truth(world):
     r = pe.summary.loc["price_gap_pp"]
     assert r["ci_low"] <= world.truth["market"]["price_gap_pp"] <= r["ci_high"]
     assert len(pe.share_at_risk) == 3
+    # who we are losing to: the gaps to each competitor split the share effect of the gap to their average
+    by = pe.by_competitor
+    sh = mass.sort_values("month")["own_share"].iloc[-1]
+    total = r["coef"] * gap.iloc[-1] * sh * (1 - sh)
+    assert by["share_change"].sum() == pytest.approx(total, rel=1e-9)
+    last = mass.sort_values("month").iloc[-1]
+    for c in COMPS:
+        assert by.loc[c, "our_gap_pp"] == pytest.approx(last["own_apr"] - last[c])
+    assert by["share_change"].is_monotonic_increasing  # the most costly competitor first
 
 
 def test_attractiveness_and_alerts(world):

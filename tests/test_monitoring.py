@@ -253,14 +253,17 @@ def test_actions_put_pauses_first_and_name_the_evidence():
             }
         ]
     )
-    br = pd.DataFrame({"contact_id": [7], "channel": ["sms"], "rule": ["no permission for sms"]})
+    br = pd.DataFrame(
+        {"contact_id": [7123457], "channel": ["sms"], "campaign": ["C"], "rule": ["no permission for sms"]}
+    )
     a = mo.action_list(alarms, flags, br)
     assert a["action"].tolist() == ["pause", "fix", "investigate"]
     assert (
         "2025-10-20" in a.loc[2, "evidence"]
         and "5.0×" in a.loc[0, "evidence"]
-        and "7" in a.loc[1, "evidence"]
+        and "1 contact(s) on sms (campaigns C)" in a.loc[1, "evidence"]
     )
+    assert "7123457" not in " ".join(a["evidence"])  # identifiers stay out of the forwarded report
 
 
 # --- forecast ---------------------------------------------------------------------------------------------

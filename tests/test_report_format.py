@@ -168,3 +168,25 @@ def test_money_in_prose_has_the_reports_currency_and_a_scale():
             set_currency("<script>")
     finally:
         fmt._currency.update(before)
+
+
+def test_figures_have_no_offset_notation_large_values_get_a_scale_suffix():
+    """#15: a '1e10' offset at the top of an axis is missed by readers; ticks read 70bn, 72bn instead."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    set_theme()
+    fig, ax = plt.subplots()
+    ax.plot([0, 1, 2], [7.0e10, 7.1e10, 7.25e10])
+    ax.plot([0, 1, 2], [7.0e10, 7.1e10, 7.25e10])
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert labels and all(lab.endswith("bn") for lab in labels), labels
+    assert ax.yaxis.get_offset_text().get_text() == ""
+    small = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert "0.00" in small and not any(
+        lab[-1].isalpha() for lab in small
+    )  # small values as matplotlib prints
+    plt.close(fig)

@@ -79,3 +79,12 @@ def test_write_index_and_the_run_page(tmp_path):
     assert 'href="20260101T000000/index.html"' in html
     page = (tmp_path / "20260101T000000" / "index.html").read_text()
     assert "Run 20260101T000000" in page and 'href="06_campaign_monitoring.html"' in page
+
+
+def test_money_kpis_carry_the_notebooks_currency_and_old_data_says_its_age():
+    r = _run("r1", "2026-11-30T10:00:00", 120.0, as_of_date="2025-11-30")
+    r["parameters"] = {"06_campaign_monitoring": {"currency": "EUR"}}
+    r["metrics"]["06_campaign_monitoring"]["cost_per_booking_week"] = {"value": 586.4, "unit": "money"}
+    html = render_index([r])
+    assert '<td class="n">EUR 586</td>' in html
+    assert "data as of <strong>2025-11-30</strong> (365 days before the run)" in html

@@ -3,6 +3,8 @@ score every row exactly like score(), reason codes, errors."""
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -133,3 +135,25 @@ def test_boolean_flags_score_the_same_in_sql_json_and_python():
     assert np.array_equal(sql, sc.score(X).to_numpy()) and np.array_equal(
         load_scorecard(sc.to_json()).score(X).to_numpy(), sql
     )
+
+
+def test_a_recalibrated_card_shifts_probabilities_not_points_and_exports_the_shift():
+    """The odds shift moves every log-odds of bad by the same amount (by hand: logit after − logit before =
+    shift), leaves the points unchanged, and travels in the JSON so a reader's PDs equal the card's."""
+    from scipy.special import logit
+
+    g = load_public("german").frame
+    X, y = g[FEATURES], g["bad"]
+    card = Scorecard(rounding=False).fit(X, y)
+    before, s_before = card.predict_proba(X)[:, 1], card.score(X)
+    card.recalibrate(0.4)
+    after = card.predict_proba(X)[:, 1]
+    assert np.allclose(logit(after) - logit(before), 0.4, atol=1e-9)
+    assert card.score(X).equals(s_before)
+    assert np.allclose(card.pd_from_score(card.score(X)), after, atol=1e-10)
+    loaded = load_scorecard(card.to_json())
+    assert np.allclose(loaded.pd_from_score(loaded.score(X)), after, atol=1e-10)
+    doc = json.loads(card.to_json())
+    doc["calibration_shift"] = 1e308  # a damaged file is refused, not used
+    with pytest.raises(ArtefactError, match="calibration_shift"):
+        load_scorecard(doc)

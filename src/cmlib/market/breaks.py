@@ -26,6 +26,16 @@ class ITSResult(Result):
         return {
             "level_change_log": float(s.loc["level_change", "coef"]),
             "slope_change_log": float(s.loc["slope_change", "coef"]),
+            **self.annual_growth(),
+        }
+
+    def annual_growth(self) -> dict:
+        """The trend's growth a year before and after the date (fractions): exp(12 × monthly log slope) − 1,
+        seasonality and the level shift aside."""
+        s = self.summary["coef"]
+        return {
+            "growth_before": float(np.expm1(12 * s["trend"])),
+            "growth_after": float(np.expm1(12 * (s["trend"] + s["slope_change"]))),
         }
 
 

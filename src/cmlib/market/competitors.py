@@ -22,6 +22,7 @@ class PriceEffectResult(Result):
     summary: pd.DataFrame
     fit: object
     share_at_risk: pd.DataFrame
+    by_competitor: pd.DataFrame
 
     def to_dict(self) -> dict:
         r = self.summary.loc["price_gap_pp"]
@@ -53,7 +54,11 @@ def price_effect(
     errors covered the true effect in only about 80 % of simulated markets, the AR(1)-error model in 95 %.
 
     ``share_at_risk`` translates the latest month's competitor moves into the share change they imply
-    with own price unchanged (b × Δgap × s(1 − s), in share points).
+    with own price unchanged (b × Δgap × s(1 − s), in share points). ``by_competitor`` answers "who are we
+    losing to": per competitor its latest APR, our gap to it (own − theirs, points), its move over the last
+    12 months, and the share our gap to it costs (the gap to the average is the mean of the gaps to each, so
+    b × gap_i / n × s(1 − s) splits the share effect exactly by competitor; negative = share lost), most
+    costly first.
     """
     cols = [share, own_price, *competitor_prices, *controls, date]
     require_columns(df, cols, "market")
@@ -88,8 +93,20 @@ def price_effect(
             "share_change": b * (-move / len(competitor_prices)) * sh * (1 - sh),
         }
     )
+    own_now = float(d[own_price].iloc[-1])
+    gaps = own_now - comp.iloc[-1]
+    year_ago = comp.iloc[max(len(comp) - 13, 0)]
+    who = pd.DataFrame(
+        {
+            "apr": comp.iloc[-1].to_numpy(),
+            "our_gap_pp": gaps.to_numpy(),
+            "move_12m_pp": (comp.iloc[-1] - year_ago).to_numpy(),
+            "share_change": (b * gaps / len(competitor_prices) * sh * (1 - sh)).to_numpy(),
+        },
+        index=pd.Index(list(competitor_prices), name="competitor"),
+    ).sort_values("share_change")
     keep = [c for c in summ.index if not c.startswith("m_") and c != "sigma2"]
-    return PriceEffectResult(summ.loc[keep], fit, risk)
+    return PriceEffectResult(summ.loc[keep], fit, risk, who)
 
 
 def price_alerts(

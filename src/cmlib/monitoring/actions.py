@@ -67,13 +67,14 @@ def action_list(
             )
     if len(breaches):
         for rule, g in breaches.groupby("rule"):
-            ids = ", ".join(str(i) for i in g["contact_id"].head(10))
+            # no identifiers here: the report is forwarded; the notebook writes the list to its private folder
+            camps = ", ".join(sorted(g["campaign"].astype(str).unique())) if "campaign" in g else "–"
             rows.append(
                 {
                     "action": "fix",
                     "subject": f"contact rules: {rule}",
-                    "evidence": f"{len(g)} contact(s) ({', '.join(sorted(g['channel'].astype(str).unique()))}); "
-                    f"contact ids {ids}{' …' if len(g) > 10 else ''}",
+                    "evidence": f"{len(g)} contact(s) on {', '.join(sorted(g['channel'].astype(str).unique()))} "
+                    f"(campaigns {camps}); the contacts are listed in the run's private folder for compliance",
                 }
             )
     if apr is not None:

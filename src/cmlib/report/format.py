@@ -172,10 +172,15 @@ LABELS = {
     "net_value": "value booked net of spend",
     "net_value_high": "the same, bookings at their upper bound",
     "losing": "loses money beyond doubt",
+    "apr": "APR, % a year",
+    "our_gap_pp": "our APR minus theirs, points",
+    "move_12m_pp": "their move over 12 months, points",
+    "share_change": "our share this costs",
+    "latest_move_pp": "latest month's move, points",
 }
 
 #: columns that hold a difference of two rates: shown in percentage points when formatted as rates
-DIFFERENCES = {"abs_lift", "abs_ci_low", "abs_ci_high", "difference", "save_rate"}
+DIFFERENCES = {"abs_lift", "abs_ci_low", "abs_ci_high", "difference", "save_rate", "share_change"}
 
 
 def label(column: str) -> str:

@@ -9,6 +9,7 @@ folded away below. Pages are plain HTML with inline CSS and SVG: they open offli
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import tempfile
@@ -189,9 +190,10 @@ def _kpi_rows(run: dict, history: list[dict], spark: bool) -> str:
         if m is None:
             continue
         delta, values = changes.get((nb, name), (None, [m["value"]]))
+        cur = ((run.get("parameters") or {}).get(nb) or {}).get("currency") if m["unit"] == "money" else None
         cells = [
             f"<td>{escape(label)}</td>",
-            f'<td class="n">{escape(_fmt(m["value"], m["unit"], name))}</td>',
+            f'<td class="n">{escape((cur + " ") if cur else "")}{escape(_fmt(m["value"], m["unit"], name))}</td>',
             f'<td class="n">{_delta_html(delta, m)}</td>',
         ]
         if spark:
@@ -268,11 +270,15 @@ def render_index(runs: list[dict]) -> str:
         # changes and trends only against good runs of the same params file: a smoke run is not last week
         history = [r for r in good if r.get("params_file") == run.get("params_file")]
         date = as_of(run)
+        age = ""
+        if date and run.get("started"):
+            days = (dt.date.fromisoformat(str(run["started"])[:10]) - dt.date.fromisoformat(date)).days
+            age = f" ({days:,} days before the run)" if days > 7 else ""
         parts.append(
             f'<p>Latest good run <a href="{_run_link(run)}">{escape(run["folder"])}</a> '
             f"(finished {escape(str(run.get('finished', '–')))}, "
             f"params {escape(run.get('params_file') or 'defaults')}); data as of "
-            f"<strong>{escape(date or 'not recorded')}</strong>.</p>"
+            f"<strong>{escape(date or 'not recorded')}</strong>{escape(age)}.</p>"
         )
         parts.append("<h2>Alerts</h2>" + _alerts_html(run))
         parts.append(

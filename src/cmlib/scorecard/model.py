@@ -16,7 +16,7 @@ import pandas as pd
 
 from cmlib.artefacts import artefact_document, read_artefact, write_atomic
 from cmlib.base import BaseEstimator, check_is_fitted
-from cmlib.errors import ParameterError
+from cmlib.errors import ArtefactError, ParameterError
 from cmlib.scorecard.binning import WoEBinner
 from cmlib.scorecard.selection import select_features
 from cmlib.validation import require_columns
@@ -98,6 +98,7 @@ class Scorecard(BaseEstimator):
             pts = self.offset / k - self.factor * (fit.params[f] * tab["woe"] + b0 / k)
             tab["points"] = np.round(pts) if self.rounding else pts
             self.points_[f] = tab
+        self.calibration_shift_ = 0.0
         return self
 
     def _check_fitted(self):
@@ -119,11 +120,23 @@ class Scorecard(BaseEstimator):
         """Total points (higher = safer)."""
         return self.points(X).sum(axis=1).rename("score")
 
+    def recalibrate(self, shift: float) -> Scorecard:
+        """Add ``shift`` to the log-odds of bad of every prediction (an odds-shift recalibration, e.g. from
+        :func:`cmlib.scorecard.calibration_check` on a later period): probabilities move, points and their
+        order do not. Stored as ``calibration_shift_`` and exported with the card; returns self."""
+        self._check_fitted()
+        if not np.isfinite(shift):
+            raise ParameterError("shift", "a finite log-odds shift", shift)
+        self.calibration_shift_ = float(shift)
+        return self
+
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """P(bad), P(good)… in scikit-learn's column order: [:, 1] is the probability of the event (bad)."""
         W = self.woe(X)
         c = self.coefficients_["coef"]
-        logit = c["const"] + W[self.features_].to_numpy() @ c[self.features_].to_numpy()
+        logit = (
+            c["const"] + self.calibration_shift_ + W[self.features_].to_numpy() @ c[self.features_].to_numpy()
+        )
         p = 1 / (1 + np.exp(-logit))
         return np.column_stack([1 - p, p])
 
@@ -140,8 +153,9 @@ class Scorecard(BaseEstimator):
     # --- exports ------------------------------------------------------------------------------
 
     def pd_from_score(self, score) -> np.ndarray:
-        """Probability of bad implied by a score under the points scaling (odds doubling every PDO)."""
-        return pd_from_score(score, self.pdo, self.base_score, self.base_odds)
+        """Probability of bad implied by a score under the points scaling (odds doubling every PDO), after
+        the card's recalibration (:meth:`recalibrate`)."""
+        return pd_from_score(score, self.pdo, self.base_score, self.base_odds, self.calibration_shift_)
 
     def to_artefact(self, metadata: dict | None = None) -> dict:
         """The fitted card as a versioned artefact document (plain data); ``metadata`` (cutoff, economics, validation…) travels with it."""
@@ -170,6 +184,7 @@ class Scorecard(BaseEstimator):
             SCHEMA_VERSION,
             params=params,
             coefficients=self.coefficients_["coef"].to_dict(),
+            calibration_shift=self.calibration_shift_,
             features=feats,
             metadata=metadata or {},
         )
@@ -214,9 +229,10 @@ def load_scorecard(source: str | Path | dict) -> LoadedScorecard:
     )
 
 
-def pd_from_score(score, pdo: float, base_score: float, base_odds: float) -> np.ndarray:
-    """P(bad) at a score: good:bad odds = base_odds · 2^((score − base_score) / pdo)."""
-    odds = base_odds * np.power(2.0, (np.asarray(score, float) - base_score) / pdo)
+def pd_from_score(score, pdo: float, base_score: float, base_odds: float, shift: float = 0.0) -> np.ndarray:
+    """P(bad) at a score: good:bad odds = base_odds · 2^((score − base_score) / pdo) · e^(−shift), where
+    ``shift`` is a recalibration's log-odds of bad (0: the points' own scaling)."""
+    odds = base_odds * np.power(2.0, (np.asarray(score, float) - base_score) / pdo) * np.exp(-shift)
     return 1 / (1 + odds)
 
 
@@ -228,10 +244,19 @@ class LoadedScorecard:
         self.doc = doc
         self.metadata = doc.get("metadata", {})
         self.features = [f["feature"] for f in doc["features"]]
+        shift = doc.get("calibration_shift", 0.0)
+        # a shift of 5 log-odds multiplies the odds by 148: beyond that the file is damaged, not recalibrated
+        if isinstance(shift, bool) or not isinstance(shift, int | float) or not abs(shift) <= 5:
+            raise ArtefactError(
+                f"scorecard artefact: calibration_shift must be a number in [-5, 5], got {shift!r}"
+            )
 
     def pd_from_score(self, score) -> np.ndarray:
         p = self.doc["params"]
-        return pd_from_score(score, p["pdo"], p["base_score"], p["base_odds"])
+        # cards exported before recalibration existed carry no shift: their points' own scaling
+        return pd_from_score(
+            score, p["pdo"], p["base_score"], p["base_odds"], self.doc.get("calibration_shift", 0.0)
+        )
 
     def points(self, X: pd.DataFrame) -> pd.DataFrame:
         """Points per applicant and feature, from the exported bins."""

@@ -48,6 +48,7 @@ from cmlib.survival.models import (  # noqa: F401
     time_varying_panel,
 )
 from cmlib.survival.retention import (  # noqa: F401
+    EARLY_WARNING_BEHAVIOUR,
     EarlyWarningResult,
     RetentionResult,
     RetentionTestResult,
