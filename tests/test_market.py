@@ -124,14 +124,15 @@ def test_price_effect_equals_statsmodels_and_covers_truth(world):
     r = pe.summary.loc["price_gap_pp"]
     assert r["ci_low"] <= world.truth["market"]["price_gap_pp"] <= r["ci_high"]
     assert len(pe.share_at_risk) == 3
-    # who we are losing to: the gaps to each competitor split the share effect of the gap to their average
+    # who we are losing to: by hand, today's share minus the share with the gap to one competitor closed
     by = pe.by_competitor
-    sh = mass.sort_values("month")["own_share"].iloc[-1]
-    total = r["coef"] * gap.iloc[-1] * sh * (1 - sh)
-    assert by["share_change"].sum() == pytest.approx(total, rel=1e-9)
     last = mass.sort_values("month").iloc[-1]
+    sh = last["own_share"]
     for c in COMPS:
-        assert by.loc[c, "our_gap_pp"] == pytest.approx(last["own_apr"] - last[c])
+        gap_c = last["own_apr"] - last[c]
+        closed = 1 / (1 + np.exp(-(np.log(sh / (1 - sh)) - r["coef"] * gap_c / len(COMPS))))
+        assert by.loc[c, "our_gap_pp"] == pytest.approx(gap_c)
+        assert by.loc[c, "share_change"] == pytest.approx(sh - closed, rel=1e-9)
     assert by["share_change"].is_monotonic_increasing  # the most costly competitor first
 
 

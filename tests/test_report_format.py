@@ -190,3 +190,15 @@ def test_figures_have_no_offset_notation_large_values_get_a_scale_suffix():
         lab[-1].isalpha() for lab in small
     )  # small values as matplotlib prints
     plt.close(fig)
+
+
+def test_a_long_table_shows_its_top_rows_and_is_written_whole(tmp_path, monkeypatch):
+    monkeypatch.setenv("CMLIB_RUN_DIR", str(tmp_path))
+    monkeypatch.setenv("CMLIB_NOTEBOOK", "nb")
+    df = pd.DataFrame({"segment": [f"s{i}" for i in range(45)], "n": range(45)})
+    html = table(df, counts=["n"], caption="Segments", max_rows=10).to_html()
+    assert "Segments — top 10 of 45 rows; the whole table: artefacts/tables/nb-" in html
+    assert "s9<" in html and "s10<" not in html
+    (csv,) = (tmp_path / "artefacts" / "tables").glob("nb-*.csv")
+    assert len(pd.read_csv(csv)) == 45
+    assert "top" not in table(df.head(5)).to_html()

@@ -170,11 +170,13 @@ class TornadoResult(Result):
 
         ax = ax or plt.subplots(figsize=(9, 3.8))[1]
         t = self.summary
-        ax.barh(t["assumption"], t["result_high"] - t["base_result"], left=t["base_result"], label=labels[0])
-        ax.barh(t["assumption"], t["result_low"] - t["base_result"], left=t["base_result"], label=labels[1])
+        # an argument name such as "uplift_scale" reads as "uplift" on the chart
+        names = [str(a).removesuffix("_scale").replace("_", " ") for a in t["assumption"]]
+        ax.barh(names, t["result_high"] - t["base_result"], left=t["base_result"], label=labels[0])
+        ax.barh(names, t["result_low"] - t["base_result"], left=t["base_result"], label=labels[1])
         ax.axvline(t["base_result"].iloc[0], color="black", lw=0.8)
         ax.invert_yaxis()
-        ax.set(xlabel=xlabel)
+        ax.set(xlabel=xlabel, title="What moves the result: each assumption at its low and high value")
         ax.legend()
         return ax
 

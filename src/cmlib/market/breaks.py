@@ -150,8 +150,10 @@ class BreakResult(Result):
         import matplotlib.pyplot as plt
 
         ax = ax or plt.gca()
-        ax.plot(self.adjusted.index, self.adjusted, color="grey", lw=1, label="seasonally adjusted (log)")
-        ax.plot(self.fitted.index, self.fitted, lw=2, label="piecewise trend")
+        # fitted on logs, drawn in the series' own units: a reader reads a level, not a log
+        ax.plot(self.adjusted.index, np.exp(self.adjusted), color="grey", lw=1, label="seasonally adjusted")
+        ax.plot(self.fitted.index, np.exp(self.fitted), lw=2, label="piecewise trend")
+        ax.set_ylabel("level (the series' units)")
         for r in self.summary.itertuples():
             ax.axvline(r.date, color="red", ls="--", lw=1)
             ax.axvspan(r.date_ci_low, r.date_ci_high, color="red", alpha=0.1)

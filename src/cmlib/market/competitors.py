@@ -56,9 +56,10 @@ def price_effect(
     ``share_at_risk`` translates the latest month's competitor moves into the share change they imply
     with own price unchanged (b × Δgap × s(1 − s), in share points). ``by_competitor`` answers "who are we
     losing to": per competitor its latest APR, our gap to it (own − theirs, points), its move over the last
-    12 months, and the share our gap to it costs (the gap to the average is the mean of the gaps to each, so
-    b × gap_i / n × s(1 − s) splits the share effect exactly by competitor; negative = share lost), most
-    costly first.
+    12 months, and what our gap to it does to our share: today's share minus the share the model gives
+    with that gap closed and the others unchanged (the gap to the average is the mean of the gaps to each, so
+    closing one moves the average by gap_i / n: share change = s − expit(logit(s) − b × gap_i / n); negative
+    = share lost to that competitor), most costly first.
     """
     cols = [share, own_price, *competitor_prices, *controls, date]
     require_columns(df, cols, "market")
@@ -101,7 +102,9 @@ def price_effect(
             "apr": comp.iloc[-1].to_numpy(),
             "our_gap_pp": gaps.to_numpy(),
             "move_12m_pp": (comp.iloc[-1] - year_ago).to_numpy(),
-            "share_change": (b * gaps / len(competitor_prices) * sh * (1 - sh)).to_numpy(),
+            "share_change": (
+                sh - 1 / (1 + np.exp(-(np.log(sh / (1 - sh)) - b * gaps / len(competitor_prices))))
+            ).to_numpy(),
         },
         index=pd.Index(list(competitor_prices), name="competitor"),
     ).sort_values("share_change")

@@ -24,14 +24,16 @@ class AttractivenessResult(Result):
         ax = ax or plt.gca()
         s = self.summary
         area = 2000 * s[size] / s[size].max()
-        ax.scatter(s[x], s[y], s=area, alpha=0.5, c=s["score"], cmap="viridis", edgecolor="black")
+        dots = ax.scatter(s[x], s[y], s=area, alpha=0.5, c=s["score"], cmap="viridis", edgecolor="black")
         for seg, r in s.iterrows():
             ax.annotate(str(seg), (r[x], r[y]), ha="center", va="center", fontsize=9)
-        ax.set_xlabel(x)
-        ax.set_ylabel(y)
+        words = {"growth": "market growth, a year", "bad_rate_12m": "bad rate (90+ DPD within 12 months)"}
+        ax.set_xlabel(words.get(x, x.replace("_", " ")))
+        ax.set_ylabel(words.get(y, y.replace("_", " ")))
+        ax.figure.colorbar(dots, ax=ax, label="attractiveness score (weighted z-scores)")
         ax.xaxis.set_major_formatter(lambda v, _: f"{v:.1%}")
         ax.yaxis.set_major_formatter(lambda v, _: f"{v:.1%}")
-        ax.set_title(f"Segments: bubble = {size}, colour = attractiveness score")
+        ax.set_title(f"Segments: bubble = {size.replace('_', ' ')}, colour = attractiveness score")
         return ax
 
 

@@ -175,7 +175,7 @@ LABELS = {
     "apr": "APR, % a year",
     "our_gap_pp": "our APR minus theirs, points",
     "move_12m_pp": "their move over 12 months, points",
-    "share_change": "our share this costs",
+    "share_change": "effect of this gap on our share",
     "latest_move_pp": "latest month's move, points",
 }
 
@@ -220,12 +220,19 @@ def table(
     digits: int = 3,
     caption: str | None = None,
     labels: bool = True,
+    max_rows: int | None = 30,
 ):
-    """A display-ready Styler, the same rules in every report: percent/money/count columns formatted; rate
+    """A display-ready Styler, the same rules in every report: a table longer than ``max_rows`` shows its
+    first rows with "top N of M" in the caption and is written whole as a CSV beside the run's artefacts
+    (``tables/<notebook>-<k>.csv``, named in the caption); percent/money/count columns formatted; rate
     differences (:data:`DIFFERENCES`) in percentage points; p-values '< 0.001' rather than '0.000';
     float columns of whole numbers (scores, months) without decimals; infinite values (a median never
     reached) as '–'; business labels for the column headers (:data:`LABELS`; ``labels=False`` keeps the
     names); no index column unless it is named (a row number is noise); every text cell escaped."""
+    if max_rows is not None and len(df) > max_rows:
+        whole = _write_whole_table(df)
+        caption = f"{caption + ' — ' if caption else ''}top {max_rows} of {len(df):,} rows; the whole table: {whole}"
+        df = df.head(max_rows)
     fmt: dict[str, Any] = {}
     pcts, monies, cnts = set(percent), set(money_cols), set(counts)
     for c in df.columns:
@@ -256,6 +263,21 @@ def table(
     if caption:
         sty = sty.set_caption(escape(caption))
     return sty
+
+
+_tables_written = {"n": 0}
+
+
+def _write_whole_table(df: pd.DataFrame) -> str:
+    """Write a long table whole as CSV under the artefact folder's ``tables/``; returns its relative name."""
+    from cmlib.report.metrics import artefact_dir, current_notebook
+
+    _tables_written["n"] += 1
+    name = f"tables/{current_notebook()}-{_tables_written['n']}.csv"
+    path = artefact_dir() / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(path, index=df.index.name is not None or not pd.api.types.is_integer_dtype(df.index))
+    return f"artefacts/{name}"
 
 
 def table_by_row(

@@ -49,7 +49,10 @@ class CutoffResult(Result):
         ax2.plot(self.table["cutoff"], self.table["approval_rate"], color="C1", label="approval rate")
         ax2.plot(self.table["cutoff"], self.table["bad_rate"], color="C3", label="bad rate (approved)")
         ax2.set_ylabel("rate")
-        ax2.legend(loc="upper right")
+        ax2.grid(False)
+        h1, l1 = ax.get_legend_handles_labels()
+        h2, l2 = ax2.get_legend_handles_labels()
+        ax2.legend(h1 + h2, l1 + l2, loc="upper right")  # one legend for both axes: the profit line too
         return ax
 
 
