@@ -202,3 +202,19 @@ def test_a_long_table_shows_its_top_rows_and_is_written_whole(tmp_path, monkeypa
     (csv,) = (tmp_path / "artefacts" / "tables").glob("nb-*.csv")
     assert len(pd.read_csv(csv)) == 45
     assert "top" not in table(df.head(5)).to_html()
+
+
+def test_table_precision_follows_the_numbers():
+    """A small coefficient and its interval keep three significant digits (never '0.004 to 0.004'); a large
+    statistic (an AIC) is not shown to three decimals."""
+    df = pd.DataFrame(
+        {
+            "coef": [0.00412, 0.00395],
+            "ci_low": [0.00401, 0.00380],
+            "ci_high": [0.00423, 0.00410],
+            "aic": [12345.678, 12001.25],
+        }
+    )
+    html = table(df).to_html()
+    assert "0.00412" in html and "0.00401" in html and "0.00423" in html
+    assert "12,345.7" in html and "12,345.678" not in html

@@ -88,3 +88,14 @@ def test_money_kpis_carry_the_notebooks_currency_and_old_data_says_its_age():
     html = render_index([r])
     assert '<td class="n">EUR 586</td>' in html
     assert "data as of <strong>2025-11-30</strong> (365 days before the run)" in html
+
+
+def test_a_rerun_on_the_same_weeks_data_is_not_a_change():
+    runs = [
+        _run("r1", "2026-01-01T00:00:00", 120.0, as_of_date="2025-12-28"),
+        _run("r2", "2026-01-01T01:00:00", 120.0, as_of_date="2025-12-28"),  # the same week, run again
+    ]
+    assert "no earlier data" in render_index(runs)
+    runs.append(_run("r3", "2026-01-08T00:00:00", 130.0, as_of_date="2026-01-04"))
+    html = render_index(runs)
+    assert "+10" in html and html.count("<circle") == 1  # one sparkline of two weeks

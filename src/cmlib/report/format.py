@@ -212,6 +212,22 @@ def _whole(values: pd.Series) -> bool:
     return len(v) > 0 and bool((v == v.round()).all()) and bool((v.abs() < 1e15).all())
 
 
+def _digits_for(values: pd.Series, digits: int) -> int:
+    """Decimals that show a column's precision: small numbers (a monthly trend of 0.0041, its standard error)
+    get three significant digits instead of collapsing to '0.004 to 0.004' or '0.000'; large ones (an AIC
+    of 12,345.678) one decimal at most."""
+    v = pd.to_numeric(values, errors="coerce").abs()
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.empty:
+        return digits
+    m = float(v.median())
+    if m < 10.0 ** (1 - digits):
+        return int(min(6, np.ceil(-np.log10(m)) + 2))
+    if m >= 1000:
+        return min(digits, 1)
+    return digits
+
+
 def table(
     df: pd.DataFrame,
     percent: Iterable[str] = (),
@@ -252,7 +268,8 @@ def table(
             if _whole(df[c]):
                 fmt[c] = lambda v: "–" if _missing(v) or abs(v) == float("inf") else f"{v:,.0f}"
             else:
-                fmt[c] = lambda v, d=digits: "–" if not _missing(v) and abs(v) == float("inf") else num(v, d)
+                d = _digits_for(df[c], digits)
+                fmt[c] = lambda v, d=d: "–" if not _missing(v) and abs(v) == float("inf") else num(v, d)
     sty = df.style.format(fmt, escape="html", na_rep="–").format_index(escape="html", axis=0)
     if labels:
         sty = sty.format_index(lambda c: escape(label(c)), axis=1)

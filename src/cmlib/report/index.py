@@ -164,19 +164,26 @@ def _run_link(run: dict, prefix: str = "") -> str:
 
 
 def _changes(runs: list[dict]) -> dict[tuple[str, str], tuple[float | None, list[float]]]:
-    """Per (notebook, metric): the change of the newest value since the previous run that recorded it, and
-    the values over runs (oldest first)."""
-    series: dict[tuple[str, str], list[float]] = {}
-    for r in runs:
+    """Per (notebook, metric): the change of the newest value since the previous data period that recorded
+    it, and the values over periods (oldest first). A period is a run's data as-of date: a re-run on the same
+    week's data replaces that week's point instead of reading as a change of +0 (runs without an as-of date
+    are a period each)."""
+    series: dict[tuple[str, str], dict[str, float]] = {}
+    for i, r in enumerate(runs):
+        period = as_of(r) or f"run {i:06d}"
         for nb, d in r["metrics"].items():
             for name, m in d.items():
-                series.setdefault((nb, name), []).append(m["value"])
-    return {k: (v[-1] - v[-2] if len(v) > 1 else None, v) for k, v in series.items()}
+                series.setdefault((nb, name), {})[period] = m["value"]
+    out = {}
+    for k, by_period in series.items():
+        v = list(by_period.values())  # periods in the order of their first run; a re-run updates its value
+        out[k] = (v[-1] - v[-2] if len(v) > 1 else None, v)
+    return out
 
 
 def _delta_html(delta: float | None, m: dict) -> str:
     if delta is None:
-        return '<span class="muted">first run</span>'
+        return '<span class="muted">no earlier data</span>'
     better = m.get("higher_is_better")
     cls = "" if better is None or delta == 0 else ("up" if (delta > 0) == better else "down")
     return f'<span class="{cls}">{escape(_fmt_delta(delta, m["unit"]))}</span>'
@@ -283,8 +290,8 @@ def render_index(runs: list[dict]) -> str:
         parts.append("<h2>Alerts</h2>" + _alerts_html(run))
         parts.append(
             "<h2>Key figures</h2>"
-            '<p class="muted">Change is against the previous good run that recorded the same figure; green is '
-            "better, red worse. Each figure's definition is in its report.</p>"
+            '<p class="muted">Change is against the previous data period (an earlier as-of date) of a good run with '
+            "the same params file; green is better, red worse. Each figure's definition is in its report.</p>"
             + _kpi_rows(run, history, True)
         )
         parts.append("<h2>Reports</h2><p>" + _notebook_list(run, f"{escape(run['folder'])}/") + "</p>")
