@@ -185,6 +185,12 @@ def test_figures_have_no_offset_notation_large_values_get_a_scale_suffix():
     labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
     assert labels and all(lab.endswith("bn") for lab in labels), labels
     assert ax.yaxis.get_offset_text().get_text() == ""
+    fig2, ax2 = plt.subplots()
+    ax2.plot([0, 1], [0.0, 21_000.0])
+    fig2.canvas.draw()
+    thousands = [t.get_text() for t in ax2.get_yticklabels() if t.get_text()]
+    assert "20k" in thousands and "5k" in thousands, thousands  # 20,000 is 20k, not 2k
+    plt.close(fig2)
     small = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
     assert "0.00" in small and not any(
         lab[-1].isalpha() for lab in small

@@ -39,8 +39,9 @@ def _run(folder, started, bookings, params="params/default.yaml", status="ok", a
 
 def test_the_dashboard_compares_with_the_previous_run_of_the_same_params_only():
     runs = [
-        _run("r1", "2026-01-01T00:00:00", 120.0),
-        _run("r2", "2026-01-02T00:00:00", 5.0, params="params/smoke.yaml"),  # a smoke run in between
+        _run("r1", "2026-01-01T00:00:00", 120.0, as_of_date="2025-12-28"),
+        _run("r2", "2026-01-02T00:00:00", 5.0, params="params/smoke.yaml", as_of_date="2026-01-01"),  # smoke
+        _run("r2b", "2026-01-03T00:00:00", 1.0),  # no as-of date: cannot be placed in time, left out
         _run("r3", "2026-01-08T00:00:00", 90.0, as_of_date="2026-01-04"),
     ]
     html = render_index(runs)
@@ -48,7 +49,7 @@ def test_the_dashboard_compares_with_the_previous_run_of_the_same_params_only():
     assert "bookings fell below 100 (06_campaign_monitoring.bookings_week = 90, below 100)" in html
     assert "data as of <strong>2026-01-04</strong>" in html
     assert "<details><summary>Every recorded metric" in html  # engineering metrics folded away
-    assert html.count("<svg") == 1  # one sparkline: the one KPI recorded
+    assert html.count("<svg") == 1 and html.count("<circle") == 1  # one sparkline (r1, r3): the one KPI
     assert 'href="r3/index.html"' in html
 
 

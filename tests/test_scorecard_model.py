@@ -157,3 +157,18 @@ def test_a_recalibrated_card_shifts_probabilities_not_points_and_exports_the_shi
     doc["calibration_shift"] = 1e308  # a damaged file is refused, not used
     with pytest.raises(ArtefactError, match="calibration_shift"):
         load_scorecard(doc)
+
+
+def test_a_bin_with_no_rows_gets_neutral_points():
+    """#15: a special-value or missing bin the data never filled has WoE 0, so its points are the neutral
+    offset share (offset / k − factor · b0 / k), not a reward for an unseen value."""
+    g = load_public("german").frame
+    X, y = g[FEATURES], g["bad"]
+    card = Scorecard(rounding=False).fit(X, y)
+    b0, k = card.coefficients_.loc["const", "coef"], len(card.features_)
+    neutral = card.offset / k - card.factor * b0 / k
+    empty = [(f, t) for f, t in card.points_.items() if (t["n"] == 0).any()]
+    assert empty, "german credit has no missing values: every feature's 'missing' bin is empty"
+    for _f, tab in empty:
+        row = tab[tab["n"] == 0].iloc[0]
+        assert row["woe"] == 0.0 and row["points"] == pytest.approx(neutral, abs=1e-9)

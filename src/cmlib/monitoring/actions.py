@@ -22,6 +22,7 @@ def action_list(
     reasons: pd.DataFrame | None = None,
     economics: pd.DataFrame | None = None,
     weeks: int | None = None,
+    amount=None,
 ) -> pd.DataFrame:
     """One row per action (``action``: pause, cut, fix or investigate; ``subject``; ``evidence``), pauses first.
 
@@ -30,7 +31,9 @@ def action_list(
     ``apr``, ``fairness``, ``offers``: the other compliance monitors; ``reasons``: each campaign's share of
     complaints per reason (to name what its customers complain about); ``economics``:
     :func:`~cmlib.monitoring.cost.cell_economics` over the last ``weeks`` weeks (a cell that loses money beyond
-    doubt is to cut)."""
+    doubt is to cut). ``amount`` formats money in the evidence (a report passes its currency formatter;
+    default: digits with thousands separators)."""
+    amount = amount or (lambda v: f"{v:,.0f}")
     rows = []
     for camp, r in complaint_flags[complaint_flags["flagged"]].iterrows():
         top = ""
@@ -60,9 +63,9 @@ def action_list(
                 {
                     "action": "cut",
                     "subject": f"{camp} on {ch}",
-                    "evidence": f"cost per booking {r['cost_per_booking']:,.0f} against a value of "
-                    f"{r['value_per_booking']:,.0f} per booked account: {r['net_value']:,.0f} net of spend over "
-                    f"{weeks or '?'} weeks ({r['net_value'] / (weeks or 1):,.0f} a week)",
+                    "evidence": f"cost per booking {amount(r['cost_per_booking'])} against a value of "
+                    f"{amount(r['value_per_booking'])} per booked account: {amount(r['net_value'])} net of spend over "
+                    f"{weeks or '?'} weeks ({amount(r['net_value'] / (weeks or 1))} a week)",
                 }
             )
     if len(breaches):

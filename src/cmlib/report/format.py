@@ -139,8 +139,8 @@ LABELS = {
     "ci_high": "interval high",
     "hr_ci_low": "hazard ratio, low",
     "hr_ci_high": "hazard ratio, high",
-    "n_control": "contacts, control",
-    "n_arm": "contacts, offer",
+    "n_control": "n, control",
+    "n_arm": "n, offer",
     "control_mean": "control",
     "arm_mean": "offer",
     "p_value": "p-value",
@@ -177,10 +177,25 @@ LABELS = {
     "move_12m_pp": "their move over 12 months, points",
     "share_change": "effect of this gap on our share",
     "latest_move_pp": "latest month's move, points",
+    "bookings_control": "bookings, control",
+    "bookings_offer": "bookings, offer",
+    "early_dpd30_3m": "30+ DPD within 3 months",
+    "smd": "standardised difference",
+    "bound": "one-sided bound of the difference",
 }
 
 #: columns that hold a difference of two rates: shown in percentage points when formatted as rates
-DIFFERENCES = {"abs_lift", "abs_ci_low", "abs_ci_high", "difference", "save_rate", "share_change"}
+DIFFERENCES = {
+    "abs_lift",
+    "abs_ci_low",
+    "abs_ci_high",
+    "difference",
+    "save_rate",
+    "share_change",
+    "bound",
+    "margin",
+    "lift_abs",
+}
 
 
 def label(column: str) -> str:
@@ -195,6 +210,7 @@ def _is_pvalue(column: str) -> bool:
         or c.startswith("p_value")
         or c in {"p_adjusted", "logrank_p"}
         or c.endswith("_p_value")
+        or c.endswith("p_adjusted")
     )
 
 

@@ -197,7 +197,9 @@ def _kpi_rows(run: dict, history: list[dict], spark: bool) -> str:
         if m is None:
             continue
         delta, values = changes.get((nb, name), (None, [m["value"]]))
-        cur = ((run.get("parameters") or {}).get(nb) or {}).get("currency") if m["unit"] == "money" else None
+        cur = m.get("currency") or (
+            ((run.get("parameters") or {}).get(nb) or {}).get("currency") if m["unit"] == "money" else None
+        )
         cells = [
             f"<td>{escape(label)}</td>",
             f'<td class="n">{escape((cur + " ") if cur else "")}{escape(_fmt(m["value"], m["unit"], name))}</td>',
@@ -274,8 +276,11 @@ def render_index(runs: list[dict]) -> str:
         )
     if good:
         run = good[-1]
-        # changes and trends only against good runs of the same params file: a smoke run is not last week
+        # changes and trends only against good runs of the same params file: a smoke run is not last week; once
+        # runs record their data's as-of date, runs without one are left out (they cannot be placed in time)
         history = [r for r in good if r.get("params_file") == run.get("params_file")]
+        if as_of(run):
+            history = [r for r in history if as_of(r)]
         date = as_of(run)
         age = ""
         if date and run.get("started"):

@@ -41,6 +41,8 @@ class Metric:
     unit: str = "other"
     higher_is_better: bool | None = None
     description: str = ""
+    #: money only: the report's currency (:func:`cmlib.report.format.set_currency`) when the metric was recorded
+    currency: str = ""
 
 
 UNITS = {"fraction", "money", "count", "months", "score", "ratio", "days", "other"}
@@ -76,7 +78,17 @@ def record(
         raise ParameterError(name, "a real number", value) from None
     if not math.isfinite(v):
         raise ParameterError(name, "a finite number", value)
-    m = Metric(current_notebook(), name, v, unit, higher_is_better, description)
+    from cmlib.report.format import _currency
+
+    m = Metric(
+        current_notebook(),
+        name,
+        v,
+        unit,
+        higher_is_better,
+        description,
+        _currency["code"] if unit == "money" else "",
+    )
     rd = run_dir()
     if rd is not None:
         f = rd / "metrics" / f"{m.notebook}.jsonl"

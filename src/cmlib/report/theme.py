@@ -41,8 +41,9 @@ def compact_formatter():
         def _scale(self):
             lo, hi = self.axis.get_view_interval() if self.axis is not None else (0.0, 0.0)
             top = max(abs(lo), abs(hi))
-            for size, suffix in ((1e9, "bn"), (1e6, "M"), (1e4, "k")):
-                if top >= size:
+            # (threshold, divisor, suffix): thousands only from 10,000 up (1,500 reads fine as it is)
+            for threshold, size, suffix in ((1e9, 1e9, "bn"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
+                if top >= threshold:
                     return size, suffix
             return None
 
