@@ -100,3 +100,17 @@ def test_a_rerun_on_the_same_weeks_data_is_not_a_change():
     runs.append(_run("r3", "2026-01-08T00:00:00", 130.0, as_of_date="2026-01-04"))
     html = render_index(runs)
     assert "+10" in html and html.count("<circle") == 1  # one sparkline of two weeks
+
+
+def test_the_dashboard_repeats_each_reports_summary_safely():
+    r = _run("r1", "2026-01-01T00:00:00", 120.0, as_of_date="2025-12-28")
+    r["summaries"] = {
+        "06_campaign_monitoring": [
+            "**PAUSE** campaign X: complaints 5.4&#x27;s",
+            "<script>alert(1)</script> *week*",
+        ]
+    }
+    html = render_index([r])
+    assert "<h2>What each report says</h2>" in html
+    assert "<li><strong>PAUSE</strong> campaign X: complaints 5.4&#x27;s</li>" in html
+    assert "<script>alert" not in html and "&lt;script&gt;" in html and "<em>week</em>" in html

@@ -76,6 +76,7 @@ def test_success_publishes_run_folder_metrics_manifest_index(good_run):
     assert {"pandas", "papermill", "python"} <= set(man["packages"])
     assert man["notebooks"][0]["status"] == "ok" and man["notebooks"][0]["seconds"] > 0
     assert "commit" in man["git"] and "dirty" in man["git"]
+    assert any("Total is 0.5" in line for line in man["summaries"]["ok"])  # the summary as published
     index = (out / "index.html").read_text()
     assert run_dir.name in index and '<td>total</td><td class="n">0.500</td>' in index
     assert f'href="{run_dir.name}/index.html"' in index  # the run's own page, not raw JSON

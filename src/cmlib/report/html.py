@@ -41,6 +41,25 @@ def summary_first(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def summary_lines(ipynb: Path | str) -> list[str]:
+    """The text an executed notebook's summary-tagged cells showed (markdown outputs), one entry per bullet
+    or paragraph, as markdown (``**bold**`` kept): what the dashboard repeats for each report."""
+    nb = nbformat.read(str(ipynb), as_version=4)
+    lines: list[str] = []
+    for c in nb.cells:
+        if SUMMARY_TAG not in c.get("metadata", {}).get("tags", []) or c.cell_type != "code":
+            continue
+        for o in c.get("outputs", []):
+            text = o.get("data", {}).get("text/markdown")
+            if not text:
+                continue
+            for line in (text if isinstance(text, str) else "".join(text)).splitlines():
+                line = line.strip()
+                if line:
+                    lines.append(line[2:] if line.startswith("- ") else line)
+    return lines
+
+
 def failed_cell_index(nb: nbformat.NotebookNode) -> int | None:
     for i, c in enumerate(nb.cells):
         if c.cell_type == "code" and any(o.get("output_type") == "error" for o in c.get("outputs", [])):

@@ -147,6 +147,7 @@ td.n{text-align:right;white-space:nowrap} th{background:#f4f4f4}
 .alerts li{color:#c62828} .calm{color:#1a7f37} .up{color:#1a7f37} .down{color:#c62828} .muted{color:#666}
 .banner{background:#fdecea;border-left:4px solid #c62828;padding:.5rem 1rem}
 details{margin:1rem 0} summary{cursor:pointer;font-weight:600} code{overflow-wrap:anywhere}
+h3{font-size:1rem;margin:1.2rem 0 .3rem} ul.summary li{margin:.2rem 0;line-height:1.4}
 """
 
 
@@ -214,6 +215,31 @@ def _kpi_rows(run: dict, history: list[dict], spark: bool) -> str:
     head = "<tr><th>KPI</th><th>value</th><th>change since previous run</th>"
     head += ("<th>trend over runs</th>" if spark else "") + "<th>report</th></tr>"
     return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _markdown_line(text: str) -> str:
+    """One summary line (markdown, as a notebook displayed it) as safe HTML: entities undone, everything
+    escaped again, then only **bold** and *italic* turned back into tags."""
+    import re
+    from html import unescape
+
+    safe = escape(unescape(text))
+    safe = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", safe)
+    return re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"<em>\1</em>", safe)
+
+
+def _summaries_html(run: dict, prefix: str) -> str:
+    """Each report's summary as published, so the dashboard can be acted on alone."""
+    out = []
+    for n in run.get("notebooks", []):
+        lines = (run.get("summaries") or {}).get(n["name"])
+        if not lines:
+            continue
+        items = "".join(f"<li>{_markdown_line(line)}</li>" for line in lines)
+        out.append(
+            f'<h3><a href="{prefix}{escape(n["name"])}.html">{escape(n["name"])}</a></h3><ul class="summary">{items}</ul>'
+        )
+    return "".join(out)
 
 
 def _alerts_html(run: dict) -> str:
@@ -300,6 +326,9 @@ def render_index(runs: list[dict]) -> str:
             + _kpi_rows(run, history, True)
         )
         parts.append("<h2>Reports</h2><p>" + _notebook_list(run, f"{escape(run['folder'])}/") + "</p>")
+        summaries = _summaries_html(run, f"{escape(run['folder'])}/")
+        if summaries:
+            parts.append("<h2>What each report says</h2>" + summaries)
         parts.append(_all_metrics(run))
     rows = []
     shown = 20  # the newest runs; older ones are folded away

@@ -616,6 +616,8 @@ def run(
     inputs = {}
     for f in sorted((staging / "inputs").glob("*.jsonl")) if (staging / "inputs").exists() else []:
         inputs[f.stem] = [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+    from cmlib.report.html import summary_lines  # nbformat: only once the notebooks have run
+
     commit = _git(notebooks_dir, "rev-parse", "HEAD")
     dirty = _git(notebooks_dir, "status", "--porcelain", "--untracked-files=no")
     manifest: dict[str, Any] = {
@@ -627,6 +629,12 @@ def run(
         "parameters": resolved,
         "alerts": rp.alerts,
         "fallbacks": read_fallbacks(staging),
+        # each good report's summary as published: the dashboard repeats it
+        "summaries": {
+            r.name: summary_lines(staging / "notebooks" / f"{r.name}.ipynb")
+            for r in ordered
+            if r.status == "ok" and (staging / "notebooks" / f"{r.name}.ipynb").is_file()
+        },
         "data_fingerprint": inputs,
         "git": {"commit": commit, "dirty": bool(dirty) if dirty is not None else None},
         "packages": _versions(),
