@@ -2,8 +2,8 @@
 (``reports/<run>/index.html``, which ``reports/latest/`` opens).
 
 The dashboard leads with the latest good run: the data's as-of date, its alerts (the params file's business
-rules), and the business KPIs of :data:`KPIS` — each with its change since the previous run that recorded it
-and a sparkline over runs. The run history follows; every recorded metric, engineering checks included, is
+rules), each report's summary as published, and the business KPIs of :data:`KPIS` — each with its change since
+the previous data period (an earlier as-of date of a good run with the same params file) and a sparkline. The run history follows; every recorded metric, engineering checks included, is
 folded away below. Pages are plain HTML with inline CSS and SVG: they open offline and fit 1,280 px.
 """
 
@@ -190,7 +190,22 @@ def _delta_html(delta: float | None, m: dict) -> str:
     return f'<span class="{cls}">{escape(_fmt_delta(delta, m["unit"]))}</span>'
 
 
-def _kpi_rows(run: dict, history: list[dict], spark: bool) -> str:
+def _comparable(runs: list[dict], run: dict) -> list[dict]:
+    """The good runs ``run``'s figures are compared with, oldest first, ``run`` included if it is among
+    ``runs``: the same params file (a smoke run is not last week), and, once runs record their data's as-of
+    date, only runs that do (a run without one cannot be placed in time)."""
+    out = [
+        r
+        for r in runs
+        if r.get("status") == "ok"
+        and r.get("params_file") == run.get("params_file")
+        and r.get("started", "") <= run.get("started", "")
+    ]
+    return [r for r in out if as_of(r)] if as_of(run) else out
+
+
+def _kpi_rows(run: dict, history: list[dict], spark: bool, prefix: str) -> str:
+    """The KPI table; ``prefix`` is the path from the page to the run's folder (links to the reports)."""
     changes = _changes(history)
     rows = []
     for nb, name, label in KPIS:
@@ -208,11 +223,11 @@ def _kpi_rows(run: dict, history: list[dict], spark: bool) -> str:
         ]
         if spark:
             cells.append(f"<td>{sparkline(values)}</td>")
-        cells.append(f'<td><a href="{escape(run["folder"])}/{escape(nb)}.html">{escape(nb)}</a></td>')
+        cells.append(f'<td><a href="{prefix}{escape(nb)}.html">{escape(nb)}</a></td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     if not rows:
         return '<p class="muted">None of the dashboard\'s KPIs was recorded by this run.</p>'
-    head = "<tr><th>KPI</th><th>value</th><th>change since previous run</th>"
+    head = "<tr><th>KPI</th><th>value</th><th>change since the previous period</th>"
     head += ("<th>trend over runs</th>" if spark else "") + "<th>report</th></tr>"
     return f"<table>{head}{''.join(rows)}</table>"
 
@@ -302,11 +317,7 @@ def render_index(runs: list[dict]) -> str:
         )
     if good:
         run = good[-1]
-        # changes and trends only against good runs of the same params file: a smoke run is not last week; once
-        # runs record their data's as-of date, runs without one are left out (they cannot be placed in time)
-        history = [r for r in good if r.get("params_file") == run.get("params_file")]
-        if as_of(run):
-            history = [r for r in history if as_of(r)]
+        history = _comparable(runs, run)
         date = as_of(run)
         age = ""
         if date and run.get("started"):
@@ -323,7 +334,7 @@ def render_index(runs: list[dict]) -> str:
             "<h2>Key figures</h2>"
             '<p class="muted">Change is against the previous data period (an earlier as-of date) of a good run with '
             "the same params file; green is better, red worse. Each figure's definition is in its report.</p>"
-            + _kpi_rows(run, history, True)
+            + _kpi_rows(run, history, True, f"{escape(run['folder'])}/")
         )
         parts.append("<h2>Reports</h2><p>" + _notebook_list(run, f"{escape(run['folder'])}/") + "</p>")
         summaries = _summaries_html(run, f"{escape(run['folder'])}/")
@@ -380,9 +391,8 @@ def render_run_page(run: dict, previous: list[dict] | None = None) -> str:
         "<th>error</th></tr>" + "".join(nb_rows) + "</table>"
     )
     parts.append("<h2>Alerts</h2>" + _alerts_html(run))
-    history = [*(previous or []), run]
-    kpis = _kpi_rows(run, history, False).replace(f'href="{escape(run["folder"])}/', 'href="')
-    parts.append("<h2>Key figures</h2>" + kpis)
+    history = [*_comparable(previous or [], run), run]
+    parts.append("<h2>Key figures</h2>" + _kpi_rows(run, history, False, ""))
     inputs = [
         f'<tr><td>{escape(nb)}</td><td>{escape(str(t.get("table")))}</td><td class="n">{count(t.get("rows", 0))}</td>'
         f"<td>{escape(t.get('as_of') or '–')}</td><td><code>{escape(str(t.get('fingerprint')))}</code></td></tr>"
@@ -425,14 +435,7 @@ def write_run_page(run_folder: Path, out_dir: Path | None = None) -> Path:
     run["folder"] = run.get("run_id") or run_folder.name
     previous = []
     if out_dir is not None and Path(out_dir).is_dir():
-        previous = [
-            r
-            for r in load_runs(Path(out_dir))
-            if r["folder"] != run["folder"]
-            and r.get("status") == "ok"
-            and r.get("params_file") == run.get("params_file")
-            and r.get("started", "") <= run.get("started", "")
-        ]
+        previous = [r for r in load_runs(Path(out_dir)) if r["folder"] != run["folder"]]
     return _write_atomic(run_folder / "index.html", render_run_page(run, previous))
 
 

@@ -290,8 +290,9 @@ def read_fallbacks(folder: Path) -> dict[str, list[str]]:
 
 
 def locate_artefacts(*filenames: str) -> dict[str, Path | None]:
-    """Find each artefact (:func:`find_artefact`) and print one line per file: where it came from, or,
-    when it is missing, which notebook to run first and how."""
+    """Find each artefact (:func:`find_artefact`) and print one line per file that does not come from this
+    run: where it came from (an earlier run, ``data/artefacts``), or, when it is missing, which notebook to run
+    first and how. An artefact of this run is the normal case of a scheduled run and says nothing to a reader."""
     out = {}
     root = project_root()
     for name in filenames:
@@ -299,8 +300,8 @@ def locate_artefacts(*filenames: str) -> dict[str, Path | None]:
         if path is not None:
             rd, run = run_dir(), path.resolve().parent.parent  # <run>/artefacts/<name>
             if rd is not None and run == rd.resolve():
-                label = "this run"
-            elif path.parent.parent.name == "latest":
+                continue
+            if path.parent.parent.name == "latest":
                 label = f"the last good run ({run.name})"
             else:
                 label = str(path.parent.relative_to(root)) if path.is_relative_to(root) else str(path.parent)

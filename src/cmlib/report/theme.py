@@ -35,6 +35,7 @@ def set_theme(context: str = "notebook") -> None:
 def compact_formatter():
     """A tick formatter for linear axes: large values with a scale suffix (72.0bn, 3.4M, 250k) instead of
     matplotlib's offset or '1e10' multiplier, which a reader misses; small values as matplotlib prints them."""
+    import numpy as np
     from matplotlib import ticker
 
     class CompactFormatter(ticker.ScalarFormatter):
@@ -59,8 +60,6 @@ def compact_formatter():
 
         def get_offset(self):
             return "" if self._scale() is not None else super().get_offset()
-
-    import numpy as np
 
     return CompactFormatter(useOffset=False)
 
