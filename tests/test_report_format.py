@@ -224,3 +224,15 @@ def test_table_precision_follows_the_numbers():
     html = table(df).to_html()
     assert "0.00412" in html and "0.00401" in html and "0.00423" in html
     assert "12,345.7" in html and "12,345.678" not in html
+
+
+def test_row_labels_and_axis_names_read_as_words():
+    m = pd.DataFrame(
+        [[0.58, 0.40]], index=pd.Index(["dpd30"], name="from_state"), columns=["current", "dpd60"]
+    )
+    m.columns.name = "to_state"
+    html = table(m, percent=["current", "dpd60"]).to_html()
+    assert ">from<" in html and ">to<" in html and "30 DPD" in html and "60 DPD" in html
+    assert "from_state" not in html and "dpd30" not in html
+    seg = pd.DataFrame({"n": [1]}, index=pd.Index(["young_professional"], name="segment"))
+    assert "young_professional" in table(seg).to_html()  # a segment keeps the spelling the prose uses

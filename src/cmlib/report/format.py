@@ -182,6 +182,23 @@ LABELS = {
     "early_dpd30_3m": "30+ DPD within 3 months",
     "smd": "standardised difference",
     "bound": "one-sided bound of the difference",
+    # row labels (index values) as well: model terms and states a reader should not have to decode
+    "price_gap_pp": "price gap (our APR − competitors' average, points)",
+    "ar.L1": "autocorrelation of the residual (AR1)",
+    "policy_rate": "policy rate",
+    "trend": "trend (log a month)",
+    "level_change": "level change (log)",
+    "slope_change": "slope change (log a month)",
+    "from_state": "from",
+    "to_state": "to",
+    "current": "current",
+    "dpd30": "30 DPD",
+    "dpd60": "60 DPD",
+    "dpd90": "90+ DPD",
+    "charged_off": "charged off",
+    "clv": "lifetime value",
+    "response_rate": "response rate",
+    "misleading_rate_or_fees": "misleading rate or fees",
 }
 
 #: columns that hold a difference of two rates: shown in percentage points when formatted as rates
@@ -286,9 +303,15 @@ def table(
             else:
                 d = _digits_for(df[c], digits)
                 fmt[c] = lambda v, d=d: "–" if not _missing(v) and abs(v) == float("inf") else num(v, d)
-    sty = df.style.format(fmt, escape="html", na_rep="–").format_index(escape="html", axis=0)
+    # row labels: registry entries only (a segment or arm name keeps its spelling, as the prose writes it)
+    sty = df.style.format(fmt, escape="html", na_rep="–").format_index(
+        lambda v: escape(LABELS.get(v, v) if isinstance(v, str) else v), axis=0
+    )
     if labels:
         sty = sty.format_index(lambda c: escape(label(c)), axis=1)
+        # the names of the index and column axes too ("from_state" over a transition matrix's rows)
+        sty = sty.format_index_names(lambda n: escape(label(n)), axis=0)
+        sty = sty.format_index_names(lambda n: escape(label(n)), axis=1)
     else:
         sty = sty.format_index(escape="html", axis=1)
     if df.index.name is None and pd.api.types.is_integer_dtype(df.index):
