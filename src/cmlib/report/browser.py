@@ -139,9 +139,10 @@ def measure(html_path: Path | str, width: int = PAGE_WIDTH, timeout: float = 120
     return json.loads(_html.unescape(body))
 
 
-def layout_problems(html_path: Path | str, width: int = PAGE_WIDTH) -> list[str]:
-    """One readable line per layout problem of a report at ``width`` px (empty when the page is clean)."""
-    found = measure(html_path, width)
+def layout_problems(html_path: Path | str, width: int = PAGE_WIDTH, found: dict | None = None) -> list[str]:
+    """One readable line per layout problem of a report at ``width`` px (empty when the page is clean);
+    ``found``: a :func:`measure` of the page already made at that width."""
+    found = found if found is not None else measure(html_path, width)
     lines = []
     for p in found["problems"]:
         if "text" in p:
@@ -153,9 +154,13 @@ def layout_problems(html_path: Path | str, width: int = PAGE_WIDTH) -> list[str]
     return lines
 
 
-def screenshot(html_path: Path | str, png_path: Path | str, width: int = PAGE_WIDTH) -> Path:
-    """A whole-page PNG of a report at ``width`` px (the height is measured first)."""
-    height = min(int(measure(html_path, width)["height"]) + 20, 30000)
+def screenshot(
+    html_path: Path | str, png_path: Path | str, width: int = PAGE_WIDTH, found: dict | None = None
+) -> Path:
+    """A whole-page PNG of a report at ``width`` px (its height from ``found``, a :func:`measure` of the page,
+    else measured first)."""
+    found = found if found is not None else measure(html_path, width)
+    height = min(int(found["height"]) + 20, 30000)
     out = Path(png_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     res = _chromium(
@@ -192,8 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     problems = []
     for page in pages:
         stem = "dashboard" if page == index else ("run" if page.stem == "index" else page.stem)
-        png = screenshot(page, out / f"{stem}.png", a.width)
-        problems += layout_problems(page, a.width)
+        found = measure(page, a.width)  # one layout serves the PNG's height and the problems
+        png = screenshot(page, out / f"{stem}.png", a.width, found)
+        problems += layout_problems(page, a.width, found)
         print(f"{png}")
     for line in problems:
         print(line)

@@ -71,8 +71,7 @@ def money(x: float, digits: int | None = None) -> str:
     elif a >= 1e6:
         body = f"{x / 1e6:,.1f}M"
     else:
-        d = (2 if a < 100 else 0) if digits is None else digits
-        body = f"{x:,.{d}f}"
+        body = amount(x, (2 if a < 100 else 0) if digits is None else digits)
     return f"{_currency['code']} {body}" if _currency["code"] else body
 
 

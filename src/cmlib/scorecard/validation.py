@@ -189,11 +189,16 @@ def _logit(p: np.ndarray) -> np.ndarray:
 def recalibration_shift(y, pd_) -> float:
     """The log-odds shift δ with Σ expit(logit(pd) + δ) = Σ y: the maximum-likelihood intercept of a
     logistic regression of ``y`` on a constant with ``logit(pd)`` as offset (calibration in the large)."""
+    y, p = _xy(y, pd_)
+    return _shift(y, _logit(p))
+
+
+def _shift(y: np.ndarray, z: np.ndarray) -> float:
+    """:func:`recalibration_shift` on checked labels ``y`` and log-odds ``z``."""
     from scipy.optimize import brentq
     from scipy.special import expit
 
-    y, p = _xy(y, pd_)
-    z, target = _logit(p), float(y.sum())
+    target = float(y.sum())
     if target in (0.0, float(len(y))):
         raise ParameterError(
             "y", "both goods and bads (a shift cannot match an all-good or all-bad sample)", target
@@ -212,8 +217,9 @@ def calibration_check(y, pd_, score=None, n_bands: int = 10, alpha: float = 0.05
     sd = float(np.sqrt((p * (1 - p)).sum()))
     z = (observed - expected) / sd
     zq = norm.ppf(1 - alpha / 2)
-    shift = recalibration_shift(y, p)
-    after = expit(_logit(p) + shift)
+    z_old = _logit(p)
+    shift = _shift(y, z_old)
+    after = expit(z_old + shift)
     before_tab = calibration(y, p, score, n_bands).summary
     after_tab = calibration(y, after, score, n_bands).summary
     summary = before_tab[["band", "n", "n_bad", "observed_bad_rate", "predicted_bad_rate", "p_value"]].rename(
