@@ -253,8 +253,26 @@ def test_vintages_and_roll_rates_match_generator(world):
     assert (v.diff(axis=1).fillna(0) >= -1e-12).all().all()  # cumulative
     m = sv.roll_rate_matrix(world.performance).summary
     assert np.allclose(m.sum(axis=1), 1.0)
-    # onset always rolls 60 → 90+ in the generator, and 90+ charges off after three months there
-    assert m.loc["dpd60", "dpd90"] == pytest.approx(1.0)
+    # 60 DPD either rolls on (the spell of a default) or cures (an episode drawn to go one month deeper):
+    # the matrix's roll rate is the truth's share of 60 DPD months that belong to a default's spell
+    p = world.performance.sort_values(["account_id", "mob"])
+    nxt = p.groupby("account_id")["state"].shift(-1)
+    at60 = p[(p["state"] == "dpd60") & nxt.notna()]
+    onset = world.truth_tables["applications"].set_index("application_id")["default_onset_mob"]
+    in_default = onset.reindex(at60["account_id"]).to_numpy() == at60["mob"].to_numpy() - 1
+    assert m.loc["dpd60", "dpd90"] == pytest.approx(in_default.mean(), abs=1e-12)
+    cures = 1 - in_default.mean()  # most go back to current; a few close or start a new episode next month
+    assert 0.9 * cures < m.loc["dpd60", "current"] <= cures
+    # realism: a card book's 60 → 90 roll rate is typically between about 40% and 85%
+    assert 0.4 < m.loc["dpd60", "dpd90"] < 0.85
+    # of the cured episodes, the generator's share reaches 60 DPD first (unless the next month is taken by
+    # a new episode, a default or an exit: a few percent); binomial tolerance of 4 standard errors
+    at30 = p[(p["state"] == "dpd30") & nxt.notna()]
+    cured30 = at30[onset.reindex(at30["account_id"]).to_numpy() != at30["mob"].to_numpy()]
+    deeper = (nxt[cured30.index] == "dpd60").mean()
+    se = np.sqrt(syn.DEEP_CURE_SHARE * (1 - syn.DEEP_CURE_SHARE) / len(cured30))
+    assert syn.DEEP_CURE_SHARE * 0.95 - 4 * se < deeper <= syn.DEEP_CURE_SHARE + 4 * se
+    # 90+ charges off after three months in the generator
     assert m.loc["dpd90", "charged_off"] == pytest.approx(1 / 3, abs=0.03)
     proj = sv.markov_projection(m, pd.Series({"current": 1000.0}), 12).summary
     assert proj.sum(axis=1).to_numpy() == pytest.approx(np.full(12, 1000.0))

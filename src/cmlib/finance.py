@@ -249,8 +249,14 @@ TERMS = ("apr", "annual_fee", "credit_limit", "reward_rate")
 
 ACCOUNT_VALUE_SCHEMA_VERSION = 1
 
-_PERFORMING = ("current", "dpd30")
+#: states of an account that performs: an episode of arrears that cures (30 or 60 DPD and back) is not a
+#: default; the months of a spell that ends in default are excluded by its onset, not by their state
+_PERFORMING = ("current", "dpd30", "dpd60")
+#: days past due grow by 30 a month, so the spell that first reaches 90+ began this many months earlier
+_ONSET_BEFORE_90 = 2
 _EXITS = ("closed", "prepaid")
+#: thin months on book take the pooled hazards of this many last months with enough accounts at risk
+TAIL_POOL_MONTHS = 6
 
 
 class AccountValueModel(BaseEstimator):
@@ -264,9 +270,11 @@ class AccountValueModel(BaseEstimator):
     Fitted on a monthly performance panel (``account_id``, ``mob``, ``state``, ``balance``, ``spend``,
     ``margin``, ``credit_limit``) and each account's terms (``account_id`` and :data:`TERMS`):
 
-    * life table by month on book: the monthly hazard of **default onset** (the month before an account is
-      first 60+ days past due: the start of the arrears that end in charge-off) and of voluntary **closure**,
-      both among accounts still performing;
+    * life table by month on book: the monthly hazard of **default onset** (the first month, at 30 days past
+      due, of the spell of arrears that reaches 90+: two months before the first 90+ month; an episode that
+      cures at 30 or 60 DPD is not a default) and of voluntary **closure**, both among accounts still
+      performing; months on book with fewer than ``min_at_risk`` accounts take the pooled hazard of the last
+      :data:`TAIL_POOL_MONTHS` months that have them;
     * utilisation (balance / limit, inactive accounts count as 0) and card spend of performing accounts by
       month on book, the extra utilisation of accounts in arrears, and the months from onset to charge-off;
     * the margin's rates, by least squares on performing months: margin = balance × (APR/12 − funding) +
@@ -346,35 +354,40 @@ class AccountValueModel(BaseEstimator):
         last = np.zeros(n, np.int64)
         np.maximum.at(last, code, mob)
         big = np.iinfo(np.int64).max
-        first60 = np.full(n, big)
-        arrears = np.isin(state, ["dpd60", "dpd90", "charged_off"])
-        np.minimum.at(first60, code[arrears], mob[arrears])
-        onset = np.where(first60 < big, first60 - 1, 0)
+        first90 = np.full(n, big)
+        arrears = np.isin(state, ["dpd90", "charged_off"])
+        np.minimum.at(first90, code[arrears], mob[arrears])
+        onset = np.where(first90 < big, np.maximum(first90 - _ONSET_BEFORE_90, 1), 0)
         exit_ = np.zeros(n, np.int64)
         ex = np.isin(state, _EXITS)
         exit_[code[ex]] = mob[ex]
         co = np.full(n, 0)
         c_rows = state == "charged_off"
         co[code[c_rows]] = mob[c_rows]
-        # life table: an account is at risk of onset in month t while performing and seen at t + 1 (onset is
-        # only known once the next month is 60+); an exit is seen in its own month
+        # life table: an account is at risk of onset in month t while performing and seen at t + 2 (a spell
+        # of arrears is known to be a default, not a cure, only once it reaches 90+), and at risk of closure
+        # while performing and seen at t (an exit is seen in its own month); with one risk set for both, the
+        # last two months would count exits against too few accounts
         h = max(int(self.horizon), int(last.max()))
-        end = np.where(onset > 0, onset, np.where(exit_ > 0, exit_, last - 1))
-        end = np.clip(end, 0, h)
-        at_risk = np.bincount(end, minlength=h + 2)[::-1].cumsum()[::-1][1 : h + 1]
+        end_d = np.clip(np.where(onset > 0, onset, np.where(exit_ > 0, exit_, last - _ONSET_BEFORE_90)), 0, h)
+        end_c = np.clip(np.where(onset > 0, onset, np.where(exit_ > 0, exit_, last)), 0, h)
+        at_risk = np.bincount(end_d, minlength=h + 2)[::-1].cumsum()[::-1][1 : h + 1]
+        at_risk_c = np.bincount(end_c, minlength=h + 2)[::-1].cumsum()[::-1][1 : h + 1]
         d_ev = np.bincount(onset[onset > 0], minlength=h + 1)[1 : h + 1]
         c_ev = np.bincount(exit_[(exit_ > 0) & (onset == 0)], minlength=h + 1)[1 : h + 1]
         with np.errstate(invalid="ignore", divide="ignore"):
             hd = d_ev / at_risk
-            hc = c_ev / np.maximum(at_risk - d_ev, 1)
+            hc = c_ev / np.maximum(at_risk_c - d_ev, 1)
         ok = at_risk >= self.min_at_risk
         if not ok.any():
             raise ParameterError(
                 "performance", f"at least {self.min_at_risk} accounts in month 1", int(at_risk[0])
             )
-        last_ok = int(np.flatnonzero(ok).max())
-        hd[~ok] = hd[last_ok]
-        hc[~ok] = hc[last_ok]
+        # thin months (the book's oldest accounts) take the pooled hazard of the last well-observed months:
+        # one month's handful of events would otherwise set every month after it
+        tail = np.flatnonzero(ok)[-TAIL_POOL_MONTHS:]
+        hd[~ok] = d_ev[tail].sum() / at_risk[tail].sum()
+        hc[~ok] = c_ev[tail].sum() / max((at_risk_c[tail] - d_ev[tail]).sum(), 1)
         # utilisation and spend of performing months, by month on book
         perf = np.isin(state, _PERFORMING) & ((onset[code] == 0) | (mob < onset[code]))
         lim = p["credit_limit"].to_numpy(float)
@@ -382,8 +395,7 @@ class AccountValueModel(BaseEstimator):
         by = pd.DataFrame({"mob": mob[perf], "u": util[perf], "s": p["spend"].to_numpy(float)[perf]})
         g = by.groupby("mob")[["u", "s"]].mean().reindex(range(1, h + 1)).ffill().bfill()
         # arrears: utilisation above a performing account's at the same month on book; months to charge-off
-        late = arrears | ((state == "dpd30") & (onset[code] > 0) & (mob >= onset[code]))
-        late &= ~c_rows
+        late = (onset[code] > 0) & (mob >= onset[code]) & ~c_rows
         u_mob = g["u"].reindex(mob[late]).to_numpy()
         self.arrears_utilisation_ = float(np.nanmean(util[late] - u_mob)) if late.any() else 0.0
         gone = co > 0
@@ -400,7 +412,7 @@ class AccountValueModel(BaseEstimator):
         X = np.column_stack([spd, -bal])
         coef, *_ = np.linalg.lstsq(X, resid, rcond=None)
         self.interchange_rate_, self.funding_cost_monthly_ = float(coef[0]), float(coef[1])
-        self.closure_terms_ = self._closure_terms(end, exit_ * (onset == 0), t, h)
+        self.closure_terms_ = self._closure_terms(end_c, exit_ * (onset == 0), t, h)
         self.hazards_ = pd.DataFrame(
             {
                 "at_risk": at_risk,
@@ -598,7 +610,8 @@ class AccountValueModel(BaseEstimator):
             "arrears_utilisation": self.arrears_utilisation_,
             "charge_off_lag_months": self.charge_off_lag_,
             "n_accounts": int(self.n_accounts_),
-            "default_event": "default onset: the month before an account is first 60+ days past due",
+            "default_event": "default onset: the first month of the spell of arrears that reaches 90+ days past "
+            "due (two months before the first 90+ month)",
             "closure_terms": self.closure_terms_,
             "product": self.product,
         }

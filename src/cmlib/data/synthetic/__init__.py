@@ -126,6 +126,7 @@ from cmlib.data.synthetic.truth import (  # noqa: F401
     CHANNEL_RESPONSE,
     CHARGE_OFF_AFTER_ONSET,
     CLOSURE_BETA,
+    DEEP_CURE_SHARE,
     DEFAULT_BETA,
     FUNDING_COST_MONTHLY,
     GUARDRAIL_RELATIVE_MARGIN,

@@ -19,6 +19,7 @@ from cmlib.data.synthetic.truth import (
     CHANNEL_RESPONSE,
     CHARGE_OFF_AFTER_ONSET,
     CLOSURE_BETA,
+    DEEP_CURE_SHARE,
     FUNDING_COST_MONTHLY,
     INTERCHANGE_RATE,
     MACRO_GAMMA,
@@ -271,6 +272,10 @@ def _block(
             transient[:, t] = tr
     bad_12m_true = (onset > 0) & (onset + 2 <= 12)
     early = ((onset > 0) & (onset <= 3)) | transient[:, 3]
+    # some cured episodes reach 60 DPD before curing; drawn from a child stream, so every other draw (and
+    # every account's value, which these episodes do not change) is the same with or without them
+    g_deep = rng.spawn(1)[0]
+    deep_mobs = [tr & (g_deep.random(na) < DEEP_CURE_SHARE) for tr in transient_mobs]
 
     app_ids = id_offset + np.arange(na, dtype=np.int64)
     apps = attrs.drop(
@@ -302,6 +307,7 @@ def _block(
         exit_mob,
         exit_kind,
         transient_mobs,
+        deep_mobs,
         activated,
         spend_90d,
         offer,
@@ -403,12 +409,15 @@ def _panel(
     exit_mob,
     exit_kind,
     transient_mobs,
+    deep_mobs,
     activated,
     spend_90d,
     offer,
     product,
 ) -> pd.DataFrame:
-    """Monthly rows of booked accounts from booking to charge-off, closure, prepayment or observation end."""
+    """Monthly rows of booked accounts from booking to charge-off, closure, prepayment or observation end.
+    A cured episode of arrears is 30 DPD for a month (``transient_mobs``), or 30 then 60 DPD (``deep_mobs``,
+    if the account still performs the month after); default onset is 30, 60, then 90+ DPD to charge-off."""
     panel_idx = cal.panel_index
     b = np.flatnonzero(booked)
     if len(b) == 0:
@@ -431,6 +440,10 @@ def _panel(
     state[since == CHARGE_OFF_AFTER_ONSET] = "charged_off"
     ex = (exit_mob[acc] == mob) & (since < 0)
     state[ex] = exit_kind[acc][ex]
+    dmat = np.stack(deep_mobs, axis=1) if deep_mobs else np.zeros((len(booked), 1), bool)
+    prev = mob - 2  # the episode's first month, as a column of dmat
+    deep = (prev >= 0) & (prev < dmat.shape[1]) & dmat[acc, np.clip(prev, 0, dmat.shape[1] - 1)]
+    state[deep & (state == "current")] = "dpd60"
     dpd = (
         pd.Series(state)
         .map(

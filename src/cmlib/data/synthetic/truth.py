@@ -144,6 +144,9 @@ INTERCHANGE_RATE = 0.01  # of card spend
 FUNDING_COST_MONTHLY = 0.004  # of the balance, per month (about 4.9 % a year)
 UTILISATION_START, UTILISATION_PER_MOB, UTILISATION_DELINQUENT = 0.25, 0.015, 0.10  # balance / limit
 CHARGE_OFF_AFTER_ONSET = 5  # months from default onset (30 DPD) to charge-off
+#: share of the episodes of arrears that cure which go one month deeper (30 → 60 DPD) before curing; the
+#: others cure after one month at 30 DPD. Default (30 → 60 → 90+ → charge-off) is separate: onset.
+DEEP_CURE_SHARE = 0.3
 
 
 #: the truth's definition of an account's value: discounted margin net of charge-offs over this horizon
