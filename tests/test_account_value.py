@@ -334,3 +334,37 @@ def test_each_product_is_priced_with_its_own_model(bank, tmp_path):
         back.value(terms.drop(columns="account_id")).to_numpy(),
         m.value(terms.drop(columns="account_id")).to_numpy(),
     )
+
+
+def test_a_spell_that_cures_is_not_a_default_and_an_open_spell_is_censored():
+    """Default = the spell of arrears that reaches 90+ (onset two months before the first 90+ month): a
+    30 → 60 → current episode is not a default, and an account whose last months are 30 and 60 DPD is
+    censored before them (whether that spell rolls on is not yet known)."""
+    states = {
+        1: ["current", "dpd30", "dpd60", "current", "current", "current"],  # cures from 60: no default
+        2: ["current", "dpd30", "dpd60", "dpd90", "dpd90"],  # onset in month 2
+        3: ["current", "current", "current", "dpd30", "dpd60"],  # open spell: at risk of default to month 3
+        4: ["current", "closed"],  # closes in month 2: at risk of both until then
+    }
+    rows = [
+        {
+            "account_id": a,
+            "mob": m,
+            "state": s,
+            "balance": 100.0 * m,
+            "spend": 10.0,
+            "margin": 2.0,
+            "credit_limit": 1e3,
+        }
+        for a, ss in states.items()
+        for m, s in enumerate(ss, start=1)
+    ]
+    terms = pd.DataFrame({"account_id": list(states), **{k: [CONTROL[k]] * 4 for k in TERMS}})
+    hz = AccountValueModel(horizon=6, min_at_risk=1).fit(pd.DataFrame(rows), terms).hazards_
+    # default risk set by month: 1–2 all four; 3: accounts 1 and 3; 4: account 1 (seen to month 6)
+    assert hz["at_risk"].iloc[:4].tolist() == [4, 4, 2, 1]
+    assert hz["default_hazard"].iloc[:4].tolist() == pytest.approx([0, 1 / 4, 0, 0])
+    # closure: account 4 closes in month 2 among the three still performing after account 2's onset
+    assert hz["closure_hazard"].iloc[1] == pytest.approx(1 / 3)
+    # months with nobody at risk take the pooled hazard of the observed months: 1 onset in 4 + 4 + 2 + 1
+    assert hz["default_hazard"].iloc[4:].tolist() == pytest.approx([1 / 11, 1 / 11])
