@@ -397,3 +397,60 @@ def test_losing_channels_are_those_whose_bookings_are_worth_less_than_their_spen
     econ = op.channel_economics(funnel, 0.05, value_per_booking=50.0).summary
     out = op.losing_channels(econ, pd.Series({"a": 300.0, "b": 300.0}))
     assert list(out.index) == ["a"] and out["a"] == pytest.approx(-150.0)
+
+
+def _insurance_as_spend(tmp_path):
+    """Real data as a user has it: the US insurer's TV advertising and quotes (fpp3) as a one-channel spend
+    table with the user's own column names (spend in thousands of dollars, quotes as whole bookings)."""
+    from cmlib.data import load_public
+
+    ins = load_public("insurance").frame
+    df = pd.DataFrame(
+        {
+            "period": ins["month"],
+            "medium": "tv",
+            "cost": ins["tv_adverts"] * 1000,
+            "quotes": (ins["quotes"] * 1000).round().astype(int),
+        }
+    )
+    df.to_csv(tmp_path / "spend.csv", index=False)
+    return df, {"week": "period", "channel": "medium", "spend": "cost", "bookings": "quotes"}
+
+
+def test_a_weekly_spend_table_alone_is_a_source(tmp_path):
+    df, roles = _insurance_as_spend(tmp_path)
+    src = op.optimisation_data(str(tmp_path / "spend.csv"), columns=roles)
+    assert src.spend_only and list(src.tables) == ["channel_spend"] and src.world is None
+    cs = src.tables["channel_spend"]
+    assert list(cs.columns) == ["week_start", "channel", "spend", "bookings"]
+    assert cs["spend"].to_numpy() == pytest.approx(df["cost"].to_numpy())
+    # the curve is the one fitted on the user's columns directly
+    direct = op.fit_response_curve(df["cost"], df["quotes"], "tv")
+    assert op.fit_channel_curves(cs)["tv"].params == pytest.approx(direct.params, rel=1e-9)
+    # without a value column, the stated flat economics value each booking
+    vpb, how = op.spend_value_per_booking(cs, 300.0, 0.05, 1500.0)
+    assert vpb["tv"] == pytest.approx(300 - 0.05 * 1500 * 1.0) and "flat economics" in how
+    econ = op.weekly_economics(cs, vpb).summary
+    assert econ.loc["tv", "weeks"] == len(df) and econ.loc["tv", "bookings"] == df["quotes"].sum()
+    want = (df["quotes"].sum() * vpb["tv"] - df["cost"].sum()) / df["cost"].sum()
+    assert econ.loc["tv", "npv_per_unit_spent"] == pytest.approx(want, rel=1e-12)
+    # a value column is weighted by bookings
+    cs2 = cs.assign(value_per_booking=np.where(np.arange(len(cs)) % 2, 100.0, 300.0))
+    w = (cs2["value_per_booking"] * cs2["bookings"]).sum() / cs2["bookings"].sum()
+    assert op.spend_value_per_booking(cs2, 0, 0, 0)[0]["tv"] == pytest.approx(w)
+
+
+def test_a_bad_spend_table_is_one_line_naming_the_users_column(tmp_path):
+    df, roles = _insurance_as_spend(tmp_path)
+    with pytest.raises(ParameterError, match="roles among week, channel"):
+        op.optimisation_data(str(tmp_path / "spend.csv"), columns={**roles, "wek": "period"})
+    with pytest.raises(DataError, match="'costs'.*required column is missing"):
+        op.optimisation_data(str(tmp_path / "spend.csv"), columns={**roles, "spend": "costs"})
+    bad = df.astype({"cost": object})
+    bad.loc[[3, 7], "cost"] = "12,5"
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(DataError, match=r"column 'cost' breaks rule 'type float' in 2 row\(s\)"):
+        op.optimisation_data(str(tmp_path / "bad.csv"), columns=roles)
+    df.assign(quotes=-df["quotes"]).to_csv(tmp_path / "neg.csv", index=False)
+    with pytest.raises(DataError, match=r"column 'quotes' breaks rule '>= 0' in 40 row\(s\)"):
+        op.optimisation_data(str(tmp_path / "neg.csv"), columns=roles)

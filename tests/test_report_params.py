@@ -157,21 +157,24 @@ def test_a_bad_data_source_is_refused_before_any_kernel_and_a_relative_path_is_r
 
 
 def test_notebooks_that_read_a_users_table_list_the_roles_of_its_columns():
-    """`cmlib notebooks` shows, for 01 and 04, which of your columns each section needs; 04's roles are the
-    ones its ``columns`` parameter accepts."""
+    """`cmlib notebooks` shows, for 01, 04 and 05, which of your columns each section needs; 04's and 05's
+    roles are the ones their ``columns`` parameters accept."""
     from pathlib import Path
 
     from cmlib.cli import main
+    from cmlib.optimize import SPEND_ROLES
     from cmlib.survival.sources import CUSTOMER_ROLES
 
     root = Path(__file__).resolve().parents[1] / "notebooks"
     spec = read_spec(root / "04_survival_churn_delinquency.ipynb")
     assert set(CUSTOMER_ROLES) <= set(spec.roles) and "columns" in spec.parameters
     assert {"month", "value_column"} <= set(read_spec(root / "01_market_analysis.ipynb").roles)
+    spend = read_spec(root / "05_cost_optimization.ipynb")
+    assert set(SPEND_ROLES) <= set(spend.roles) and "columns" in spend.parameters
     import contextlib
     import io
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert main(["notebooks", "--notebooks-dir", str(root)]) == 0
-    assert out.getvalue().count("roles of your own table's columns") == 2
+    assert out.getvalue().count("roles of your own table's columns") == 3

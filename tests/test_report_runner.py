@@ -499,3 +499,23 @@ def test_columns_a_notebook_names_are_checked_before_any_kernel(tmp_path):
         str(root / "notebooks"),
     )
     assert r.returncode == 2 and "'target'" in r.stderr and "bad" in r.stderr, r.stderr
+
+
+def test_cost_optimisation_runs_on_a_weekly_spend_table_alone(tmp_path):
+    """#16: 05's curves and allocation on one user table (the insurer's real TV spend and quotes, with the
+    user's column names mapped by ``columns``); the sections that need the bank's tables say so; a role
+    mapped to a column the file lacks is refused before any kernel."""
+    from .test_optimize import _insurance_as_spend
+
+    _, roles = _insurance_as_spend(tmp_path)
+    mapping = "{" + ", ".join(f"{k}: {v}" for k, v in roles.items()) + "}"
+    args = ["run", "05_cost_optimization", "--out", str(tmp_path / "reports"), "-p", "data_source"]
+    r = cmlib(*args, str(tmp_path / "spend.csv"), "-p", "columns", mapping)
+    assert r.returncode == 0, r.stdout + r.stderr
+    html = next((tmp_path / "reports").glob("*/05_cost_optimization.html")).read_text()
+    assert "Only a weekly spend table (40 weeks, 1 channel)" in html
+    assert "Decision — budget" in html and "Skipped: a weekly spend table alone has no" in html
+    assert "Traceback" not in html
+    bad = mapping.replace("cost", "costs")
+    r = cmlib(*args, str(tmp_path / "spend.csv"), "-p", "columns", bad)
+    assert r.returncode == 2 and "costs" in r.stderr and "columns" in r.stderr, r.stdout + r.stderr

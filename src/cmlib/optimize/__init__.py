@@ -38,15 +38,19 @@ from cmlib.optimize.economics import (  # noqa: F401
     channel_funnel,
     losing_channels,
     reconcile_cost_per_booking,
+    spend_value_per_booking,
+    weekly_economics,
 )
 from cmlib.optimize.sources import (  # noqa: F401
     APPROVAL_FEATURES,
+    SPEND_ROLES,
     TABLES,
     UPLIFT_FEATURES,
     OptimisationData,
     approval_model,
     approval_probability,
     optimisation_data,
+    spend_table,
     uplift_design,
 )
 from cmlib.optimize.targeting import (  # noqa: F401

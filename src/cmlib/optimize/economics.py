@@ -95,6 +95,61 @@ def channel_economics(
     return TableResult(out.replace([np.inf, -np.inf], np.nan))
 
 
+def weekly_economics(
+    weekly: pd.DataFrame, value_per_booking: pd.Series | float, by: str = "channel"
+) -> TableResult:
+    """Per channel from a weekly spend table alone (``channel``, ``spend``, ``bookings``; one row per week and
+    channel): ``weeks``, total ``spend`` and ``bookings`` over them, ``weekly_spend`` (mean a week),
+    ``cost_per_acquisition`` (spend / bookings), ``value_per_booking`` (one number, or per channel) and
+    ``npv_per_unit_spent`` = (bookings · value − spend) / spend, the same return :func:`channel_economics`
+    computes from contacts — without the funnel's rates or a bad rate, which a spend table does not hold."""
+    require_columns(weekly, [by, "spend", "bookings"], "channel_spend")
+    g = weekly.groupby(by, sort=True)
+    out = pd.DataFrame({"weeks": g.size(), "spend": g["spend"].sum(), "bookings": g["bookings"].sum()})
+    out.index.name = "channel"
+    out["weekly_spend"] = out["spend"] / out["weeks"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["cost_per_acquisition"] = out["spend"] / out["bookings"].where(out["bookings"] > 0)
+        vpb = (
+            value_per_booking.reindex(out.index)
+            if isinstance(value_per_booking, pd.Series)
+            else pd.Series(float(value_per_booking), index=out.index)
+        )
+        out["value_per_booking"] = vpb
+        out["npv_per_unit_spent"] = (out["bookings"] * vpb - out["spend"]) / out["spend"].where(
+            out["spend"] > 0
+        )
+    return TableResult(out)
+
+
+def spend_value_per_booking(
+    weekly: pd.DataFrame,
+    discounted_margin: float,
+    bad_rate: float,
+    exposure_at_default: float,
+    lgd: float | None = None,
+) -> tuple[pd.Series, str]:
+    """Value of a booked account per channel for a weekly spend table alone, and how it was set: the
+    bookings-weighted mean of the table's ``value_per_booking`` when it has one, else the stated flat
+    economics for every channel: ``discounted_margin`` − ``bad_rate`` × ``exposure_at_default`` × ``lgd``
+    (the account-value fallback; money in the table's currency)."""
+    from cmlib.finance import DEFAULT_LGD
+
+    require_columns(weekly, ["channel", "bookings"], "channel_spend")
+    channels = sorted(weekly["channel"].unique())
+    if "value_per_booking" in weekly:
+        w = weekly.assign(_v=weekly["value_per_booking"] * weekly["bookings"]).groupby("channel")
+        v = (w["_v"].sum() / w["bookings"].sum().where(w["bookings"].sum() > 0)).reindex(channels)
+        return v.rename("value_per_booking"), "the table's value per booking, weighted by bookings"
+    lgd = DEFAULT_LGD if lgd is None else lgd
+    flat = float(discounted_margin) - float(bad_rate) * float(exposure_at_default) * float(lgd)
+    how = (
+        f"flat economics: margin {discounted_margin:,.0f} − bad rate {bad_rate:.1%} × exposure "
+        f"{exposure_at_default:,.0f} × LGD {lgd:.0%}"
+    )
+    return pd.Series(flat, index=pd.Index(channels, name="channel"), name="value_per_booking"), how
+
+
 def losing_channels(economics: pd.DataFrame, weekly_spend: pd.Series) -> pd.Series:
     """The channels that lose money at today's spend: their weekly value net of spend (negative), most
     negative first. A channel loses when its average return per unit spent (``npv_per_unit_spent`` of

@@ -93,22 +93,86 @@ def _approval_design(frame: pd.DataFrame, feats: list[str], categories: dict | N
 TABLES = ("customers", "campaigns", "contacts", "applications", "channel_spend")
 
 
+#: the roles of a weekly spend table (one row per week and channel), the route without the bank's other
+#: tables: map them to your columns with ``columns`` (default: the role's canonical column in brackets)
+SPEND_ROLES = {
+    "week": "the week's start date (required) [week_start]",
+    "channel": "the marketing channel (required) [channel]",
+    "spend": "money spent on the channel that week, ≥ 0 (required) [spend]",
+    "bookings": "accounts booked from the channel that week, whole numbers ≥ 0 (required) [bookings]",
+    "value": "value of a booked account, net of its expected loss (optional; else the fallback economics) "
+    "[value_per_booking]",
+}
+_SPEND_COLUMNS = {
+    "week": "week_start",
+    "channel": "channel",
+    "spend": "spend",
+    "bookings": "bookings",
+    "value": "value_per_booking",
+}
+
+
 @dataclass
 class OptimisationData:
     """The tables cost optimisation reads (``tables[name]``), the arms of the randomised offer test, and the
-    simulated ``world`` (None for user data)."""
+    simulated ``world`` (None for user data). ``spend_only``: only the weekly ``channel_spend`` table was
+    given (response curves and budget allocation run; the channel funnel, uplift and targeting need the
+    bank's contacts, campaigns and applications)."""
 
     name: str
     tables: dict
     arms: list[str]
     world: object = None
+    spend_only: bool = False
+
+
+def spend_table(df: pd.DataFrame, columns: dict | None = None, name: str = "channel_spend") -> pd.DataFrame:
+    """A user's weekly spend table as ``channel_spend`` (week_start, channel, spend, bookings and, with the
+    ``value`` role, value_per_booking): ``columns`` maps the roles of :data:`SPEND_ROLES` to the table's
+    column names; each problem is one DataError or ParameterError line naming the table, column, rule and
+    count of rows."""
+    from cmlib.data.io import as_table
+    from cmlib.errors import DataError, ParameterError
+    from cmlib.validation import numbers
+
+    roles = dict(columns or {})
+    unknown = sorted(set(roles) - set(SPEND_ROLES))
+    if unknown:
+        raise ParameterError("columns", f"roles among {', '.join(SPEND_ROLES)}", unknown)
+    col = {r: roles.get(r, c) for r, c in _SPEND_COLUMNS.items()}
+    has_value = "value" in roles or col["value"] in df.columns
+    require_columns(df, [col[r] for r in ("week", "channel", "spend", "bookings")], name)
+    if has_value:
+        require_columns(df, [col["value"]], name)
+    out = df[[col[r] for r in _SPEND_COLUMNS if r != "value"]].copy()
+    out.columns = [_SPEND_COLUMNS[r] for r in _SPEND_COLUMNS if r != "value"]
+    try:
+        out = as_table(out, "channel_spend")
+    except DataError as exc:  # name the user's columns, not the canonical ones they were mapped to
+        back = {_SPEND_COLUMNS[r]: col[r] for r in _SPEND_COLUMNS}
+        raise DataError(
+            name, [{**f, "column": back.get(f["column"], f["column"])} for f in exc.failures]
+        ) from None
+    if has_value:
+        out["value_per_booking"] = numbers(df.reset_index(drop=True), col["value"], name).to_numpy()
+    return out
+
+
+def _is_bank_folder(data_source) -> bool:
+    from pathlib import Path
+
+    p = Path(str(data_source))
+    return p.is_dir() and any(
+        (p / t).exists() or (p / f"{t}.parquet").exists() for t in ("contacts", "campaigns")
+    )
 
 
 def optimisation_data(
-    data_source: str, n_customers: int = 100_000, random_state: int = 1
+    data_source: str, n_customers: int = 100_000, random_state: int = 1, columns: dict | None = None
 ) -> OptimisationData:
-    """Load the bank's tables: ``"synthetic"`` (the simulated bank) or a folder written by
-    ``cmlib data generate`` (one table per sub-folder or file)."""
+    """Load the bank's tables: ``"synthetic"`` (the simulated bank), a folder written by
+    ``cmlib data generate`` (one table per sub-folder or file), or one weekly spend table (a file, Parquet
+    folder or ``spark:<table>`` with the roles of :data:`SPEND_ROLES`, mapped by ``columns``)."""
     # imported here so that `import cmlib.optimize` does not load the simulator
     from cmlib.data import bank, load
 
@@ -116,6 +180,11 @@ def optimisation_data(
     if data_source == "synthetic":
         world = bank(n_customers, random_state)
         tables = {k: getattr(world, k) for k in TABLES}
+    elif columns or not _is_bank_folder(data_source):
+        raw = load(data_source, validate=False)
+        return OptimisationData(
+            str(data_source), {"channel_spend": spend_table(raw, columns)}, [], None, True
+        )
     else:
         tables = {k: load(data_source, table=k) for k in TABLES}
     arms = sorted(set(tables["campaigns"]["arm"].dropna().astype(str)) - {"", "control"})
