@@ -401,3 +401,141 @@ def test_errors_name_the_callers_table():
         ex.compare(ex.arm_moments(df, "arm", ["y"], table="web_test"), "y", "control")
     with pytest.raises(DataError, match="table 'web_test': column 'nope' breaks .*; column 'nada' breaks"):
         ex.arm_moments(df, "arm", ["nope", "nada"], table="web_test")
+
+
+# --- the readout from per-arm sums (#16): a warehouse's GROUP BY arm, never the rows -----------------------
+
+STAGES = ["responded", "applied", "approved", "booked", "activated"]
+SUM_PAIRS = [("spend_90d", "pre_spend_90d"), ("spend_90d", "activated"), ("activated", "pre_spend_90d")]
+
+
+@pytest.fixture(scope="module")
+def exp_rows(bank):
+    c = bank.contacts[bank.contacts["experiment_id"] == "EXP01"]
+    return c.merge(bank.customers[["customer_id", "segment"]], on="customer_id", how="left")
+
+
+def _close(a: pd.DataFrame, b: pd.DataFrame, rel: float = 1e-9) -> None:
+    x, y = a.select_dtypes("number").to_numpy(float), b.select_dtypes("number").to_numpy(float)
+    assert x.shape == y.shape
+    assert np.allclose(x, y, rtol=rel, atol=1e-12, equal_nan=True)
+
+
+def test_every_readout_from_per_arm_sums_equals_the_rows(exp_rows):
+    """Sums as a warehouse returns them (grouped by arm, segment and day) give the rows' readout: funnel,
+    guardrail moments, CUPED, ratio metric, segment lifts, sequential looks, SRM counts (1e-9)."""
+    mets = [*STAGES, "spend_90d", "pre_spend_90d", "early_dpd30_3m"]
+    s = ex.arm_sums(exp_rows, "arm", mets, SUM_PAIRS, by=["segment", "contact_date"])
+    assert s.groups == ["segment", "contact_date"] and set(s.metrics) == set(mets)
+    assert s.n_rows == len(exp_rows)
+    assert ex.arm_counts(s, "arm").to_dict() == exp_rows["arm"].value_counts().sort_index().to_dict()
+    _close(
+        ex.funnel_lifts(s, "arm", STAGES, "control").summary,
+        ex.funnel_lifts(exp_rows, "arm", STAGES, "control").summary,
+    )
+    got, want = (
+        ex.arm_moments(s, "arm", ["booked", "early_dpd30_3m"]),
+        ex.arm_moments(exp_rows, "arm", ["booked", "early_dpd30_3m"]),
+    )
+    _close(got, want)
+    cu = [
+        ex.cuped(d, "arm", "spend_90d", ["pre_spend_90d"], "control").summary.drop(columns="theta")
+        for d in (s, exp_rows)
+    ]
+    _close(*cu)
+    rm = [
+        ex.ratio_metric(d, "arm", "spend_90d", "activated", "control", covariates=["pre_spend_90d"]).summary
+        for d in (s, exp_rows)
+    ]
+    _close(*rm)
+    _close(
+        ex.segment_lifts(s, "arm", "booked", "segment", "control").summary,
+        ex.segment_lifts(exp_rows, "arm", "booked", "segment", "control").summary,
+    )
+    sq = [
+        ex.sequential(d, "arm", "booked", "control", "contact_date").summary.drop(columns="up_to")
+        for d in (s, exp_rows)
+    ]
+    _close(*sq)
+
+
+def test_a_lift_from_sums_equals_statsmodels_two_proportion_wald():
+    """Independent reference: booked counts per arm as a warehouse returns them, against statsmodels' Wald
+    interval (which divides p(1 − p) by n where the sample variance divides by n − 1: rescaled here)."""
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    sums = pd.DataFrame({"arm": ["control", "offer"], "n": [20_000, 19_800], "sum_booked": [412, 517]})
+    sums["sumsq_booked"] = sums["sum_booked"]
+    r = ex.compare(ex.arm_moments(ex.ArmSums(sums), "arm", ["booked"]), "booked", "control").summary.iloc[0]
+    (xb, nb), (xc, nc) = (517, 19_800), (412, 20_000)
+    lo, hi = confint_proportions_2indep(xb, nb, xc, nc, method="wald", compare="diff")
+    pb, pc = xb / nb, xc / nc
+    scale = np.sqrt(
+        (pb * (1 - pb) / (nb - 1) + pc * (1 - pc) / (nc - 1)) / (pb * (1 - pb) / nb + pc * (1 - pc) / nc)
+    )
+    assert r["abs_lift"] == pytest.approx(pb - pc, rel=1e-12)
+    assert r["abs_ci_high"] - (pb - pc) == pytest.approx((hi - (pb - pc)) * scale, rel=1e-9)
+    assert (pb - pc) - r["abs_ci_low"] == pytest.approx(((pb - pc) - lo) * scale, rel=1e-9)
+
+
+def test_arm_value_from_sums_equals_the_rows(bank, exp_rows):
+    from cmlib.finance import TERMS, AccountValueModel
+
+    booked = bank.applications[bank.applications["booked"]]
+    terms = booked[["application_id", *TERMS, "product"]].rename(columns={"application_id": "account_id"})
+    model = AccountValueModel().fit(bank.performance, terms)
+    arm_terms = ex.arm_terms(bank.campaigns, "EXP01")
+    s = ex.arm_sums(exp_rows, "arm", ["booked", "activated", "spend_90d", "early_dpd30_3m"])
+    for risk in (False, True):
+        a = ex.arm_value(s, "arm", "control", arm_terms, model, risk_adjust=risk).summary
+        b = ex.arm_value(exp_rows, "arm", "control", arm_terms, model, risk_adjust=risk).summary
+        _close(a, b)
+
+
+def test_bad_sums_are_one_line_naming_the_column():
+    ok = pd.DataFrame(
+        {"arm": ["control", "offer"], "n": [100, 100], "sum_booked": [10, 12], "sumsq_booked": [10, 12]}
+    )
+    with pytest.raises(DataError, match=r"'sumsq_booked' breaks rule 'Σm² ≥ \(Σm\)² / n"):
+        ex.ArmSums(ok.assign(sumsq_booked=[0.5, 12]))
+    with pytest.raises(DataError, match=r"'sum_booked' breaks rule 'a number' in 1 row"):
+        ex.ArmSums(ok.astype({"sum_booked": object}).assign(sum_booked=["ten", 12]))
+    with pytest.raises(DataError, match=r"'n' breaks rule 'a whole number of rows ≥ 0'"):
+        ex.ArmSums(ok.assign(n=[100, -1]))
+    with pytest.raises(DataError, match=r"'sumsq_booked' breaks rule 'required column is missing"):
+        ex.ArmSums(ok.drop(columns="sumsq_booked"))
+    with pytest.raises(
+        DataError, match=r"'sum_spend' breaks rule 'required column is missing from the sums'"
+    ):
+        ex.arm_moments(ex.ArmSums(ok), "arm", ["spend"])
+    with pytest.raises(DataError, match=r"'sumsq_booked' breaks rule 'a 0/1 funnel flag"):
+        ex.funnel_lifts(ex.ArmSums(ok.assign(sumsq_booked=[20, 12])), "arm", ["booked"], "control")
+
+
+def test_contacts_read_from_a_file_as_rows_with_text_ids_or_as_sums(tmp_path, exp_rows):
+    """IDs stored as text (as warehouses often keep them) are identifiers, not numbers: accepted; a blank id
+    is refused. A file of per-arm sums is read as sums."""
+    rows = exp_rows.drop(columns="segment").assign(
+        contact_id=lambda d: "C-" + d["contact_id"].astype(str),
+        customer_id=lambda d: d["customer_id"].astype(str),
+    )
+    rows.to_csv(tmp_path / "contacts.csv", index=False)
+    src = ex.experiment_data(str(tmp_path / "contacts.csv"), "EXP01")
+    assert not src.aggregated and len(src.contacts) == len(rows)
+    _close(
+        ex.funnel_lifts(src.contacts, "arm", STAGES, "control").summary,
+        ex.funnel_lifts(exp_rows, "arm", STAGES, "control").summary,
+    )
+    rows.assign(contact_id=rows["contact_id"].where(rows.index != rows.index[3], " ")).to_csv(
+        tmp_path / "blank.csv", index=False
+    )
+    with pytest.raises(DataError, match=r"'contact_id' breaks rule 'type id' in 1 row"):
+        ex.experiment_data(str(tmp_path / "blank.csv"), "EXP01")
+    ex.arm_sums(exp_rows, "arm", STAGES).frame.assign(experiment_id="EXP01").to_csv(
+        tmp_path / "sums.csv", index=False
+    )
+    src = ex.experiment_data(str(tmp_path / "sums.csv"), "EXP01")
+    assert src.aggregated and src.contacts.n_rows == len(exp_rows)
+    assert src.supports(STAGES) and not src.supports(["spend_90d"]) and not src.supports(by=["segment"])
+    with pytest.raises(DataError, match="rows of EXP02"):
+        ex.experiment_data(str(tmp_path / "sums.csv"), "EXP02")

@@ -519,3 +519,25 @@ def test_cost_optimisation_runs_on_a_weekly_spend_table_alone(tmp_path):
     bad = mapping.replace("cost", "costs")
     r = cmlib(*args, str(tmp_path / "spend.csv"), "-p", "columns", bad)
     assert r.returncode == 2 and "costs" in r.stderr and "columns" in r.stderr, r.stdout + r.stderr
+
+
+@pytest.mark.spark
+def test_the_ab_test_and_survival_reports_on_spark_equal_the_duckdb_run(tmp_path):
+    """#16: 02 and 04 end to end with ``backend spark`` (local Spark: the contacts' and the panel's
+    aggregations run there) publish the same headline numbers as the DuckDB run, to 1e-9."""
+
+    def metrics(backend: str) -> dict:
+        out = tmp_path / backend
+        r = cmlib(
+            "run", "02_ab_testing", "04_survival_churn_delinquency", "--out", str(out),
+            "-p", "n_customers", "50000", "-p", "backend", backend,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stdout + r.stderr
+        (run,) = [p for p in out.iterdir() if p.is_dir() and not p.is_symlink()]
+        m = json.loads((run / "metrics.json").read_text())
+        return {f"{nb}.{k}": v["value"] for nb, d in m.items() for k, v in d.items()}
+
+    duck, spark = metrics("duckdb"), metrics("spark")
+    assert set(duck) == set(spark) and len(duck) > 30
+    for k, v in duck.items():
+        assert spark[k] == pytest.approx(v, rel=1e-9, abs=1e-12, nan_ok=True), k

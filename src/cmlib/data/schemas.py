@@ -25,7 +25,8 @@ from cmlib.validation import check_binary, require_columns  # noqa: F401  (re-ex
 
 @dataclass(frozen=True)
 class Col:
-    """One column: kind (int, float, bool, str, date), nullability, range, allowed values, uniqueness."""
+    """One column: kind (int, float, bool, str, date, or id: a key stored as whole numbers or as text),
+    nullability, range, allowed values, uniqueness."""
 
     kind: str
     nullable: bool = False
@@ -63,7 +64,21 @@ def _kind_check(kind: str) -> pa.Check:
             return pd.Series(True, index=s.index)
         return pd.to_datetime(s, errors="coerce").notna() | s.isna()
 
-    fn = {"float": numeric, "int": integer, "bool": boolean, "str": string, "date": date}[kind]
+    def identifier(s: pd.Series) -> pd.Series:
+        # a key as warehouses store them: whole numbers or text ("C-00123"); never blank text or a fraction
+        if pd.api.types.is_integer_dtype(s):
+            return pd.Series(True, index=s.index)
+        return s.isna() | s.map(
+            lambda v: (
+                (isinstance(v, str) and v.strip() != "")
+                or (isinstance(v, int | np.integer) and not isinstance(v, bool))
+                or (isinstance(v, float | np.floating) and float(v).is_integer())
+            )
+        )
+
+    fn = {"float": numeric, "int": integer, "bool": boolean, "str": string, "date": date, "id": identifier}[
+        kind
+    ]
     return pa.Check(fn, error=f"type {kind}", name=f"type_{kind}")
 
 
@@ -142,9 +157,9 @@ TABLES: dict[str, dict[str, Col]] = {
         "reward_rate": Col("float", min=0, max=1),
     },
     "contacts": {
-        "contact_id": Col("int", unique=True),
-        "customer_id": Col("int"),
-        "campaign_id": Col("int"),
+        "contact_id": Col("id", unique=True),
+        "customer_id": Col("id"),
+        "campaign_id": Col("id"),
         "experiment_id": Col("str", nullable=True),
         "arm": Col("str", nullable=True),
         "channel": Col("str"),

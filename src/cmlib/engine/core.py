@@ -36,7 +36,14 @@ def spark() -> ibis.BaseBackend:
     """A local Spark session behind Ibis (the ``spark`` extra): Arrow on, UTC, shared by every caller."""
     global _SPARK
     if _SPARK is None:
-        from pyspark.sql import SparkSession
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError:
+            raise ParameterError(
+                "backend",
+                "'duckdb', or 'spark' with the spark extra installed (pip install '.[spark]')",
+                "spark",
+            ) from None
 
         os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
         session = (

@@ -11,6 +11,13 @@ sequential testing, covariate balance beyond the SRM check.
 """
 
 # the package's modules follow the sections this module once had; everything is re-exported
+from cmlib.experiments.aggregates import (  # noqa: F401
+    ArmSums,
+    arm_sums,
+    check_arm,
+    is_sums,
+    looks_like_sums,
+)
 from cmlib.experiments.bayesian import (  # noqa: F401
     bayesian,
 )
@@ -33,6 +40,7 @@ from cmlib.experiments.lifts import (  # noqa: F401
     SRMResult,
     _z,
     against_truth,
+    arm_counts,
     arm_moments,
     compare,
     decide,

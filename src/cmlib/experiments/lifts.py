@@ -15,6 +15,7 @@ from scipy.special import ndtr, ndtri
 from cmlib import engine
 from cmlib.base import Result, TableResult, summary_of
 from cmlib.errors import DataError, ParameterError
+from cmlib.experiments.aggregates import check_arm, is_sums
 from cmlib.validation import require_columns
 
 
@@ -23,12 +24,17 @@ def arm_moments(
 ) -> pd.DataFrame:
     """Per arm: ``n_<m>``, ``mean_<m>``, ``m2_<m>`` for each metric (NULL rows excluded per metric).
 
+    ``data``: rows (any table :func:`cmlib.engine.table` reads) or an :class:`ArmSums`.
     Raises DataError when a metric column is missing, fewer than two arms have rows, or an arm is empty.
     """
-    t = engine.table(data, backend)
-    require_columns(t, [arm, *metrics], table)
-    t = t.filter(t[arm].notnull())
-    m = engine.moments(t, list(metrics), by=[arm], backend=backend).set_index(arm)
+    if is_sums(data):
+        check_arm(data, arm)
+        m = data.moments(list(metrics)).set_index(arm)
+    else:
+        t = engine.table(data, backend)
+        require_columns(t, [arm, *metrics], table)
+        t = t.filter(t[arm].notnull())
+        m = engine.moments(t, list(metrics), by=[arm], backend=backend).set_index(arm)
     m.attrs["table"] = table  # compare() names the caller's table in its errors
     if len(m) < 2:
         raise DataError.single(table, arm, "at least two arms", len(m), list(m.index))
@@ -245,6 +251,43 @@ class SRMResult(Result):
         return {"srm_p_value": self.p_value, "srm_passed": float(self.passed)}
 
 
+def _funnel_moments(sums, stages: list[str]) -> pd.DataFrame:
+    """Per-contacted and conditional moments of 0/1 funnel stages from per-arm sums: a stage's rate among
+    those who reached the previous one is Σstage / Σprevious, its M2 that of a 0/1 flag."""
+    base = sums.moments(stages).set_index(sums.arm)
+    for s in stages:
+        if not np.allclose(sums.frame[f"sumsq_{s}"], sums.frame[f"sum_{s}"]):
+            raise DataError.single(sums.table, f"sumsq_{s}", "a 0/1 funnel flag (Σm² = Σm)", None)
+    m = pd.DataFrame(index=base.index)
+    for i, s in enumerate(stages):
+        for k in ("n", "mean", "m2", "sum"):
+            m[f"{k}_pc_{s}"] = base[f"{k}_{s}"]
+        if i:
+            prev, k_s = base[f"sum_{stages[i - 1]}"], base[f"sum_{s}"]
+            if (k_s > prev + 1e-9).any():
+                raise DataError.single(
+                    sums.table, f"sum_{s}", f"no more {s} than {stages[i - 1]} (stages in funnel order)", None
+                )
+            m[f"n_cd_{s}"] = prev.round().astype("int64")
+            m[f"mean_cd_{s}"] = k_s / prev.where(prev > 0)
+            m[f"m2_cd_{s}"] = (k_s - k_s * k_s / prev.where(prev > 0)).clip(lower=0.0)
+            m[f"sum_cd_{s}"] = k_s
+    m.attrs["table"] = sums.table
+    return m
+
+
+def arm_counts(data: Any, arm: str, backend: str = "duckdb", table: str = "contacts") -> pd.Series:
+    """Rows per arm (the sample-ratio check's input), counted in the engine or read from :class:`ArmSums`."""
+    if is_sums(data):
+        check_arm(data, arm)
+        return data.counts()
+    t = engine.table(data, backend)
+    require_columns(t, [arm], table)
+    t = t.filter(t[arm].notnull())
+    c = engine.execute(t.group_by(arm).aggregate(n=t.count()).order_by(arm), backend)
+    return c.set_index(arm)["n"].astype(int)
+
+
 def srm_check(
     counts: pd.Series, expected_shares: dict | None = None, threshold: float = 0.001, table: str = "contacts"
 ) -> SRMResult:
@@ -322,18 +365,25 @@ def funnel_lifts(
     table: str = "contacts",
 ) -> FunnelResult:
     """Lifts at each stage: ``per_contacted`` (stage rate over all contacts) and ``conditional`` (rate
-    among those who reached the previous stage), Holm-adjusted across arms × stages per basis."""
-    t = engine.table(data, backend)
-    require_columns(t, [arm, *stages], table)
-    t = t.filter(t[arm].notnull())
-    cols = {}
-    for i, s in enumerate(stages):
-        cols[f"pc_{s}"] = t[s].cast("float64")
-        if i:
-            prev = stages[i - 1]
-            cols[f"cd_{s}"] = ibis.ifelse(t[prev].cast("boolean"), t[s].cast("float64"), None)
-    t2 = t.mutate(**cols)
-    m = arm_moments(t2, arm, list(cols), backend=backend)
+    among those who reached the previous stage), Holm-adjusted across arms × stages per basis. From
+    :class:`ArmSums` the stages must be 0/1 flags, each reached only by those who reached the one before."""
+    if is_sums(data):
+        check_arm(data, arm)
+        m = _funnel_moments(data, list(stages))
+        # the rows' order: each stage per contacted, then conditional on the one before
+        cols = {k: None for i, s in enumerate(stages) for k in ([f"pc_{s}"] + ([f"cd_{s}"] if i else []))}
+    else:
+        t = engine.table(data, backend)
+        require_columns(t, [arm, *stages], table)
+        t = t.filter(t[arm].notnull())
+        cols = {}
+        for i, s in enumerate(stages):
+            cols[f"pc_{s}"] = t[s].cast("float64")
+            if i:
+                prev = stages[i - 1]
+                cols[f"cd_{s}"] = ibis.ifelse(t[prev].cast("boolean"), t[s].cast("float64"), None)
+        t2 = t.mutate(**cols)
+        m = arm_moments(t2, arm, list(cols), backend=backend)
     parts = []
     for key in cols:
         basis = "per_contacted" if key.startswith("pc_") else "conditional"

@@ -12,6 +12,7 @@ from scipy import stats
 
 from cmlib import engine
 from cmlib.errors import DataError, ParameterError
+from cmlib.experiments.aggregates import check_arm, is_sums
 from cmlib.experiments.lifts import LiftResult, SequentialResult, _z, arm_moments, compare, holm
 from cmlib.validation import require_columns
 
@@ -94,9 +95,15 @@ def segment_lifts(
     """Lift of ``metric`` per segment (risk band, channel, customer segment), Holm-adjusted across all
     segment × arm comparisons so that a 'win in one segment' is not a multiple-testing artefact.
     Segments where an arm has fewer than two rows are left out (listed in ``skipped``)."""
-    t = engine.table(data, backend)
-    require_columns(t, [arm, metric, by], table)
-    m = engine.moments(t.filter(t[arm].notnull() & t[by].notnull()), [metric], by=[by, arm], backend=backend)
+    if is_sums(data):  # the sums grouped by the segment as well as the arm
+        check_arm(data, arm)
+        m = data.filter(data.frame[by].notna()).moments([metric], by=[by, arm])
+    else:
+        t = engine.table(data, backend)
+        require_columns(t, [arm, metric, by], table)
+        m = engine.moments(
+            t.filter(t[arm].notnull() & t[by].notnull()), [metric], by=[by, arm], backend=backend
+        )
     parts = []
     for seg, g in m.groupby(by, sort=True):
         g = g.set_index(arm)
@@ -134,13 +141,22 @@ def sequential(
     boundary at the information fraction reached (share of final control-arm size)."""
     if n_looks < 1:
         raise ParameterError("n_looks", "an integer ≥ 1", n_looks)
-    t = engine.table(data, backend)
-    require_columns(t, [arm, metric, time], table)
-    lim = engine.execute(t.aggregate(lo=t[time].min(), hi=t[time].max()), backend).iloc[0]
+    if is_sums(data):  # sums grouped by the time as well as the arm (e.g. per contact date)
+        check_arm(data, arm)
+        data.require([metric], by=[time])
+        when = pd.to_datetime(data.frame[time])
+        lim = {"lo": when.min(), "hi": when.max()}
+    else:
+        t = engine.table(data, backend)
+        require_columns(t, [arm, metric, time], table)
+        lim = engine.execute(t.aggregate(lo=t[time].min(), hi=t[time].max()), backend).iloc[0]
     cuts = pd.date_range(lim["lo"], lim["hi"], periods=n_looks + 1)[1:] if n_looks > 1 else [lim["hi"]]
     rows = []
     for k, cut in enumerate(cuts, start=1):
-        sub = t.filter(t[time] <= ibis.literal(pd.Timestamp(cut)).cast(t[time].type()))
+        if is_sums(data):
+            sub = data.filter(when <= pd.Timestamp(cut))
+        else:
+            sub = t.filter(t[time] <= ibis.literal(pd.Timestamp(cut)).cast(t[time].type()))
         m = arm_moments(sub, arm, [metric], backend=backend, table=table)
         c = compare(m, metric, control, alpha).summary
         c.insert(0, "look", k)

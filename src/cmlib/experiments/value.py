@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,14 +43,61 @@ class ArmValueResult(Result):
         return {f"{a}.value_lift": float(v) for a, v in s["value_lift"].dropna().items()}
 
 
-def _rate_draws(x: pd.Series, n: int, rng) -> np.ndarray:
-    m, k = float(x.mean()) if len(x) else 0.0, len(x)
-    se = float(x.std(ddof=1)) / np.sqrt(k) if k > 1 else 0.0
+#: the rates an arm's value is priced with, each over its own rows: booked per contact, early delinquency
+#: per booked account, activation per booked account, spend per activated account
+_RATES = ("booked_rate", "risk_rate", "activation_rate", "spend_per_active")
+
+
+def _rate_draws(mean: float, m2: float, k: float, n: int, rng) -> np.ndarray:
+    """``n`` normal draws of a mean of ``k`` rows (sample variance m2 / (k − 1)), floored at 0."""
+    m = float(mean) if k else 0.0
+    se = float(np.sqrt(m2 / (k - 1)) / np.sqrt(k)) if k > 1 else 0.0
     return np.maximum(m + se * rng.standard_normal(n), 0.0)
 
 
+def _value_stats(data, arm, booked, activated, spend, risk, backend) -> pd.DataFrame:
+    """Per arm: ``n`` contacts and (n, mean, M2) of each rate of :data:`_RATES` over its own rows, counted
+    in the engine from rows, or from :class:`ArmSums` — where early delinquency is missing unless booked,
+    activation needs a booking and spend needs activation (so the rates' sums are the flags' sums)."""
+    from cmlib import engine
+    from cmlib.experiments.aggregates import check_arm, is_sums
+
+    names = dict(zip(_RATES, (booked, risk, activated, spend), strict=True))
+    if is_sums(data):
+        check_arm(data, arm)
+        m = data.moments([booked, risk, activated, spend]).set_index(arm)
+        out = pd.DataFrame({"n": m[f"n_{booked}"]})
+        for k in ("booked_rate", "risk_rate"):
+            for p in ("n", "mean", "m2"):
+                out[f"{p}_{k}"] = m[f"{p}_{names[k]}"]
+        # activation among the booked (a 0/1 flag), spend among the activated (0 for the others)
+        for k, y, base in (("activation_rate", activated, booked), ("spend_per_active", spend, activated)):
+            kk, sy = m[f"sum_{base}"], m[f"sum_{y}"]
+            sq = sy if k == "activation_rate" else m[f"m2_{y}"] + sy * sy / m[f"n_{y}"]
+            out[f"n_{k}"], out[f"mean_{k}"] = kk, sy / kk.where(kk > 0)
+            out[f"m2_{k}"] = (sq - sy * sy / kk.where(kk > 0)).clip(lower=0.0)
+        return out.fillna({c: 0.0 for c in out.columns if c.startswith("m2_")})
+    t = engine.table(data, backend)
+    require_columns(t, [arm, booked, activated, spend, risk], "contacts")
+    t = t.filter(t[arm].notnull())
+    b = t.filter(t[booked].cast("boolean"))
+    parts = [
+        engine.moments(t, [booked], by=[arm], backend=backend).set_index(arm),
+        engine.moments(b, [risk, activated], by=[arm], backend=backend).set_index(arm),
+        engine.moments(b.filter(b[activated].cast("boolean")), [spend], by=[arm], backend=backend).set_index(
+            arm
+        ),
+    ]
+    m = pd.concat(parts, axis=1)
+    out = pd.DataFrame({"n": m[f"n_{booked}"]})
+    for k, c in names.items():
+        for p in ("n", "mean", "m2"):
+            out[f"{p}_{k}"] = m[f"{p}_{c}"] if f"{p}_{c}" in m else np.nan
+    return out.fillna({c: 0 for c in out.columns if c.startswith(("n_", "m2_"))})
+
+
 def arm_value(
-    data: pd.DataFrame,
+    data: Any,
     arm: str,
     control: str,
     terms: pd.DataFrame,
@@ -62,6 +110,7 @@ def arm_value(
     n_draws: int = 2000,
     random_state: int = 0,
     risk_adjust: bool = False,
+    backend: str = "duckdb",
 ) -> ArmValueResult:
     """Value per contact of every arm of a test (see the module docstring).
 
@@ -74,28 +123,22 @@ def arm_value(
     risk ratio beside it: early delinquency is rare (tens of events per arm even in a large test), so its
     ratio would swamp the value's interval; the arm's risk is judged by the guardrail instead. The arm's
     exposure still moves the loss (a higher limit doubles the balance at default)."""
-    require_columns(data, [arm, booked, activated, spend, risk], "contacts")
+    stats = _value_stats(data, arm, booked, activated, spend, risk, backend)
     require_columns(terms, [*TERMS, "cost_per_contact"], "arm terms")
-    if control not in set(data[arm]):
-        raise ParameterError("control", f"an arm of the data ({sorted(map(str, set(data[arm])))})", control)
-    arms = [control] + sorted(a for a in data[arm].dropna().unique() if a != control)
+    if control not in stats.index:
+        raise ParameterError("control", f"an arm of the data ({sorted(map(str, stats.index))})", control)
+    arms = [control] + sorted(a for a in stats.index if a != control)
     missing = [a for a in arms if a not in terms.index]
     if missing:
         raise ParameterError("terms", "a row of terms for every arm", missing)
     rng = np.random.default_rng(random_state)
     draws, point = {}, {}
     for a in arms:
-        g = data[data[arm] == a]
-        b = g[g[booked].astype(bool)]
-        act = b[b[activated].astype(bool)]
-        cols = {
-            "booked_rate": g[booked].astype(float),
-            "risk_rate": b[risk].astype(float).dropna(),
-            "activation_rate": b[activated].astype(float),
-            "spend_per_active": act[spend].astype(float),
+        st = stats.loc[a]
+        point[a] = {k: st[f"mean_{k}"] if st[f"n_{k}"] else np.nan for k in _RATES} | {"n": int(st["n"])}
+        draws[a] = {
+            k: _rate_draws(st[f"mean_{k}"], st[f"m2_{k}"], st[f"n_{k}"], n_draws, rng) for k in _RATES
         }
-        point[a] = {k: float(v.mean()) if len(v) else np.nan for k, v in cols.items()} | {"n": len(g)}
-        draws[a] = {k: _rate_draws(v, n_draws, rng) for k, v in cols.items()}
 
     def ratio(x, a, k):
         c = x[control][k]

@@ -10,6 +10,7 @@ import pandas as pd
 
 from cmlib import engine
 from cmlib.errors import DataError, ParameterError
+from cmlib.experiments.aggregates import check_arm, is_sums
 from cmlib.experiments.lifts import BalanceResult, LiftResult, arm_moments, compare
 from cmlib.validation import require_columns
 
@@ -90,17 +91,21 @@ def cuped(
     cov_list = list(covariates)
     if not cov_list:
         raise ParameterError("covariates", "at least one pre-period covariate", covariates)
-    t = engine.table(data, backend)
-    require_columns(t, [arm, metric, *cov_list], table)
-    t = t.filter(t[arm].notnull())
-    keep = t[metric].notnull()
-    for c in cov_list:
-        keep &= t[c].notnull()
-    t = t.filter(keep)
     pairs = [(metric, c) for c in cov_list] + [
         (a, b) for i, a in enumerate(cov_list) for b in cov_list[i + 1 :]
     ]
-    mm = engine.moments(t, [metric, *cov_list], by=[arm], pairs=pairs, backend=backend).set_index(arm)
+    if is_sums(data):
+        check_arm(data, arm)
+        mm = data.moments([metric, *cov_list], pairs=pairs).set_index(arm)
+    else:
+        t = engine.table(data, backend)
+        require_columns(t, [arm, metric, *cov_list], table)
+        t = t.filter(t[arm].notnull())
+        keep = t[metric].notnull()
+        for c in cov_list:
+            keep &= t[c].notnull()
+        t = t.filter(keep)
+        mm = engine.moments(t, [metric, *cov_list], by=[arm], pairs=pairs, backend=backend).set_index(arm)
     mm.attrs["table"] = table
     if control not in mm.index:
         raise ParameterError("control", f"one of the arms {sorted(map(str, mm.index))}", control)
@@ -153,19 +158,23 @@ def ratio_metric(
     Returns :func:`compare`'s columns, with ``control_mean``/``arm_mean`` the (adjusted) ratios.
     """
     y, x, ws = numerator, denominator, list(covariates)
-    t = engine.table(data, backend)
-    require_columns(t, [arm, y, x, *ws], table)
-    keep = t[arm].notnull() & t[y].notnull() & t[x].notnull()
-    for w in ws:
-        keep &= t[w].notnull()
-    t = t.filter(keep)
     pairs = [
         (y, x),
         *((y, w) for w in ws),
         *((x, w) for w in ws),
         *((a, b) for i, a in enumerate(ws) for b in ws[i + 1 :]),
     ]
-    mm = engine.moments(t, [y, x, *ws], by=[arm], pairs=pairs, backend=backend).set_index(arm)
+    if is_sums(data):
+        check_arm(data, arm)
+        mm = data.moments([y, x, *ws], pairs=pairs).set_index(arm)
+    else:
+        t = engine.table(data, backend)
+        require_columns(t, [arm, y, x, *ws], table)
+        keep = t[arm].notnull() & t[y].notnull() & t[x].notnull()
+        for w in ws:
+            keep &= t[w].notnull()
+        t = t.filter(keep)
+        mm = engine.moments(t, [y, x, *ws], by=[arm], pairs=pairs, backend=backend).set_index(arm)
     if (mm[f"mean_{x}"] <= 0).any():
         bad = mm.index[mm[f"mean_{x}"] <= 0]
         raise DataError.single(table, x, "positive denominator total in every arm", len(bad), list(bad))

@@ -115,21 +115,40 @@ def read_metrics(folder: Path) -> dict[str, dict[str, dict]]:
     return out
 
 
-def fingerprint(df: pd.DataFrame) -> str:
-    """A short content hash of a frame (values, index and column names): the data's identity in a manifest."""
+def _as_frame_or_table(df: Any) -> Any:
+    """A pandas frame, or an engine (Ibis) table left where it is; per-arm sums give their frame."""
+    frame = getattr(df, "frame", None)
+    return frame if isinstance(frame, pd.DataFrame) else df
+
+
+def _is_engine_table(df: Any) -> bool:
+    return type(df).__module__.startswith("ibis.")
+
+
+def fingerprint(df: Any) -> str:
+    """A short content hash of a frame (values, index and column names): the data's identity in a manifest.
+    A table in an engine (Spark, DuckDB) is not read out: its identity is its schema and row count."""
+    df = _as_frame_or_table(df)
     h = hashlib.sha256()
     h.update("|".join(map(str, df.columns)).encode())
-    h.update(pd.util.hash_pandas_object(df, index=True).to_numpy().tobytes())
+    if _is_engine_table(df):
+        h.update(str(df.schema()).encode())
+        h.update(str(int(df.count().execute())).encode())
+    else:
+        h.update(pd.util.hash_pandas_object(df, index=True).to_numpy().tobytes())
     return h.hexdigest()[:16]
 
 
-def record_input(name: str, df: pd.DataFrame, as_of: Any = None) -> str:
-    """Note an input table's fingerprint and shape in the run manifest; returns the fingerprint.
+def record_input(name: str, df: Any, as_of: Any = None) -> str:
+    """Note an input table's fingerprint and shape in the run manifest; returns the fingerprint. ``df``: a
+    pandas frame, a table in an engine (counted there) or per-arm sums (their frame).
 
     ``as_of``: the last date the table holds data for (a date, timestamp or ``YYYY-MM-DD`` text); the run's
     page and the dashboard show the latest of them as the data's as-of date."""
     fp = fingerprint(df)
-    row = {"table": name, "rows": int(len(df)), "columns": int(df.shape[1]), "fingerprint": fp}
+    df = _as_frame_or_table(df)
+    rows = int(df.count().execute()) if _is_engine_table(df) else len(df)
+    row = {"table": name, "rows": rows, "columns": len(df.columns), "fingerprint": fp}
     if as_of is not None and not pd.isna(as_of):
         row["as_of"] = pd.Timestamp(as_of).date().isoformat()
     rd = run_dir()

@@ -19,7 +19,11 @@ class ChurnData:
     :data:`cmlib.finance.TERMS`, for the account-value model; None when the source has none), the simulated
     ``world`` (None otherwise) and ``churn_covariates``: what drives closure as well as the risk features —
     the product, the offer's APR and whether the card was used in its first month (None: the same as
-    ``covariates``); ``retention_test``: a randomised retention call (None when the source has none)."""
+    ``covariates``); ``retention_test``: a randomised retention call (None when the source has none).
+
+    ``panel_table`` is the panel where the aggregations run: the pandas panel on DuckDB, the same rows
+    registered once in Spark with ``backend="spark"`` (durations, vintages and roll rates are then counted
+    there); the account-level models read ``panel``."""
 
     name: str
     durations: pd.DataFrame
@@ -31,6 +35,8 @@ class ChurnData:
     churn_covariates: list[str] | None = None
     retention_test: pd.DataFrame | None = None
     set_aside: int = 0  # rows of a user's table left out (duration 0: never at risk)
+    panel_table: Any = None
+    backend: str = "duckdb"
 
 
 #: the roles a one-row-per-customer churn table can fill (``columns`` maps a role to the user's column name)
@@ -125,15 +131,23 @@ def customer_table(df: pd.DataFrame, columns: dict | None = None, name: str = "c
 
 
 def churn_data(
-    data_source: str, n_customers: int = 100_000, random_state: int = 1, columns: dict | None = None
+    data_source: str,
+    n_customers: int = 100_000,
+    random_state: int = 1,
+    columns: dict | None = None,
+    backend: str = "duckdb",
 ) -> ChurnData:
     """Load the notebook's data: ``"synthetic"`` (the simulated bank's performance panel with the
     applications' features as covariates), ``"wa_churn"`` (telco churn, one row per customer, real data) or
     a path: to a performance panel (performance schema: one row per account and month), or to a
     one-row-per-customer churn table whose roles ``columns`` names (:func:`customer_table`). Churn =
-    voluntary closure or prepayment."""
+    voluntary closure or prepayment. ``backend``: where the panel's aggregations run (``duckdb`` or
+    ``spark``)."""
     # imported here so that `import cmlib.survival` does not load the simulator
+    from cmlib import engine
     from cmlib.data import bank, load, load_public
+
+    engine.connect(backend)  # an unknown backend is a ParameterError before any data is read
     from cmlib.data.io import as_table
     from cmlib.data.synthetic import default_features
 
@@ -162,7 +176,8 @@ def churn_data(
         if columns or not {"account_id", "month", "mob", "state"} <= set(raw.columns):
             return customer_table(raw, columns, str(data_source))
     panel = world.performance if world is not None else as_table(raw, "performance")
-    d = duration_table(panel)
+    panel_table = panel if backend == "duckdb" else engine.table(panel, backend)  # registered once
+    d = duration_table(panel_table, backend=backend)
     d["churn"] = d["closure"] + d["prepayment"]
     covariates: list[str] = []
     churn_covariates = None
@@ -203,4 +218,17 @@ def churn_data(
         covariates = [c for c in X.columns if X[c].nunique() > 1]
         d = pd.concat([d, X[covariates]], axis=1)
     retention = world.retention_test if world is not None else None
-    return ChurnData(data_source, d, covariates, "churn", panel, world, terms, churn_covariates, retention)
+    return ChurnData(
+        data_source,
+        d,
+        covariates,
+        "churn",
+        panel,
+        world,
+        terms,
+        churn_covariates,
+        retention,
+        0,
+        panel_table,
+        backend,
+    )
