@@ -157,7 +157,7 @@ def test_a_bad_data_source_is_refused_before_any_kernel_and_a_relative_path_is_r
 
 
 def test_notebooks_that_read_a_users_table_list_the_roles_of_its_columns():
-    """`cmlib notebooks` shows, for 01, 04 and 05, which of your columns each section needs; 04's and 05's
+    """`cmlib notebooks` shows, for 01 to 05, which of your columns each section needs; 04's and 05's
     roles are the ones their ``columns`` parameters accept."""
     from pathlib import Path
 
@@ -177,4 +177,4 @@ def test_notebooks_that_read_a_users_table_list_the_roles_of_its_columns():
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert main(["notebooks", "--notebooks-dir", str(root)]) == 0
-    assert out.getvalue().count("roles of your own table's columns") == 3
+    assert out.getvalue().count("roles of your own table's columns") == 5
