@@ -522,14 +522,14 @@ def test_cost_optimisation_runs_on_a_weekly_spend_table_alone(tmp_path):
 
 
 @pytest.mark.spark
-def test_the_ab_test_and_survival_reports_on_spark_equal_the_duckdb_run(tmp_path):
-    """#16: 02 and 04 end to end with ``backend spark`` (local Spark: the contacts' and the panel's
-    aggregations run there) publish the same headline numbers as the DuckDB run, to 1e-9."""
+def test_the_ab_test_survival_and_cost_reports_on_spark_equal_the_duckdb_run(tmp_path):
+    """#16: 02, 04 and 05 end to end with ``backend spark`` (local Spark: the contacts', the panel's and the
+    channel funnel's aggregations run there) publish the same headline numbers as the DuckDB run, to 1e-9."""
 
     def metrics(backend: str) -> dict:
         out = tmp_path / backend
         r = cmlib(
-            "run", "02_ab_testing", "04_survival_churn_delinquency", "--out", str(out),
+            "run", "02_ab_testing", "04_survival_churn_delinquency", "05_cost_optimization", "--out", str(out),
             "-p", "n_customers", "50000", "-p", "backend", backend,
         )  # fmt: skip
         assert r.returncode == 0, r.stdout + r.stderr
