@@ -108,3 +108,31 @@ def test_load_reads_parquet_csv_duckdb_and_validates(world, tmp_path):
         load(tmp_path / "bank.duckdb", table="contacts")
     with pytest.raises(ParameterError, match="source"):
         load(tmp_path / "nope.parquet", table="customers")
+
+
+def test_unreadable_files_are_named_before_reading(tmp_path):
+    """#16: a binary file named .csv, a CSV in another encoding, a header without rows and a damaged
+    Parquet file are each one readable problem (the runner's pre-flight reports it, exit 2), and load()
+    raises it as a DataError rather than pandas' or pyarrow's own error."""
+    from cmlib.data.io import unreadable
+
+    (tmp_path / "bin.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    (tmp_path / "latin.csv").write_bytes(
+        "month,value\n2020-01-01,caf\xe9\n".encode("latin-1") + b"2020-02-01,2\n" * 5
+    )
+    (tmp_path / "head.csv").write_text("month,value\n")
+    (tmp_path / "ok.csv").write_text("month,value\n2020-01-01,1\n")
+    (tmp_path / "bad.parquet").write_bytes(b"PAR1 not really")
+    assert "binary" in unreadable(tmp_path / "bin.csv")
+    assert "not UTF-8" in unreadable(tmp_path / "latin.csv") and "0xe9" in unreadable(tmp_path / "latin.csv")
+    assert "header but no rows" in unreadable(tmp_path / "head.csv")
+    assert unreadable(tmp_path / "ok.csv") is None
+    assert "not a readable Parquet file" in unreadable(tmp_path / "bad.parquet")
+    with pytest.raises(DataError, match="binary, not a CSV"):
+        load(tmp_path / "bin.csv")
+    pd.DataFrame({"a": [1, 2], "b": [3, 4]}).to_parquet(tmp_path / "dup.parquet")
+    raw = pd.read_parquet(tmp_path / "dup.parquet").rename(columns={"b": "a"})
+    from cmlib.data.io import as_table
+
+    with pytest.raises(DataError, match="column 'a' breaks rule 'one column of this name'"):
+        as_table(raw, "performance")

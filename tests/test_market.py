@@ -206,3 +206,17 @@ def test_a_plain_monthly_series_is_a_market_source(tmp_path):
     world_market = syn.simulate_bank(2_000, random_state=3).market
     world_market.to_parquet(tmp_path / "bank" / "market" / "part-0.parquet")
     pd.testing.assert_frame_equal(mk.market_data(str(tmp_path / "bank")).panel, world_market)
+
+
+def test_a_series_with_inf_or_absurd_values_is_refused(tmp_path):
+    """#16: inf or 1e300 in the value column would reach the forecast as a solver error; one DataError."""
+    from cmlib.errors import DataError
+    from cmlib.market.sources import market_data
+
+    d = load_public("debitcards").frame.rename(columns={"debit_card_use_million_isk": "v"})
+    d.loc[[5, 9], "v"] = [np.inf, 1e300]
+    d.to_csv(tmp_path / "s.csv", index=False)
+    with pytest.raises(
+        DataError, match=r"column 'v' breaks rule 'a finite number of at most 1e\+15 in size' in 2 row"
+    ):
+        market_data(str(tmp_path / "s.csv"), value_column="v")

@@ -454,3 +454,20 @@ def test_a_bad_spend_table_is_one_line_naming_the_users_column(tmp_path):
     df.assign(quotes=-df["quotes"]).to_csv(tmp_path / "neg.csv", index=False)
     with pytest.raises(DataError, match=r"column 'quotes' breaks rule '>= 0' in 40 row\(s\)"):
         op.optimisation_data(str(tmp_path / "neg.csv"), columns=roles)
+
+
+def test_a_spend_table_with_absurd_or_idle_spend_or_text_numbers(tmp_path):
+    """#16: spend of 1e308 (a unit error), a channel that never spent (no curve to fit) are one DataError
+    each; numbers stored as text in Parquet are read as numbers."""
+    df, roles = _insurance_as_spend(tmp_path)
+    df.assign(cost=np.where(df.index < 2, 1e308, df["cost"])).to_csv(tmp_path / "huge.csv", index=False)
+    with pytest.raises(DataError, match=r"'cost' breaks rule 'a weekly spend of at most 1e\+12' in 2 row"):
+        op.optimisation_data(str(tmp_path / "huge.csv"), columns=roles)
+    df.assign(cost=0.0).to_csv(tmp_path / "idle.csv", index=False)
+    with pytest.raises(
+        DataError, match=r"'cost' breaks rule 'some weeks with spend above 0 for channel tv' in 40"
+    ):
+        op.optimisation_data(str(tmp_path / "idle.csv"), columns=roles)
+    df.astype({"cost": str}).to_parquet(tmp_path / "text.parquet")
+    got = op.optimisation_data(str(tmp_path / "text.parquet"), columns=roles).tables["channel_spend"]
+    assert got["spend"].dtype == float and got["spend"].to_numpy() == pytest.approx(df["cost"].to_numpy())

@@ -178,3 +178,35 @@ def test_notebooks_that_read_a_users_table_list_the_roles_of_its_columns():
     with contextlib.redirect_stdout(out):
         assert main(["notebooks", "--notebooks-dir", str(root)]) == 0
     assert out.getvalue().count("roles of your own table's columns") == 5
+
+
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        (
+            "parameters:\n  - n_customers: 5\n",
+            "parameter 'parameters': expected a mapping of name: value, got 'list'",
+        ),
+        ("notebooks:\n  - 03_scoring_model\n", "parameter 'notebooks': expected a mapping of notebook"),
+        ("alerts: 5\n", "parameter 'alerts': expected a list of {metric: NB.name, above: X}, got 'int'"),
+        ("parameters:\n  n: [1,\n  x: 2\n", "expected valid YAML, got 'bad.yaml: expected ',' or ']'"),
+    ],
+)
+def test_a_malformed_params_file_is_one_line(tmp_path, text, says):
+    """#16: a params file of the wrong shape is a ParameterError naming the key (exit 2), never a traceback;
+    a YAML syntax error names the line in one line."""
+    f = tmp_path / "bad.yaml"
+    f.write_text(text)
+    with pytest.raises(ParameterError) as e:
+        load_params_file(f)
+    assert says.replace("'", "") in str(e.value).replace("'", "").replace('"', "") and "\n" not in str(
+        e.value
+    )
+
+
+def test_a_params_file_that_is_a_folder_or_binary_is_refused(tmp_path):
+    with pytest.raises(ParameterError, match="a YAML file, not a folder"):
+        load_params_file(tmp_path)
+    (tmp_path / "b.yaml").write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(ParameterError, match="a YAML text file"):
+        load_params_file(tmp_path / "b.yaml")

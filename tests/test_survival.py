@@ -525,10 +525,21 @@ def test_a_one_row_per_customer_churn_table_by_roles(tmp_path):
     assert (
         sv.churn_data(str(_csv(tmp_path, words)), columns=roles).durations["churn"].sum() == d["churn"].sum()
     )
-    with pytest.raises(DataError, match=r"'tenure' breaks rule 'a number of months ≥ 0' in 1 row"):
+    with pytest.raises(
+        DataError, match=r"'tenure' breaks rule 'a number of months in \[0, 1,200\]' in 1 row"
+    ):
         sv.churn_data(
             str(_csv(tmp_path, raw.assign(tenure=raw["tenure"].where(raw.index != 3, -1)))), columns=roles
         )
+    # a unit error (days or seconds read as months) would build a table a million months long
+    with pytest.raises(
+        DataError, match=r"'tenure' breaks rule 'a number of months in \[0, 1,200\]' in 2 row"
+    ):
+        sv.churn_data(
+            str(_csv(tmp_path, raw.assign(tenure=raw["tenure"].where(raw.index > 1, 1e6)))), columns=roles
+        )
+    with pytest.raises(DataError, match=r"'tenure' breaks rule 'some rows with a duration above 0"):
+        sv.churn_data(str(_csv(tmp_path, raw.assign(tenure=0))), columns=roles)
     with pytest.raises(ParameterError, match="columns"):
         sv.churn_data(str(tmp_path / "telco.csv"), columns={"durration": "tenure"})
     with pytest.raises(DataError, match="'event' breaks rule 'required column is missing'"):

@@ -69,10 +69,21 @@ def load(
     :class:`DataError` naming the table, each failing column, the rule and the offending-row count.
     """
     kind, where = _resolve(source, table)
+    problem = unreadable(where) if kind in ("parquet", "parquet_dir", "csv") else None
+    if problem:
+        raise DataError.single(table or Path(str(source)).name, "*", problem, None)
     if kind in ("parquet", "parquet_dir"):
         df = pd.read_parquet(where, columns=columns)
     elif kind == "csv":
-        df = pd.read_csv(where, usecols=columns)
+        try:
+            df = pd.read_csv(where, usecols=columns)
+        except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise DataError.single(
+                table or Path(str(source)).name,
+                "*",
+                f"a readable CSV ({type(exc).__name__}: {str(exc)[:120]})",
+                None,
+            ) from None
     elif kind == "duckdb":
         import duckdb
 
@@ -96,6 +107,12 @@ def load(
 def as_table(df: pd.DataFrame, table: str) -> pd.DataFrame:
     """Validate a frame already read (``load(..., validate=False)``) as ``table``, dates parsed as ``load``
     parses them: for a reader that must look at the data before it knows which table it is."""
+    dup = pd.Index(df.columns)[pd.Index(df.columns).duplicated()].unique()
+    if len(dup):  # pandas keeps both under one name (Parquet) or renames the second x.1 (CSV)
+        raise DataError(
+            table,
+            [{"column": str(c), "rule": "one column of this name", "n_rows": None} for c in dup],
+        )
     df = _parse_dates(df, table)
     if table in schemas.TABLES:
         schemas.validate(df, table)
@@ -115,6 +132,40 @@ def open_table(source: str | Path, table: str | None = None, backend: str = "duc
 
         return ibis.duckdb.connect(str(where), read_only=True).table(table)
     return engine.table(where, backend=backend)
+
+
+def unreadable(path: str | Path) -> str | None:
+    """Why a user's file or folder cannot be read as a table, from its first bytes and Parquet footers alone
+    (a binary file named .csv, a CSV that is not UTF-8, a header without rows, a damaged Parquet file), or
+    None when it looks readable. Cheap enough for the runner's pre-flight."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if path.is_file() and (path.suffix.lower() in {".csv", ".txt"} or path.name.lower().endswith(".csv.gz")):
+        if path.name.lower().endswith(".gz"):
+            return None
+        head = path.open("rb").read(1 << 16)
+        if b"\x00" in head:
+            return f"{path.name} is binary, not a CSV text file"
+        try:
+            text = head.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if exc.start < len(head) - 4:  # not just a character cut at the end of the sample
+                return f"{path.name} is not UTF-8 text (byte {head[exc.start]:#04x} at position {exc.start}): save it as UTF-8"
+            text = head[: exc.start].decode("utf-8")
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        if len(lines) < 2 and len(head) < (1 << 16):
+            return f"{path.name} has a header but no rows"
+        return None
+    files = (
+        [path] if path.is_file() and path.suffix.lower() == ".parquet" else sorted(path.rglob("*.parquet"))
+    )
+    for f in files[:200]:
+        try:
+            pq.read_schema(f)
+        except Exception:  # pyarrow raises several kinds for a damaged footer
+            return f"{f.relative_to(path.parent)} is not a readable Parquet file"
+    return None
 
 
 def header_columns(path: str | Path) -> list[str] | None:

@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from cmlib.errors import DataError
 from cmlib.market.series import select_segments
+
+#: the largest size of a market value the models accept (a balance of 1e15 is a thousand trillion)
+MAX_VALUE = 1e15
 
 
 @dataclass
@@ -39,7 +43,14 @@ def _user_panel(path: str, value_column: str) -> pd.DataFrame:
     require_columns(df, ["month", value_column], name)
     if df["month"].isna().any():
         raise DataError.single(name, "month", "a date", int(df["month"].isna().sum()))
-    return df.assign(**{value_column: numbers(df, value_column, name)})
+    x = numbers(df, value_column, name)
+    bad = ~np.isfinite(x) | (x.abs() > MAX_VALUE)
+    if bad.any():  # inf or 1e300 would reach the forecast's linear algebra as a solver error
+        rule = f"a finite number of at most {MAX_VALUE:.0e} in size"
+        raise DataError.single(
+            name, value_column, rule, int(bad.sum()), df.loc[bad, value_column].head(3).tolist()
+        )
+    return df.assign(**{value_column: x})
 
 
 def market_data(

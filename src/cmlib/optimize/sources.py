@@ -103,6 +103,8 @@ SPEND_ROLES = {
     "value": "value of a booked account, net of its expected loss (optional; else the fallback economics) "
     "[value_per_booking]",
 }
+#: the largest weekly spend on one channel a spend table may hold (larger is a unit error: cents, or a total)
+MAX_WEEKLY_SPEND = 1e12
 _SPEND_COLUMNS = {
     "week": "week_start",
     "channel": "channel",
@@ -153,6 +155,25 @@ def spend_table(df: pd.DataFrame, columns: dict | None = None, name: str = "chan
         raise DataError(
             name, [{**f, "column": back.get(f["column"], f["column"])} for f in exc.failures]
         ) from None
+    out = out.astype({"spend": float, "bookings": "int64"})  # validated as numbers, possibly stored as text
+    failures = []
+    big = ~np.isfinite(out["spend"]) | (out["spend"] > MAX_WEEKLY_SPEND)
+    if big.any():
+        failures.append(
+            {
+                "column": col["spend"],
+                "rule": f"a weekly spend of at most {MAX_WEEKLY_SPEND:.0e}",
+                "n_rows": int(big.sum()),
+            }
+        )
+    idle = out.groupby("channel")["spend"].max()
+    for ch in idle.index[idle <= 0]:  # a curve of bookings against spend needs some spend
+        n = int((out["channel"] == ch).sum())
+        failures.append(
+            {"column": col["spend"], "rule": f"some weeks with spend above 0 for channel {ch}", "n_rows": n}
+        )
+    if failures:
+        raise DataError(name, failures)
     if has_value:
         out["value_per_booking"] = numbers(df.reset_index(drop=True), col["value"], name).to_numpy()
     return out

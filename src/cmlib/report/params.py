@@ -260,12 +260,18 @@ def load_params_file(path: str | Path) -> RunParameters:
           - {metric: 03_scoring_model.psi, above: 0.25, says: "the applicants have shifted"}
     """
     path = Path(path)
-    if not path.exists():
-        raise ParameterError("-f", "an existing YAML file", str(path))
+    if not path.is_file():
+        what = "a YAML file, not a folder" if path.is_dir() else "an existing YAML file"
+        raise ParameterError("-f", what, str(path))
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise ParameterError("-f", "a YAML text file (UTF-8)", f"{path.name}: binary content") from None
     except yaml.YAMLError as exc:
-        raise ParameterError("-f", "valid YAML", f"{path}: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ParameterError("-f", "valid YAML", f"{path.name}: {problem}{where}") from None
     if not isinstance(doc, dict):
         raise ParameterError("-f", "a mapping with keys parameters/notebooks/alerts", type(doc).__name__)
     unknown = set(doc) - {"parameters", "notebooks", "alerts", "description"}
@@ -276,7 +282,21 @@ def load_params_file(path: str | Path) -> RunParameters:
             "an unknown top-level key",
             where=path.name,
         )
-    alerts = doc.get("alerts") or []
+    params, notebooks, alerts = (
+        doc.get("parameters") or {},
+        doc.get("notebooks") or {},
+        doc.get("alerts") or [],
+    )
+    if not isinstance(params, dict):
+        raise ParameterError("parameters", "a mapping of name: value", type(params).__name__, where=path.name)
+    if not isinstance(notebooks, dict) or not all(isinstance(v, dict | None) for v in notebooks.values()):
+        raise ParameterError(
+            "notebooks", "a mapping of notebook: {name: value}", type(notebooks).__name__, where=path.name
+        )
+    if not isinstance(alerts, list):
+        raise ParameterError(
+            "alerts", "a list of {metric: NB.name, above: X}", type(alerts).__name__, where=path.name
+        )
     for a in alerts:
         if not (
             isinstance(a, dict)
@@ -290,11 +310,7 @@ def load_params_file(path: str | Path) -> RunParameters:
                 a,
                 where=path.name,
             )
-    return RunParameters(
-        dict(doc.get("parameters") or {}),
-        {k: dict(v or {}) for k, v in (doc.get("notebooks") or {}).items()},
-        list(alerts),
-    )
+    return RunParameters(dict(params), {k: dict(v or {}) for k, v in notebooks.items()}, list(alerts))
 
 
 def add_cli_params(rp: RunParameters, pairs: list[tuple[str, str]]) -> RunParameters:

@@ -342,6 +342,7 @@ def preflight_sources(specs: list[NotebookSpec], resolved: dict[str, dict]) -> N
     path is made absolute here, against the folder ``cmlib run`` was started in (kernels run in the notebooks'
     folder, where it would mean something else)."""
     from cmlib.data import PUBLIC_SETS
+    from cmlib.data.io import unreadable
 
     for s in specs:
         if "data_source" not in s.parameters:
@@ -359,6 +360,9 @@ def preflight_sources(specs: list[NotebookSpec], resolved: dict[str, dict]) -> N
             raise ParameterError("data_source", "a file that is not empty", v, where=s.name)
         if p.is_dir() and not any(p.iterdir()):
             raise ParameterError("data_source", "a folder that is not empty", v, where=s.name)
+        problem = unreadable(p)
+        if problem:
+            raise ParameterError("data_source", "a readable table", problem, where=s.name)
         resolved.setdefault(s.name, {})["data_source"] = str(p)
         _check_named_columns(s, resolved.get(s.name, {}), p)
 

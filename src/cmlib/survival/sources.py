@@ -47,6 +47,8 @@ CUSTOMER_ROLES = {
     "value": "margin per month, for lifetime value (optional; else that section is skipped)",
     "covariates": "a list of columns that explain churn (optional; else every other column but identifiers)",
 }
+#: the longest duration a churn table may hold: a century of months (anything longer is a unit error)
+MAX_MONTHS = 1200
 #: a categorical covariate with more levels than this is left out (an identifier or free text, not a driver)
 MAX_LEVELS = 20
 
@@ -82,12 +84,18 @@ def customer_table(df: pd.DataFrame, columns: dict | None = None, name: str = "c
         raise ParameterError("columns", f"roles among {', '.join(CUSTOMER_ROLES)}", unknown)
     col = {r: roles.get(r, r) for r in ("duration", "event")}
     require_columns(df, [col["duration"], col["event"], roles.get("segment"), roles.get("value")], name)
-    rule = "a number of months ≥ 0"
+    rule = f"a number of months in [0, {MAX_MONTHS:,}]"
     dur = numbers(df, col["duration"], name, minimum=0, rule=rule)
-    if dur.isna().any():
-        raise DataError.single(name, col["duration"], rule, int(dur.isna().sum()))
+    # a tenure of a million months would make every per-month table that long (the kernel runs out of memory)
+    if dur.isna().any() or (dur > MAX_MONTHS).any():
+        bad = dur.isna() | (dur > MAX_MONTHS)
+        raise DataError.single(
+            name, col["duration"], rule, int(bad.sum()), df.loc[bad, col["duration"]].head(3).tolist()
+        )
     event = check_binary(df, col["event"], name)
     keep = (dur > 0).to_numpy()
+    if not keep.any():
+        raise DataError.single(name, col["duration"], "some rows with a duration above 0 (at risk)", len(df))
     used = {col["duration"], col["event"], roles.get("segment"), roles.get("value")}
     covs = roles.get("covariates")
     if covs is None:
