@@ -42,3 +42,14 @@ def test_validate_bad_file_exits_2_naming_table_column_rule_count(tmp_path):
     assert r.returncode == 2 and "'table'" in r.stderr and "customers" in r.stderr
     r = cmlib("data", "generate", "--customers", "10", "--out", str(tmp_path / "x"))
     assert r.returncode == 2 and "n_customers" in r.stderr
+
+
+def test_a_bank_larger_than_the_free_disk_is_refused_before_writing(tmp_path):
+    """#16: `cmlib data generate --customers 1000000000000` would write for days; refused at once with the
+    estimate and the free space (exit 2), nothing written."""
+    r = subprocess.run(
+        [sys.executable, "-m", "cmlib", "data", "generate", "--customers", "1000000000000", "--out", str(tmp_path / "b")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 2 and "fits the free disk" in r.stderr and "GB free" in r.stderr, r.stderr
+    assert not (tmp_path / "b").exists()
