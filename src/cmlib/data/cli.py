@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import time
 
-
 #: Parquet written per simulated customer, all tables (108 MB per million measured, rounded up)
 DISK_BYTES_PER_CUSTOMER = 130
 
