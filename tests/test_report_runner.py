@@ -158,8 +158,8 @@ def test_wrong_type_exits_2_naming_notebook_parameter_type_and_value(tmp_path):
             "1.5",
             "03_scoring_model: parameter 'holdout_share': expected a number in (0, 1), got 1.5",
         ),
-        ("n_customers", "-5", "parameter 'n_customers': expected a number in [1_000, 50_000_000], got -5"),
-        ("n_customers", "1000000000000", "expected a number in [1_000, 50_000_000], got 1000000000000"),
+        ("n_customers", "-5", "parameter 'n_customers': expected a number in [50_000, 50_000_000], got -5"),
+        ("n_customers", "1000000000000", "expected a number in [50_000, 50_000_000], got 1000000000000"),
         ("alpha", "0", "parameter 'alpha': expected a number in (0, 1), got 0.0"),
     ],
 )
@@ -334,7 +334,9 @@ def _start_sleepy_run(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
     _notebook(
         nbdir / "sleepy.ipynb",
         "seconds = 120  # how long to sleep; in [0, 600]",
-        "import time\ntime.sleep(seconds)",
+        "import time\nfrom cmlib.report import private_dir\n"
+        "(private_dir() / 'list.csv').write_text('account_id\\n1\\n')  # a customer list, never published\n"
+        "time.sleep(seconds)",
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "cmlib", "run", "sleepy", "--notebooks-dir", str(nbdir), "--out", str(out)],
@@ -350,14 +352,21 @@ def _start_sleepy_run(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_sigterm_stops_every_process_and_removes_the_staging_folder(tmp_path):
     import signal
+    import time
 
+    t0 = time.time()
     proc, out = _start_sleepy_run(tmp_path)
+    private = tmp_path / "nbs" / "data" / "private"  # the kernels' project: the notebooks' folder here
+    lists = lambda: [f for f in private.glob("*/list.csv") if f.stat().st_mtime >= t0]  # noqa: E731
+    assert _wait(lambda: bool(lists()), 60), "the notebook never wrote its list"
     proc.send_signal(signal.SIGTERM)
     stdout, _ = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGTERM
     assert "stopped by SIGTERM" in stdout
     assert _wait(lambda: not _processes_of(out), 15), f"left running: {_processes_of(out)}"
     assert not list(out.glob(".staging-*")) and not [p for p in out.iterdir() if p.is_dir()]
+    run_id = re.search(r"run (\S+): stopped", stdout)[1]
+    assert not (private / run_id).exists()  # the run's customer list went with it
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc, prctl")

@@ -10,9 +10,9 @@ from pathlib import Path
 ENV_CACHE_DIR = "CMLIB_CACHE_DIR"
 
 
-def project_root() -> Path:
-    """The folder holding pyproject.toml above the current directory (or the current directory)."""
-    here = Path.cwd().resolve()
+def project_root(start: str | Path | None = None) -> Path:
+    """The folder holding pyproject.toml above ``start`` (default: the current directory), or ``start``."""
+    here = Path(start or Path.cwd()).resolve()
     for p in (here, *here.parents):
         if (p / "pyproject.toml").exists() and (p / "src" / "cmlib").exists():
             return p

@@ -100,6 +100,22 @@ def load(
             df = con.execute(f'SELECT {sel} FROM "{name}"').df()
     else:
         df = engine.spark().table(str(where)).to_pandas()
+    # a name twice: pandas keeps both (Parquet) or renames the second x.1 (CSV), and a reader would then
+    # quietly use one of them — or leak the other (a second target column) into a model
+    names = pd.Series(header_columns(where) if kind == "csv" else list(map(str, df.columns)), dtype=object)
+    dup = names[names.duplicated()].unique()
+    if len(dup):
+        raise DataError(
+            table or Path(str(source)).name,
+            [
+                {
+                    "column": str(c),
+                    "rule": f"one column of this name (it appears {int((names == c).sum())} times)",
+                    "n_rows": None,
+                }
+                for c in dup
+            ],
+        )
     df = _parse_dates(df, table)
     return as_table(df, table) if validate and table is not None else df
 

@@ -276,16 +276,24 @@ def _funnel_moments(sums, stages: list[str]) -> pd.DataFrame:
     return m
 
 
-def arm_counts(data: Any, arm: str, backend: str = "duckdb", table: str = "contacts") -> pd.Series:
-    """Rows per arm (the sample-ratio check's input), counted in the engine or read from :class:`ArmSums`."""
+def arm_counts(
+    data: Any, arm: str, backend: str = "duckdb", table: str = "contacts", control: str | None = None
+) -> pd.Series:
+    """Rows per arm (the sample-ratio check's input), counted in the engine or read from :class:`ArmSums`.
+    With ``control``: a DataError unless there are at least two arms, one of them the control."""
     if is_sums(data):
         check_arm(data, arm)
-        return data.counts()
-    t = engine.table(data, backend)
-    require_columns(t, [arm], table)
-    t = t.filter(t[arm].notnull())
-    c = engine.execute(t.group_by(arm).aggregate(n=t.count()).order_by(arm), backend)
-    return c.set_index(arm)["n"].astype(int)
+        out = data.counts()
+    else:
+        t = engine.table(data, backend)
+        require_columns(t, [arm], table)
+        t = t.filter(t[arm].notnull())
+        c = engine.execute(t.group_by(arm).aggregate(n=t.count()).order_by(arm), backend)
+        out = c.set_index(arm)["n"].astype(int)
+    if control is not None and (control not in out.index or len(out) < 2):
+        rule = f"a control arm '{control}' and at least one other arm"
+        raise DataError.single(table, arm, rule, int(out.sum()), list(map(str, out.index))[:5])
+    return out
 
 
 def srm_check(

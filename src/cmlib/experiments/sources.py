@@ -111,7 +111,12 @@ def experiment_data(
                 raise DataError.single(str(data_source), "experiment_id", f"rows of {experiment_id}", 0)
             return ExperimentData(data_source, ArmSums(raw.reset_index(drop=True), arm), None, None, backend)
         contacts = as_table(raw, "contacts")
+    others = contacts["experiment_id"].dropna().astype(str).unique()
     contacts = contacts[contacts["experiment_id"] == experiment_id]
+    if contacts.empty:
+        raise DataError.single(
+            "contacts", "experiment_id", f"rows of experiment {experiment_id}", 0, sorted(others)[:5]
+        )
     if backend != "duckdb":  # registered once: every readout then aggregates in that engine
         contacts = engine.table(contacts, backend)
     return ExperimentData(data_source, contacts, truth, terms, backend)

@@ -48,6 +48,7 @@ from cmlib.market.series import (  # noqa: F401
     select_segments,
 )
 from cmlib.market.sources import (  # noqa: F401
+    MAX_VALUE,
     MarketData,
     market_data,
 )

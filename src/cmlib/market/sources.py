@@ -44,6 +44,12 @@ def _user_panel(path: str, value_column: str) -> pd.DataFrame:
     if df["month"].isna().any():
         raise DataError.single(name, "month", "a date", int(df["month"].isna().sum()))
     x = numbers(df, value_column, name)
+    twice = df["month"].duplicated(keep=False)
+    if twice.any():  # two values for one month would be summed into one, quietly
+        rule = "one row per month (a series without segments)"
+        raise DataError.single(
+            name, "month", rule, int(twice.sum()), df.loc[twice, "month"].astype(str).head(3).tolist()
+        )
     bad = ~np.isfinite(x) | (x.abs() > MAX_VALUE)
     if bad.any():  # inf or 1e300 would reach the forecast's linear algebra as a solver error
         rule = f"a finite number of at most {MAX_VALUE:.0e} in size"

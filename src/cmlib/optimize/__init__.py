@@ -43,6 +43,7 @@ from cmlib.optimize.economics import (  # noqa: F401
 )
 from cmlib.optimize.sources import (  # noqa: F401
     APPROVAL_FEATURES,
+    MAX_WEEKLY_SPEND,
     SPEND_ROLES,
     TABLES,
     UPLIFT_FEATURES,

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from cmlib.errors import ParameterError
-from cmlib.paths import ENV_CACHE_DIR, cache_root
+from cmlib.paths import ENV_CACHE_DIR, cache_root, project_root
 from cmlib.report.index import write_index, write_run_page
 from cmlib.report.metrics import DONE, ENV_NOTEBOOK, ENV_RUN_DIR, ENV_WAIT_FOR, read_fallbacks, read_metrics
 from cmlib.report.params import NotebookSpec, RunParameters, read_spec, validate_parameters
@@ -203,7 +203,13 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_staging(out_dir: Path, log=None) -> list[str]:
+def private_of(run_id: str, notebooks_dir: Path) -> Path:
+    """The run's customer-level lists (``report.private_dir`` of kernels started in ``notebooks_dir``): removed
+    with a run that publishes nothing."""
+    return project_root(notebooks_dir) / "data" / "private" / run_id.removeprefix(".staging-")
+
+
+def remove_stale_staging(out_dir: Path, log=None, notebooks_dir: Path | None = None) -> list[str]:
     """Remove the staging folders of runs that were killed (their runner is gone; a folder without a pid file
     is from an older layout and counts as stale); returns their names and logs each one."""
     import shutil
@@ -218,6 +224,9 @@ def remove_stale_staging(out_dir: Path, log=None) -> list[str]:
         if pid is not None and pid != os.getpid() and _alive(pid):
             continue
         shutil.rmtree(d, ignore_errors=True)
+        shutil.rmtree(
+            private_of(d.name, notebooks_dir or Path.cwd()), ignore_errors=True
+        )  # published nothing
         gone.append(d.name)
         if log:
             log(f"[cleanup] removed {d.name}: left by a run that was killed")
@@ -342,7 +351,7 @@ def preflight_sources(specs: list[NotebookSpec], resolved: dict[str, dict]) -> N
     path is made absolute here, against the folder ``cmlib run`` was started in (kernels run in the notebooks'
     folder, where it would mean something else)."""
     from cmlib.data import PUBLIC_SETS
-    from cmlib.data.io import unreadable
+    from cmlib.data.io import header_columns, unreadable
 
     for s in specs:
         if "data_source" not in s.parameters:
@@ -363,6 +372,10 @@ def preflight_sources(specs: list[NotebookSpec], resolved: dict[str, dict]) -> N
         problem = unreadable(p)
         if problem:
             raise ParameterError("data_source", "a readable table", problem, where=s.name)
+        head = header_columns(p) or []
+        twice = sorted({c for c in head if head.count(c) > 1})
+        if twice:
+            raise ParameterError("data_source", f"one column of each name in {p.name}", twice, where=s.name)
         resolved.setdefault(s.name, {})["data_source"] = str(p)
         _check_named_columns(s, resolved.get(s.name, {}), p)
 
@@ -441,6 +454,9 @@ def run(
         raise ParameterError("--cell-timeout", "seconds > 0", cell_timeout)
     notebooks_dir = Path(notebooks_dir).resolve()
     out_dir = Path(out_dir).resolve()
+    blocker = next((p for p in [out_dir, *out_dir.parents] if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise ParameterError("--out", "a folder for the reports (a file is in the way)", str(blocker))
     paths = resolve_notebooks(notebooks, notebooks_dir)
     specs = [read_spec(p) for p in paths]
     rp = params or RunParameters()
@@ -452,11 +468,11 @@ def run(
     prepare_banks(specs, resolved, log)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_staging(out_dir, log)
+    remove_stale_staging(out_dir, log, notebooks_dir)
     run_id, staging = claim_run(out_dir, run_id)
     (staging / "notebooks").mkdir(parents=True)
     children: dict[int, subprocess.Popen] = {}
-    restore = _stop_on_signal(children, staging, run_id, log)
+    restore = _stop_on_signal(children, staging, run_id, log, notebooks_dir)
     started = dt.datetime.now()
     by_name = {s.name: s for s in specs}
     results: dict[str, NotebookResult] = {}
@@ -661,7 +677,7 @@ def run(
     return RunResult(run_id, final, status, ordered)
 
 
-def _stop_on_signal(children: dict, staging: Path, run_id: str, log):
+def _stop_on_signal(children: dict, staging: Path, run_id: str, log, notebooks_dir: Path):
     """On SIGTERM or SIGINT: stop every running notebook (its executor's session; the kernel follows its
     parent), remove the staging folder and exit 128 + the signal. Returns a function that puts the previous
     handlers back. Only in the main thread (where Python delivers signals)."""
@@ -684,6 +700,7 @@ def _stop_on_signal(children: dict, staging: Path, run_id: str, log):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
         shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(private_of(run_id, notebooks_dir), ignore_errors=True)
         log(f"run {run_id}: stopped by {signal.Signals(signum).name}; nothing published, staging removed")
         os._exit(128 + signum)
 

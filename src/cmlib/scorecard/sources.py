@@ -150,6 +150,12 @@ def scoring_data(
 
         df = load(data_source, duckdb_table=duckdb_table, validate=False)
         check_user_columns(df, str(data_source))
+        # numbers stored as text (a Parquet string column of "1250"): read as numbers, else binned as categories
+        for c in df.columns:
+            if df[c].dtype == object or pd.api.types.is_string_dtype(df[c].dtype):
+                num = pd.to_numeric(df[c], errors="coerce")
+                if df[c].notna().any() and num.notna().sum() == df[c].notna().sum():
+                    df[c] = num.astype(float)
         if target not in df.columns:
             raise DataError.single(
                 str(data_source), target, "target column present (parameter target)", len(df)

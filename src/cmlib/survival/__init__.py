@@ -63,6 +63,7 @@ from cmlib.survival.retention import (  # noqa: F401
 from cmlib.survival.sources import (  # noqa: F401
     CUSTOMER_ROLES,
     MAX_LEVELS,
+    MAX_MONTHS,
     ChurnData,
     churn_data,
     customer_table,

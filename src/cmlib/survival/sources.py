@@ -132,7 +132,11 @@ def customer_table(df: pd.DataFrame, columns: dict | None = None, name: str = "c
         }
     )
     if "value" in roles:
-        d["margin_per_month"] = pd.to_numeric(df.loc[keep, roles["value"]], errors="coerce").to_numpy(float)
+        # "n/a" among the margins would become a missing value and drop out of every value quietly
+        d["margin_per_month"] = numbers(df, roles["value"], name).loc[keep].to_numpy(float)
+        if np.isnan(d["margin_per_month"]).any():
+            n = int(np.isnan(d["margin_per_month"]).sum())
+            raise DataError.single(name, roles["value"], "a margin on every row (the value role)", n)
     out = ChurnData(name, pd.concat([d, X], axis=1), list(X.columns), "churn")
     out.set_aside = int((~keep).sum())
     return out
