@@ -210,3 +210,23 @@ def test_a_params_file_that_is_a_folder_or_binary_is_refused(tmp_path):
     (tmp_path / "b.yaml").write_bytes(b"\xff\xfe\x00binary")
     with pytest.raises(ParameterError, match="a YAML text file"):
         load_params_file(tmp_path / "b.yaml")
+
+
+def test_parameter_values_the_library_refuses_in_one_line():
+    """#16 probes: text weights, a garbage start month, no funnel stages, a scorecard without features."""
+    import pandas as pd
+
+    from cmlib import experiments as ex
+    from cmlib import market as mk
+    from cmlib.errors import ArtefactError
+    from cmlib.market.sources import market_data
+    from cmlib.scorecard.model import LoadedScorecard
+
+    with pytest.raises(ParameterError, match="weights"):
+        mk.attractiveness(pd.DataFrame({"size": [1.0, 2.0]}, index=["a", "b"]), {"size": "abc"})
+    with pytest.raises(ParameterError, match="start_month"):
+        market_data("debitcards", start_month="garbage")
+    with pytest.raises(ParameterError, match="stages"):
+        ex.funnel_lifts(pd.DataFrame({"arm": ["a", "b"], "x": [1, 0]}), "arm", [], "a")
+    with pytest.raises(ArtefactError, match="at least one feature"):
+        LoadedScorecard({"params": {}, "features": []})

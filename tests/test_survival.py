@@ -550,3 +550,22 @@ def _csv(folder, df):
     path = folder / f"t{len(list(folder.glob('t*.csv')))}.csv"
     df.to_csv(path, index=False)
     return path
+
+
+def test_a_churn_tables_id_role_names_the_customers(tmp_path):
+    """#16: the retention list maps back to the user's customers: the id role's values (else the file's
+    row numbers, counted before rows with a duration of 0 are set aside); a repeated id is refused."""
+    raw = load_public("wa_churn").frame.assign(cust=lambda d: "C" + d.index.astype(str))
+    roles = {"duration": "tenure", "event": "churned"}
+    src = sv.churn_data(str(_csv(tmp_path, raw)), columns={**roles, "id": "cust"})
+    kept = raw[raw["tenure"] > 0]
+    assert src.durations["account_id"].tolist() == kept["cust"].tolist() and "cust" not in src.covariates
+    assert (
+        sv.churn_data(str(_csv(tmp_path, raw)), columns=roles).durations["account_id"].tolist()
+        == kept.index.tolist()
+    )
+    with pytest.raises(DataError, match="'cust' breaks rule 'one row per id' in 1 row"):
+        sv.churn_data(
+            str(_csv(tmp_path, raw.assign(cust=raw["cust"].where(raw.index != 5, "C4")))),
+            columns={**roles, "id": "cust"},
+        )

@@ -375,6 +375,8 @@ def funnel_lifts(
     """Lifts at each stage: ``per_contacted`` (stage rate over all contacts) and ``conditional`` (rate
     among those who reached the previous stage), Holm-adjusted across arms × stages per basis. From
     :class:`ArmSums` the stages must be 0/1 flags, each reached only by those who reached the one before."""
+    if not list(stages):
+        raise ParameterError("stages", "at least one funnel column, in funnel order", list(stages))
     if is_sums(data):
         check_arm(data, arm)
         m = _funnel_moments(data, list(stages))

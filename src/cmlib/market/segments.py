@@ -40,6 +40,13 @@ class AttractivenessResult(Result):
 def attractiveness(metrics: pd.DataFrame, weights: dict[str, float]) -> AttractivenessResult:
     """Rank segments (rows of ``metrics``) by Σ weight × z-score of each metric. A negative weight marks a
     metric where less is better (bad rate). Weights are the analyst's to change."""
+    bad = {
+        c: w
+        for c, w in dict(weights).items()
+        if isinstance(w, bool) or not isinstance(w, int | float) or w != w
+    }
+    if bad:
+        raise ParameterError("weights", "a number per metric (negative: less is better)", bad)
     missing = [c for c in weights if c not in metrics.columns]
     if missing:
         raise ParameterError("weights", f"metrics among {list(metrics.columns)}", missing)

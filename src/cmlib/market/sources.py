@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cmlib.errors import DataError
+from cmlib.errors import DataError, ParameterError
 from cmlib.market.series import select_segments
 
 #: the largest size of a market value the models accept (a balance of 1e15 is a thousand trillion)
@@ -84,6 +84,9 @@ def market_data(
         panel = pub.frame.rename(columns={"debit_card_use_million_isk": value_column})
     else:
         panel = _user_panel(data_source, value_column)
+    for name, v in (("start_month", start_month), ("end_month", end_month)):
+        if v and pd.isna(pd.to_datetime(v, errors="coerce")):
+            raise ParameterError(name, "an ISO date (YYYY-MM-DD) or empty", v)
     keep = (panel["month"] >= (start_month or panel["month"].min())) & (
         panel["month"] <= (end_month or panel["month"].max())
     )

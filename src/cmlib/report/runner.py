@@ -357,6 +357,10 @@ def preflight_sources(specs: list[NotebookSpec], resolved: dict[str, dict]) -> N
         if "data_source" not in s.parameters:
             continue
         v = resolved.get(s.name, {}).get("data_source", s.parameters["data_source"].default)
+        if isinstance(v, str) and not v.strip():
+            raise ParameterError(
+                "data_source", "'synthetic', a public set's name, spark:<table> or a path", v, where=s.name
+            )
         if not isinstance(v, str) or v == "synthetic" or v in PUBLIC_SETS or v.startswith("spark:"):
             continue
         p = Path(v).expanduser().resolve()

@@ -243,6 +243,9 @@ class LoadedScorecard:
     def __init__(self, doc: dict):
         self.doc = doc
         self.metadata = doc.get("metadata", {})
+        if not isinstance(doc["features"], list) or not doc["features"]:
+            # a card without features scores everyone alike: every applicant the same probability of bad
+            raise ArtefactError("scorecard artefact: features must list at least one feature, got none")
         self.features = [f["feature"] for f in doc["features"]]
         shift = doc.get("calibration_shift", 0.0)
         # a shift of 5 log-odds multiplies the odds by 148: beyond that the file is damaged, not recalibrated

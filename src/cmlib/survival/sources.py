@@ -46,6 +46,7 @@ CUSTOMER_ROLES = {
     "segment": "splits the curves (optional; else one group)",
     "value": "margin per month, for lifetime value (optional; else that section is skipped)",
     "covariates": "a list of columns that explain churn (optional; else every other column but identifiers)",
+    "id": "the customer's id, which the retention list names (optional; else the row of the file, from 0)",
 }
 #: the longest duration a churn table may hold: a century of months (anything longer is a unit error)
 MAX_MONTHS = 1200
@@ -83,7 +84,11 @@ def customer_table(df: pd.DataFrame, columns: dict | None = None, name: str = "c
     if unknown:
         raise ParameterError("columns", f"roles among {', '.join(CUSTOMER_ROLES)}", unknown)
     col = {r: roles.get(r, r) for r in ("duration", "event")}
-    require_columns(df, [col["duration"], col["event"], roles.get("segment"), roles.get("value")], name)
+    require_columns(
+        df, [col["duration"], col["event"], roles.get("segment"), roles.get("value"), roles.get("id")], name
+    )
+    if "id" in roles and df[roles["id"]].duplicated().any():
+        raise DataError.single(name, roles["id"], "one row per id", int(df[roles["id"]].duplicated().sum()))
     rule = f"a number of months in [0, {MAX_MONTHS:,}]"
     dur = numbers(df, col["duration"], name, minimum=0, rule=rule)
     # a tenure of a million months would make every per-month table that long (the kernel runs out of memory)
@@ -96,7 +101,7 @@ def customer_table(df: pd.DataFrame, columns: dict | None = None, name: str = "c
     keep = (dur > 0).to_numpy()
     if not keep.any():
         raise DataError.single(name, col["duration"], "some rows with a duration above 0 (at risk)", len(df))
-    used = {col["duration"], col["event"], roles.get("segment"), roles.get("value")}
+    used = {col["duration"], col["event"], roles.get("segment"), roles.get("value"), roles.get("id")}
     covs = roles.get("covariates")
     if covs is None:
         covs = [c for c in df.columns if c not in used and not str(c).lower().endswith("id")]
@@ -125,7 +130,8 @@ def customer_table(df: pd.DataFrame, columns: dict | None = None, name: str = "c
     X = X[independent_columns(X)]
     d = pd.DataFrame(
         {
-            "account_id": np.arange(int(keep.sum())),
+            # the retention list must map back to the user's customers: their id, else the row of the file
+            "account_id": df.loc[keep, roles["id"]].to_numpy() if "id" in roles else np.flatnonzero(keep),
             "duration": dur[keep].to_numpy(float),
             "churn": event[keep].to_numpy(int),
             "segment": df.loc[keep, roles["segment"]].astype(str).to_numpy() if "segment" in roles else "all",
