@@ -103,7 +103,7 @@ def experiment_data(
             t = t.filter(t["experiment_id"] == experiment_id)
         return ExperimentData(data_source, t, None, None, "spark")
     else:
-        raw = load(data_source, validate=False)
+        raw = load(data_source, table="contacts", validate=False)  # a folder's or DuckDB file's contacts
         if looks_like_sums(raw.columns):
             if "experiment_id" in raw.columns:
                 raw = raw[raw["experiment_id"].astype(str) == experiment_id].drop(columns="experiment_id")

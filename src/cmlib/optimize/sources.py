@@ -180,9 +180,18 @@ def spend_table(df: pd.DataFrame, columns: dict | None = None, name: str = "chan
 
 
 def _is_bank_folder(data_source) -> bool:
+    """A folder ``cmlib data generate`` wrote, or a DuckDB file with the bank's tables (contacts, campaigns)."""
     from pathlib import Path
 
+    from cmlib.data.io import DUCKDB_SUFFIXES
+
     p = Path(str(data_source))
+    if p.is_file() and p.suffix in DUCKDB_SUFFIXES:
+        import duckdb
+
+        with duckdb.connect(str(p), read_only=True) as con:
+            names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        return {"contacts", "campaigns"} <= names
     return p.is_dir() and any(
         (p / t).exists() or (p / f"{t}.parquet").exists() for t in ("contacts", "campaigns")
     )
@@ -202,7 +211,7 @@ def optimisation_data(
         world = bank(n_customers, random_state)
         tables = {k: getattr(world, k) for k in TABLES}
     elif columns or not _is_bank_folder(data_source):
-        raw = load(data_source, validate=False)
+        raw = load(data_source, table="channel_spend", validate=False)  # a DuckDB file's channel_spend
         return OptimisationData(
             str(data_source), {"channel_spend": spend_table(raw, columns)}, [], None, True
         )
