@@ -134,5 +134,7 @@ def test_unreadable_files_are_named_before_reading(tmp_path):
     raw = pd.read_parquet(tmp_path / "dup.parquet").rename(columns={"b": "a"})
     from cmlib.data.io import as_table
 
-    with pytest.raises(DataError, match="column 'a' breaks rule 'one column of this name'"):
+    with pytest.raises(
+        DataError, match=r"column 'a' breaks rule 'one column of this name \(it appears 2 times\)'"
+    ):
         as_table(raw, "performance")

@@ -100,35 +100,37 @@ def load(
             df = con.execute(f'SELECT {sel} FROM "{name}"').df()
     else:
         df = engine.spark().table(str(where)).to_pandas()
-    # a name twice: pandas keeps both (Parquet) or renames the second x.1 (CSV), and a reader would then
-    # quietly use one of them — or leak the other (a second target column) into a model
-    names = pd.Series(header_columns(where) if kind == "csv" else list(map(str, df.columns)), dtype=object)
-    dup = names[names.duplicated()].unique()
-    if len(dup):
+    # a CSV's header as written: pandas has renamed a repeated name x.1 by now
+    refuse_repeated_names(
+        header_columns(where) if kind == "csv" else df.columns, table or Path(str(source)).name
+    )
+    df = _parse_dates(df, table)
+    return as_table(df, table) if validate and table is not None else df
+
+
+def refuse_repeated_names(names, table: str) -> None:
+    """A DataError naming every column name that appears more than once (and how often): a reader would
+    quietly use one of them, or leak the other (a second target column) into a model."""
+    names = pd.Series(list(map(str, names)), dtype=object)
+    twice = names[names.duplicated()].unique()
+    if len(twice):
         raise DataError(
-            table or Path(str(source)).name,
+            table,
             [
                 {
-                    "column": str(c),
+                    "column": c,
                     "rule": f"one column of this name (it appears {int((names == c).sum())} times)",
                     "n_rows": None,
                 }
-                for c in dup
+                for c in twice
             ],
         )
-    df = _parse_dates(df, table)
-    return as_table(df, table) if validate and table is not None else df
 
 
 def as_table(df: pd.DataFrame, table: str) -> pd.DataFrame:
     """Validate a frame already read (``load(..., validate=False)``) as ``table``, dates parsed as ``load``
     parses them: for a reader that must look at the data before it knows which table it is."""
-    dup = pd.Index(df.columns)[pd.Index(df.columns).duplicated()].unique()
-    if len(dup):  # pandas keeps both under one name (Parquet) or renames the second x.1 (CSV)
-        raise DataError(
-            table,
-            [{"column": str(c), "rule": "one column of this name", "n_rows": None} for c in dup],
-        )
+    refuse_repeated_names(df.columns, table)
     df = _parse_dates(df, table)
     if table in schemas.TABLES:
         schemas.validate(df, table)

@@ -86,20 +86,11 @@ NUMERIC_SHARE = 0.9
 
 
 def check_user_columns(df: pd.DataFrame, name: str) -> None:
-    """A user's scoring table, checked where pandas would go on quietly: a column name that appears twice
-    (pandas renames the second ``x.1``), and text in a column that is otherwise numbers (a number exported
-    as text, "n.a.", "12,5"): the scorecard would bin it as categories. One DataError listing every problem,
-    each with its column, rule and count of rows."""
-    from cmlib.data.io import header_columns
-
+    """A user's scoring table, checked where pandas would go on quietly: text in a column that is otherwise
+    numbers (a number exported as text, "n.a.", "12,5"): the scorecard would bin it as categories. One
+    DataError listing every such column with its rule and count of rows. (A repeated column name is refused
+    by :func:`cmlib.data.io.load` for every user file.)"""
     failures = []
-    header = header_columns(name) or list(df.columns)
-    seen = pd.Series(header)
-    for c in seen[seen.duplicated()].unique():
-        times = int((seen == c).sum())
-        failures.append(
-            {"column": str(c), "rule": f"one column of this name (it appears {times} times)", "n_rows": None}
-        )
     for c in df.columns:
         x = df[c]
         if x.dtype != object and not pd.api.types.is_string_dtype(x.dtype):
