@@ -230,3 +230,32 @@ def test_parameter_values_the_library_refuses_in_one_line():
         ex.funnel_lifts(pd.DataFrame({"arm": ["a", "b"], "x": [1, 0]}), "arm", [], "a")
     with pytest.raises(ArtefactError, match="at least one feature"):
         LoadedScorecard({"params": {}, "features": []})
+
+
+def test_a_scorecard_fitted_on_other_data_is_one_line_naming_its_source():
+    """#16 probe: a 03 run on german left scorecard.json in the out folder; 05 on the bank then listed 13
+    missing columns. Now one ArtefactError names the card's source and what to do."""
+    import pandas as pd
+
+    from cmlib.errors import ArtefactError
+    from cmlib.scorecard.model import LoadedScorecard
+
+    bins = [{"bin": "missing", "points": 0.0}, {"bin": "[-inf, inf)", "upper": float("inf"), "points": 10.0}]
+    doc = {
+        "params": {"pdo": 20, "base_score": 600, "base_odds": 50},
+        "features": [
+            {"feature": f, "bins": bins, "special_codes": []}
+            for f in ("duration_months", "credit_amount", "age", "job")
+        ],
+        "metadata": {"data_source": "german"},
+    }
+    with pytest.raises(
+        ArtefactError, match=r"fitted on german; this data lacks 4 of its 4 features \(duration_months"
+    ):
+        LoadedScorecard(doc).score(pd.DataFrame({"bureau_score": [700]}))
+    assert (
+        LoadedScorecard(doc)
+        .score(pd.DataFrame({f: [1.0] for f in ("duration_months", "credit_amount", "age", "job")}))
+        .item()
+        == 40.0
+    )

@@ -262,7 +262,16 @@ class LoadedScorecard:
         )
 
     def points(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Points per applicant and feature, from the exported bins."""
+        """Points per applicant and feature, from the exported bins. A card fitted on other data (its
+        features absent here) is an ArtefactError naming its source, not one missing-column line per feature."""
+        lacking = [f for f in self.features if f not in X.columns]
+        if lacking:
+            src = self.metadata.get("data_source", "another source")
+            raise ArtefactError(
+                f"scorecard artefact: fitted on {src}; this data lacks {len(lacking)} of its {len(self.features)} "
+                f"features ({', '.join(lacking[:3])}{', …' if len(lacking) > 3 else ''}): run the scoring "
+                "notebook on this data, or remove the artefact"
+            )
         return points_frame(self.doc["features"], X)
 
     def score(self, X: pd.DataFrame) -> pd.Series:
