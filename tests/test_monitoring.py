@@ -286,6 +286,12 @@ def test_forecast_artefact_round_trip_and_variance_is_exact(feed, tmp_path):
     assert "last good run" in where and got["bookings"].to_numpy() == pytest.approx(f["bookings"].to_numpy())
     other, where = mo.previous_forecast(path, w, m.plan, wk - pd.Timedelta(weeks=1), 8)
     assert "recomputed" in where and "not this one" in where
+    # a damaged file is recomputed, and said on the fallback line (console and run index), not only in the report
+    notes = []
+    path.write_text('{"kind": "monitoring_forecast"')
+    again, where = mo.previous_forecast(path, w, m.plan, wk, 8, on_unreadable=notes.append)
+    assert "could not be read" in where and len(notes) == 1 and "recomputed" in notes[0]
+    assert again["bookings"].to_numpy() == pytest.approx(f["bookings"].to_numpy())
     # the plan runs past the data, so the next week has a forecast
     assert len(mo.weekly_forecast(w, m.plan, wk + pd.Timedelta(weeks=1), 8)) == len(m.campaigns)
 

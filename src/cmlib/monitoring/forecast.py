@@ -104,10 +104,12 @@ def previous_forecast(
     week,
     history_weeks: int = 8,
     since: dict | None = None,
+    on_unreadable=None,
 ):
     """Last week's forecast of ``week``: the one the last good run wrote (``artefact``: a path or None) when it
     forecast this week, else the same forecast recomputed from the data before ``week`` (what that run would
-    have written). Returns (forecast per cell, where it came from)."""
+    have written). Returns (forecast per cell, where it came from). ``on_unreadable(reason)`` is called when
+    the artefact exists but cannot be read (the report's fallback line, so the console and index show it)."""
     from cmlib.artefacts import read_artefact
     from cmlib.errors import ArtefactError
 
@@ -124,6 +126,8 @@ def previous_forecast(
             why = f"the last good run forecast the week of {fw.date()}, not this one"
         except ArtefactError as exc:
             why = f"the last good run's forecast could not be read ({exc})"
+            if on_unreadable is not None:
+                on_unreadable(f"{why}; recomputed from the data before this week")
     return weekly_forecast(
         weekly, plan, week, history_weeks
     ), f"recomputed from the data before this week ({why})"
