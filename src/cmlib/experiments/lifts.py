@@ -287,8 +287,7 @@ def arm_counts(
     else:
         t = engine.table(data, backend)
         require_columns(t, [arm], table)
-        t = t.filter(t[arm].notnull())
-        c = engine.execute(t.group_by(arm).aggregate(n=t.count()).order_by(arm), backend)
+        c = engine.funnel_counts(t.filter(t[arm].notnull()), [], by=[arm], backend=backend)
         out = c.set_index(arm)["n"].astype(int)
     if control is not None and (control not in out.index or len(out) < 2):
         rule = f"a control arm '{control}' and at least one other arm"

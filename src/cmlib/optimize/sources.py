@@ -93,18 +93,7 @@ def _approval_design(frame: pd.DataFrame, feats: list[str], categories: dict | N
 TABLES = ("customers", "campaigns", "contacts", "applications", "channel_spend")
 
 
-#: the roles of a weekly spend table (one row per week and channel), the route without the bank's other
-#: tables: map them to your columns with ``columns`` (default: the role's canonical column in brackets)
-SPEND_ROLES = {
-    "week": "the week's start date (required) [week_start]",
-    "channel": "the marketing channel (required) [channel]",
-    "spend": "money spent on the channel that week, ≥ 0 (required) [spend]",
-    "bookings": "accounts booked from the channel that week, whole numbers ≥ 0 (required) [bookings]",
-    "value": "value of a booked account, net of its expected loss (optional; else the fallback economics) "
-    "[value_per_booking]",
-}
-#: the largest weekly spend on one channel a spend table may hold (larger is a unit error: cents, or a total)
-MAX_WEEKLY_SPEND = 1e12
+#: each role's canonical column (the simulated bank's channel_spend names it so)
 _SPEND_COLUMNS = {
     "week": "week_start",
     "channel": "channel",
@@ -112,6 +101,20 @@ _SPEND_COLUMNS = {
     "bookings": "bookings",
     "value": "value_per_booking",
 }
+#: the roles of a weekly spend table (one row per week and channel), the route without the bank's other
+#: tables: map them to your columns with ``columns`` (default: the role's canonical column in brackets)
+SPEND_ROLES = {
+    r: f"{what} [{_SPEND_COLUMNS[r]}]"
+    for r, what in {
+        "week": "the week's start date (required)",
+        "channel": "the marketing channel (required)",
+        "spend": "money spent on the channel that week, ≥ 0 (required)",
+        "bookings": "accounts booked from the channel that week, whole numbers ≥ 0 (required)",
+        "value": "value of a booked account, net of its expected loss (optional; else the fallback economics)",
+    }.items()
+}
+#: the largest weekly spend on one channel a spend table may hold (larger is a unit error: cents, or a total)
+MAX_WEEKLY_SPEND = 1e12
 
 
 @dataclass

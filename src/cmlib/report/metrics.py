@@ -125,15 +125,21 @@ def _is_engine_table(df: Any) -> bool:
     return type(df).__module__.startswith("ibis.")
 
 
-def fingerprint(df: Any) -> str:
+def _rows(df: Any) -> int:
+    """Rows of a frame, or of an engine table (counted there: one query)."""
+    return int(df.count().execute()) if _is_engine_table(df) else len(df)
+
+
+def fingerprint(df: Any, rows: int | None = None) -> str:
     """A short content hash of a frame (values, index and column names): the data's identity in a manifest.
-    A table in an engine (Spark, DuckDB) is not read out: its identity is its schema and row count."""
+    A table in an engine (Spark, DuckDB) is not read out: its identity is its schema and row count (``rows``
+    when the caller has counted it already)."""
     df = _as_frame_or_table(df)
     h = hashlib.sha256()
     h.update("|".join(map(str, df.columns)).encode())
     if _is_engine_table(df):
         h.update(str(df.schema()).encode())
-        h.update(str(int(df.count().execute())).encode())
+        h.update(str(_rows(df) if rows is None else rows).encode())
     else:
         h.update(pd.util.hash_pandas_object(df, index=True).to_numpy().tobytes())
     return h.hexdigest()[:16]
@@ -145,9 +151,9 @@ def record_input(name: str, df: Any, as_of: Any = None) -> str:
 
     ``as_of``: the last date the table holds data for (a date, timestamp or ``YYYY-MM-DD`` text); the run's
     page and the dashboard show the latest of them as the data's as-of date."""
-    fp = fingerprint(df)
     df = _as_frame_or_table(df)
-    rows = int(df.count().execute()) if _is_engine_table(df) else len(df)
+    rows = _rows(df)  # counted once: on Spark each count is a job
+    fp = fingerprint(df, rows)
     row = {"table": name, "rows": rows, "columns": len(df.columns), "fingerprint": fp}
     if as_of is not None and not pd.isna(as_of):
         row["as_of"] = pd.Timestamp(as_of).date().isoformat()
