@@ -135,6 +135,8 @@ def test_woe_binner_on_german_credit_hand_checked():
     with pytest.raises(DataError, match="at least two distinct values"):
         WoEBinner().fit(X.assign(const=1)[["const"]], y)
     assert WoEBinner().set_params(max_bins=3).get_params()["max_bins"] == 3
+    with pytest.raises(ParameterError, match="backend"):
+        WoEBinner(backend="polars").fit(X, y)
     assert isinstance(W, pd.DataFrame)
 
 

@@ -61,42 +61,55 @@ def attractiveness(metrics: pd.DataFrame, weights: dict[str, float]) -> Attracti
 
 def segment_metrics(
     market: pd.DataFrame,
-    customers: pd.DataFrame,
-    contacts: pd.DataFrame,
-    applications: pd.DataFrame,
-    performance: pd.DataFrame,
+    customers,
+    contacts,
+    applications,
+    performance,
     by: str = "segment",
+    backend: str = "duckdb",
 ) -> TableResult:
     """Per segment, from the bank's own tables and the market panel: size (latest market balance),
     growth (YoY of market balance), responses per contact, approvals per application, the 12-month bad
-    rate of booked accounts (90+ DPD within 12 months on book) and monthly margin per account. ``segment`` must be a column of both ``market`` and ``customers``."""
-    for name, df, cols in (
-        ("market", market, ["month", by, "market_balance"]),
-        ("customers", customers, ["customer_id", by]),
-        ("contacts", contacts, ["customer_id", "responded"]),
-        ("applications", applications, ["customer_id", "decision", "bad_12m"]),
-        ("performance", performance, ["customer_id", "margin"]),
-    ):
-        require_columns(df, cols, name)
+    rate of booked accounts (90+ DPD within 12 months on book) and monthly margin per account. ``segment`` must
+    be a column of both ``market`` and ``customers``.
+
+    The four bank tables may be pandas frames, Parquet folders or Ibis tables: each rate is one
+    join-and-group-by in :mod:`cmlib.engine` on ``backend`` (DuckDB in process, or Spark), so the contacts
+    and the monthly performance of a whole book are never brought into Python. A customer not in
+    ``customers`` belongs to no segment and is left out."""
+    from cmlib import engine
+
+    require_columns(market, ["month", by, "market_balance"], "market")
+    tabs = {
+        "customers": (customers, ["customer_id", by]),
+        "contacts": (contacts, ["customer_id", "responded"]),
+        "applications": (applications, ["customer_id", "decision", "bad_12m"]),
+        "performance": (performance, ["customer_id", "margin"]),
+    }
+    t = {}
+    for name, (data, cols) in tabs.items():
+        t[name] = engine.table(data, backend)
+        require_columns(t[name], cols, name)
+    seg = t["customers"].select("customer_id", by)
+
+    def rate(name: str, value) -> pd.Series:
+        j = t[name].inner_join(seg, "customer_id")
+        expr = j.group_by(by).aggregate(v=value(j).cast("float64").mean()).order_by(by)
+        return engine.execute(expr, backend).set_index(by)["v"]
+
     last = market["month"].max()
     cur = market[market["month"] == last].set_index(by)["market_balance"]
     prev = market[market["month"] == last - pd.DateOffset(years=1)].set_index(by)["market_balance"]
-    seg_of = customers.set_index("customer_id")[by]
-    con = contacts.assign(_s=contacts["customer_id"].map(seg_of))
-    app = applications.assign(_s=applications["customer_id"].map(seg_of))
-    perf = performance.assign(_s=performance["customer_id"].map(seg_of))
     out = pd.DataFrame(
         {
             "size": cur,
             "growth": cur / prev - 1,
             # each rate named by its denominator (and the bad rate by its definition): 90+ DPD within 12
             # months on book, of booked accounts
-            "responses_per_contact": con.groupby("_s")["responded"].mean(),
-            "approvals_per_application": app.groupby("_s")["decision"].apply(
-                lambda d: (d == "approved").mean()
-            ),
-            "bad_rate_12m": app.groupby("_s")["bad_12m"].mean(),
-            "margin_per_account_month": perf.groupby("_s")["margin"].mean(),
+            "responses_per_contact": rate("contacts", lambda j: j["responded"]),
+            "approvals_per_application": rate("applications", lambda j: j["decision"] == "approved"),
+            "bad_rate_12m": rate("applications", lambda j: j["bad_12m"]),
+            "margin_per_account_month": rate("performance", lambda j: j["margin"]),
         }
     )
     out.index.name = by

@@ -45,10 +45,11 @@ def week_start(dates) -> pd.Series:
 
 
 def weekly_funnel(
-    contacts: pd.DataFrame,
+    contacts,
     complaints: pd.DataFrame | None = None,
     cells: pd.DataFrame | None = None,
     by: tuple[str, ...] = ("campaign", "channel"),
+    backend: str = "duckdb",
 ) -> pd.DataFrame:
     """Weekly counts per ``by`` cell: contacts and each funnel stage, spend (contact costs plus each cell's
     ``fixed_weekly_cost`` from ``cells`` in the weeks it ran), bookings whose early outcome is known
@@ -56,21 +57,14 @@ def weekly_funnel(
     90 days of the active accounts known by then, and complaints received that week.
 
     ``contacts``: one row per contact with ``week`` (any date in it), the ``by`` columns, 0/1 funnel flags
-    and ``cost``; ``early_dpd30`` (missing until known) and ``spend_90d`` are optional."""
+    and ``cost``; ``early_dpd30`` (missing until known) and ``spend_90d`` are optional. A pandas frame is
+    counted in memory; an Ibis table, or any frame with ``backend="spark"``, is counted by
+    :mod:`cmlib.engine` on that backend (the same counts, tested), so the contacts may be a table of any
+    size. Complaints and cells are small and stay in pandas."""
     by = list(by)
     require_columns(contacts, ["week", *by, *FUNNEL[1:], "cost"], "contacts")
-    c = contacts.assign(week=week_start(contacts["week"]).to_numpy())
-    flags = {k: c[k].astype(bool).astype(np.int64) for k in FUNNEL[1:]}
-    d = pd.DataFrame({"week": c["week"], **{b: c[b] for b in by}, **flags, "cost": c["cost"].astype(float)})
-    d["contacts"] = 1
-    if "early_dpd30" in c:
-        known = c["early_dpd30"].notna() & c["booked"].astype(bool)
-        d["mature_bookings"] = known.astype(np.int64)
-        d["early_dpd30"] = (c["early_dpd30"].fillna(False).astype(bool) & known).astype(np.int64)
-    if "spend_90d" in c:
-        d["active_mature"] = c["spend_90d"].notna().astype(np.int64)
-        d["spend_90d"] = c["spend_90d"].fillna(0.0).astype(float)
-    g = d.groupby(["week", *by], observed=True, sort=True).sum().reset_index()
+    in_memory = isinstance(contacts, pd.DataFrame) and backend == "duckdb"
+    g = _weekly_counts(contacts, by) if in_memory else _weekly_counts_engine(contacts, by, backend)
     g = g.rename(columns={"cost": "spend"})
     if cells is not None and "fixed_weekly_cost" in cells:
         fixed = cells.set_index(by)["fixed_weekly_cost"]
@@ -84,6 +78,48 @@ def weekly_funnel(
         g = g.merge(n, on=["week", *by], how="left")
         g["complaints"] = g.pop("n").fillna(0).astype(np.int64)
     return g
+
+
+def _weekly_counts(contacts: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    c = contacts.assign(week=week_start(contacts["week"]).to_numpy())
+    flags = {k: c[k].astype(bool).astype(np.int64) for k in FUNNEL[1:]}
+    d = pd.DataFrame({"week": c["week"], **{b: c[b] for b in by}, **flags, "cost": c["cost"].astype(float)})
+    d["contacts"] = 1
+    if "early_dpd30" in c:
+        known = c["early_dpd30"].notna() & c["booked"].astype(bool)
+        d["mature_bookings"] = known.astype(np.int64)
+        d["early_dpd30"] = (c["early_dpd30"].fillna(False).astype(bool) & known).astype(np.int64)
+    if "spend_90d" in c:
+        d["active_mature"] = c["spend_90d"].notna().astype(np.int64)
+        d["spend_90d"] = c["spend_90d"].fillna(0.0).astype(float)
+    return d.groupby(["week", *by], observed=True, sort=True).sum().reset_index()
+
+
+def _weekly_counts_engine(contacts, by: list[str], backend: str) -> pd.DataFrame:
+    """:func:`_weekly_counts` as one engine query: the same columns, order and dtypes."""
+    from cmlib import engine
+
+    t = engine.table(contacts, backend)
+    # the Monday of the week on both engines (date_trunc('week') starts weeks on Monday in DuckDB and Spark)
+    t = t.mutate(week=t["week"].cast("date").truncate("W"))
+    flag = {k: t[k].cast("boolean").fill_null(False) for k in FUNNEL[1:]}
+    aggs = {k: engine._bool_count(flag[k]) for k in FUNNEL[1:]}
+    aggs["cost"] = t["cost"].cast("float64").sum().fill_null(0.0)
+    aggs["contacts"] = t.count().cast("int64")
+    if "early_dpd30" in t.columns:
+        known = t["early_dpd30"].notnull() & flag["booked"]
+        aggs["mature_bookings"] = engine._bool_count(known)
+        aggs["early_dpd30"] = engine._bool_count(t["early_dpd30"].cast("boolean").fill_null(False) & known)
+    if "spend_90d" in t.columns:
+        aggs["active_mature"] = t["spend_90d"].count().cast("int64")
+        aggs["spend_90d"] = t["spend_90d"].cast("float64").sum().fill_null(0.0)
+    expr = t.group_by(["week", *by]).aggregate(**aggs).order_by(["week", *by])
+    g = engine.execute(expr, backend)
+    # the week's resolution as the in-memory path gives it (that of the frame's dates; microseconds otherwise)
+    unit = contacts["week"].dtype if isinstance(contacts, pd.DataFrame) else None
+    unit = unit if pd.api.types.is_datetime64_dtype(unit) else "datetime64[us]"
+    g["week"] = pd.to_datetime(g["week"]).astype(unit)
+    return g.reset_index(drop=True)
 
 
 def kpi_values(counts: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:

@@ -237,6 +237,9 @@ class WoEBinner(BaseEstimator):
     ``rare_alpha=None`` for a strict minimum share. ``user_splits={feature: [b1, b2, …]}`` overrides the
     optimiser for a numeric feature (manual breaks: bins [-inf, b1), [b1, b2), …, [bk, inf)).
     WoE = ln(share of non-events / share of events) per bin (positive = safer), with ``smoothing``.
+    ``backend``: where the counts run — ``"duckdb"`` (a frame is counted in numpy, a table by DuckDB) or
+    ``"spark"`` (a frame is registered in Spark and every count is a Spark aggregate; the bins are the same,
+    tested, since Spark's ``percentile`` is exact).
     """
 
     def __init__(
@@ -251,6 +254,7 @@ class WoEBinner(BaseEstimator):
         rare_alpha: float | None = 0.001,
         rare_min_odds_ratio: float = 2.0,
         user_splits: dict | None = None,
+        backend: str = "duckdb",
     ):
         self.n_prebins = n_prebins
         self.max_bins = max_bins
@@ -262,6 +266,7 @@ class WoEBinner(BaseEstimator):
         self.rare_alpha = rare_alpha
         self.rare_min_odds_ratio = rare_min_odds_ratio
         self.user_splits = user_splits
+        self.backend = backend
 
     def _woe(self, e: float, t: float) -> float:
         s = self.smoothing
@@ -275,6 +280,8 @@ class WoEBinner(BaseEstimator):
         engine aggregate and the rows never reach Python."""
 
         table_name = "training data"
+        backend = self.backend
+        engine.connect(backend)  # an unknown backend is a ParameterError before anything is counted
         if isinstance(X, pd.DataFrame):
             y = check_binary(pd.DataFrame({"target": np.asarray(y)}), "target", table_name)
             if len(X) != len(y):
@@ -284,12 +291,14 @@ class WoEBinner(BaseEstimator):
             flags = {f: X[f].astype(float) for f in features if pd.api.types.is_bool_dtype(X[f])}
             t = X.assign(**flags, _target=y.to_numpy())  # stays in memory: the engine counts frames in numpy
             n, n_event = len(y), float(y.sum())  # check_binary has checked the values and both classes
+            if backend != "duckdb":
+                t = engine.table(t, backend)
         else:
             if not isinstance(y, str):
                 raise ParameterError(
                     "y", "the target column's name when X is a table or path", type(y).__name__
                 )
-            t = engine.table(X)
+            t = engine.table(X, backend)
             target, features = y, [c for c in t.columns if c != y]
             require_columns(t, [target], table_name)
             tv = t[target]
@@ -299,7 +308,8 @@ class WoEBinner(BaseEstimator):
                     n_event=tv.cast("float64").sum(),
                     n_null_target=tv.isnull().sum().cast("int64"),
                     n_bad_target=(~tv.cast("float64").isin([0.0, 1.0])).sum().cast("int64"),
-                )
+                ),
+                backend,
             ).iloc[0]
             n, n_event = int(r0["n"]), float(r0["n_event"] or 0)
             if int(r0["n_null_target"] or 0):
@@ -310,7 +320,7 @@ class WoEBinner(BaseEstimator):
                 raise DataError.single(table_name, target, "binary target in {0, 1}", int(r0["n_bad_target"]))
             if n_event in (0, n):
                 raise DataError.single(table_name, target, "both classes present", n)
-        prof = engine.column_profile(t, features)
+        prof = engine.column_profile(t, features, backend)
         self.total_events_ = n_event
         self.total_nonevents_ = float(n - n_event)
         self.tables_: dict[str, pd.DataFrame] = {}
@@ -333,15 +343,19 @@ class WoEBinner(BaseEstimator):
             if f not in manual and prof.loc[f, "n_distinct"] <= self.n_prebins + len(specials[f])
         ]
         edges = dict(manual)
-        for f, vals in engine.distinct_values_many(t, few).items():
+        for f, vals in engine.distinct_values_many(t, few, backend).items():
             vals = [v for v in vals if v not in specials[f]]
             if len(vals) <= self.n_prebins:  # the approximate count can be a little off: check exactly
                 edges[f] = vals[1:]
         edges.update(
-            engine.quantile_edges_many(t, {f: specials[f] for f in numeric if f not in edges}, self.n_prebins)
+            engine.quantile_edges_many(
+                t, {f: specials[f] for f in numeric if f not in edges}, self.n_prebins, backend
+            )
         )
         # categoricals are counted as text by bin_counts_many on either path
-        counts = engine.bin_counts_many(t, target, {f: (edges[f], specials[f]) for f in numeric}, categorical)
+        counts = engine.bin_counts_many(
+            t, target, {f: (edges[f], specials[f]) for f in numeric}, categorical, backend
+        )
         for f in features:
             if f in numeric:
                 pre = counts[f]

@@ -201,6 +201,18 @@ class BankWorld:
         df = getattr(self, table)
         return df if columns is None else df[list(columns)]
 
+    def table(self, table: str, backend: str = "duckdb"):
+        """One table as an Ibis table on ``backend`` for :mod:`cmlib.engine`: a cached bank's Parquet folder is
+        read by the engine itself (no row comes into Python), an in-memory bank's frame is registered."""
+        from cmlib import engine
+
+        if table not in self.TABLES:
+            raise KeyError(f"no table {table!r} in the bank (tables: {', '.join(self.TABLES)})")
+        path = getattr(self, "_path", None)
+        if path is not None and table not in vars(self):
+            return engine.table(Path(path) / table, backend)
+        return engine.table(getattr(self, table), backend)
+
 
 class CachedBankWorld(BankWorld):
     """A cached bank whose tables are read from Parquet the first time they are used, so a notebook that needs
