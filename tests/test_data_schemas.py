@@ -21,7 +21,7 @@ def test_missing_column(world):
     with pytest.raises(DataError) as e:
         validate(world.customers.drop(columns=["income"]), "customers")
     assert str(e.value) == (
-        "table 'customers': column 'income' breaks rule 'required column is missing' in 5000 row(s)"
+        "table 'customers': column 'income' breaks rule 'required column is missing' (the table has 5,000 rows)"
     )
 
 

@@ -230,3 +230,38 @@ def test_parquet_folder_runs_lazily(tmp_path):
     got = engine.funnel_counts(tmp_path / "contacts", STAGES)
     c = pd.read_parquet(tmp_path / "contacts")
     assert got["n"].item() == len(c) and got["n_booked"].item() == c["booked"].sum()
+
+
+@pytest.mark.spark
+def test_a_spark_database_is_a_source_by_its_tables_names(tmp_path):
+    """``spark:<database>.<table>`` reads that table (Ibis would quote a dotted name as one identifier); 06's
+    ``spark:<database>`` reads its six tables by name and gives the folder's feed; a table that is not in the
+    catalog is one DataError naming it."""
+    from cmlib import monitoring as mo
+    from cmlib.data import load, write_bank
+    from cmlib.errors import DataError
+
+    out = write_bank(tmp_path / "w", n_customers=2_000, random_state=4)
+    session = engine.spark()._session
+    db = f"cm_{tmp_path.name.replace('-', '_')}"
+    session.sql(f"CREATE DATABASE IF NOT EXISTS {db} LOCATION '{tmp_path / 'db'}'")
+    for t in (
+        "monitoring_contacts",
+        "monitoring_plan",
+        "complaints",
+        "survey",
+        "monitoring_campaigns",
+        "customers",
+    ):
+        df = session.read.parquet(str(out / t))
+        df.write.mode("overwrite").option("path", str(tmp_path / "db" / t)).saveAsTable(f"{db}.{t}")
+    plan = load(f"spark:{db}.monitoring_plan", table="monitoring_plan")
+    assert len(plan) == len(pd.read_parquet(out / "monitoring_plan"))
+    from_spark, from_folder = mo.monitoring_data(f"spark:{db}"), mo.monitoring_data(str(out))
+    pd.testing.assert_frame_equal(
+        mo.weekly_funnel(from_spark.contacts, from_spark.complaints, from_spark.cells),
+        mo.weekly_funnel(from_folder.contacts, from_folder.complaints, from_folder.cells),
+        check_dtype=False,  # Spark returns nanosecond dates, Parquet microsecond ones
+    )
+    with pytest.raises(DataError, match=r"table 'nowhere\.contacts'.*a table in Spark's catalog"):
+        load("spark:nowhere.contacts", table="contacts")

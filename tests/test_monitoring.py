@@ -342,6 +342,35 @@ def test_a_written_world_reads_back_through_the_user_route(tmp_path):
         mo.monitoring_data(str(out))
 
 
+def test_a_contacts_table_with_its_own_column_names_is_read_through_the_columns_mapping(tmp_path):
+    """#16 (06's roles): a warehouse export calls the week send_week and the cost unit_cost; ``columns`` maps
+    them, the feed equals the one with the canonical names, and an error names the user's column."""
+    from cmlib.data import write_bank
+
+    out = write_bank(tmp_path / "w", n_customers=2_000, random_state=4)
+    plain = mo.monitoring_data(str(out))
+    part = out / "monitoring_contacts" / "part-00000.parquet"
+    c = pd.read_parquet(out / "monitoring_contacts")
+    c.rename(columns={"week": "send_week", "cost": "unit_cost"}).to_parquet(part)
+    with pytest.raises(DataError, match="column 'week' breaks rule 'required column is missing'"):
+        mo.monitoring_data(str(out))
+    mapping = {"week": "send_week", "cost": "unit_cost"}
+    mapped = mo.monitoring_data(str(out), columns=mapping)
+    pd.testing.assert_frame_equal(mapped.contacts, plain.contacts)
+    pd.testing.assert_frame_equal(
+        mo.weekly_funnel(mapped.contacts, mapped.complaints, mapped.cells),
+        mo.weekly_funnel(plain.contacts, plain.complaints, plain.cells),
+    )
+    c.loc[c.index[:4], "cost"] = -1.0
+    c.rename(columns={"week": "send_week", "cost": "unit_cost"}).to_parquet(part)
+    with pytest.raises(DataError, match=r"column 'unit_cost' breaks rule '>= 0' in 4 row"):
+        mo.monitoring_data(str(out), columns=mapping)
+    with pytest.raises(ParameterError, match="roles among the monitoring_contacts columns"):
+        mo.monitoring_data(str(out), columns={"sent": "send_week"})
+    with pytest.raises(DataError, match="sendweek"):
+        mo.monitoring_data(str(out), columns={"week": "sendweek"})
+
+
 def test_the_cached_feed_equals_the_simulated_one(tmp_path, monkeypatch):
     from cmlib.data import cached_bank, read_bank
     from cmlib.data.synthetic import simulate_monitoring

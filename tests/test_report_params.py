@@ -157,8 +157,9 @@ def test_a_bad_data_source_is_refused_before_any_kernel_and_a_relative_path_is_r
 
 
 def test_notebooks_that_read_a_users_table_list_the_roles_of_its_columns():
-    """`cmlib notebooks` shows, for 01 to 05, which of your columns each section needs; 04's and 05's
-    roles are the ones their ``columns`` parameters accept."""
+    """`cmlib notebooks` shows, for every notebook, which of your columns each section needs; 04's and 05's
+    roles are the ones their ``columns`` parameters accept; 06 reads a folder of tables and its ``columns``
+    maps the contacts table's."""
     from pathlib import Path
 
     from cmlib.cli import main
@@ -171,13 +172,15 @@ def test_notebooks_that_read_a_users_table_list_the_roles_of_its_columns():
     assert {"month", "value_column"} <= set(read_spec(root / "01_market_analysis.ipynb").roles)
     spend = read_spec(root / "05_cost_optimization.ipynb")
     assert set(SPEND_ROLES) <= set(spend.roles) and "columns" in spend.parameters
+    mon = read_spec(root / "06_campaign_monitoring.ipynb")
+    assert mon.columns_table == "monitoring_contacts" and mon.columns_table in mon.roles
     import contextlib
     import io
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert main(["notebooks", "--notebooks-dir", str(root)]) == 0
-    assert out.getvalue().count("roles of your own table's columns") == 5
+    assert out.getvalue().count("roles of your own table's columns") == 6
 
 
 @pytest.mark.parametrize(

@@ -508,6 +508,21 @@ def test_columns_a_notebook_names_are_checked_before_any_kernel(tmp_path):
         str(root / "notebooks"),
     )
     assert r.returncode == 2 and "'target'" in r.stderr and "bad" in r.stderr, r.stderr
+    # 06 reads a folder of tables: its columns mapping is checked against the contacts table's header
+    (tmp_path / "feed" / "monitoring_contacts").mkdir(parents=True)
+    df.rename(columns={"tenure": "send_week"}).to_parquet(
+        tmp_path / "feed" / "monitoring_contacts" / "p.parquet"
+    )
+    r = cmlib(
+        "run", "06_campaign_monitoring", "-p", "data_source", str(tmp_path / "feed"),
+        "-p", "columns", "{week: sendweek}", "--out", str(tmp_path / "reports"),
+        "--notebooks-dir", str(root / "notebooks"),
+    )  # fmt: skip
+    assert r.returncode == 2 and "06_campaign_monitoring" in r.stderr, r.stdout + r.stderr
+    assert (
+        "columns of monitoring_contacts (it has send_week, churned, plan)" in r.stderr
+        and "sendweek" in r.stderr
+    )
 
 
 def test_cost_optimisation_runs_on_a_weekly_spend_table_alone(tmp_path):

@@ -44,6 +44,8 @@ class DataError(CmlibError, ValueError):
                 n = f.get("n_rows")
                 # a count the caller could not know (a table it never materialised) is left out, never negative
                 where = f" in {n} row(s)" if n is not None and n >= 0 else ""
+                if where and str(f["rule"]).startswith("required column is missing"):
+                    where = f" (the table has {n:,} rows)"  # every row lacks it: say what the count is
                 parts.append(f"column '{f['column']}' breaks rule '{f['rule']}'{where}{ex_txt}")
             message = "; ".join(parts) or "invalid"
         super().__init__(f"table '{table}': {message}")

@@ -14,6 +14,7 @@ import pandas as pd
 from cmlib import engine
 from cmlib.data import schemas
 from cmlib.errors import DataError, ParameterError
+from cmlib.validation import require_columns
 
 DUCKDB_SUFFIXES = {".duckdb", ".db", ".ddb"}
 
@@ -51,7 +52,15 @@ def _parse_dates(df: pd.DataFrame, table: str | None) -> pd.DataFrame:
                 and col in df.columns
                 and not pd.api.types.is_datetime64_any_dtype(df[col])
             ):
-                df[col] = pd.to_datetime(df[col], errors="coerce")
+                raw = df[col]
+                parsed = pd.to_datetime(raw, errors="coerce")
+                # a value that is there but is no date: say so, rather than let it fail 'not null' later
+                bad = parsed.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+                if bad.any():
+                    raise DataError.single(
+                        table, col, "a date such as 2024-01-31", int(bad.sum()), raw[bad].head(3).tolist()
+                    )
+                df[col] = parsed
     return df
 
 
@@ -99,7 +108,7 @@ def load(
             sel = ", ".join(f'"{c}"' for c in columns) if columns else "*"
             df = con.execute(f'SELECT {sel} FROM "{name}"').df()
     else:
-        df = engine.spark().table(str(where)).to_pandas()
+        df = engine.spark_table(str(where)).to_pandas()
     # a CSV's header as written: pandas has renamed a repeated name x.1 by now
     refuse_repeated_names(
         header_columns(where) if kind == "csv" else df.columns, table or Path(str(source)).name
@@ -139,12 +148,36 @@ def as_table(df: pd.DataFrame, table: str) -> pd.DataFrame:
     return df
 
 
+def as_mapped_table(
+    df: pd.DataFrame, table: str, columns: dict | None = None, name: str | None = None
+) -> pd.DataFrame:
+    """:func:`as_table` for a user's table whose columns have names of their own: ``columns`` maps the
+    table's column names (its roles) to the user's (``{"week": "send_week", "cost": "unit_cost"}``). The
+    mapped columns are renamed before validation, and every error names the user's column, not the role."""
+    roles = {str(k): str(v) for k, v in dict(columns or {}).items()}
+    known = list(schemas.TABLES[table])
+    unknown = sorted(set(roles) - set(known))
+    if unknown:
+        raise ParameterError("columns", f"roles among the {table} columns ({', '.join(known)})", unknown)
+    name = name or table
+    require_columns(df, list(roles.values()), name)
+    # a column of the role's own name that another column replaces is not the one meant: drop it
+    replaced = [r for r, c in roles.items() if r != c and r in df.columns and r not in roles.values()]
+    out = df.drop(columns=replaced).rename(columns={c: r for r, c in roles.items()})
+    try:
+        return as_table(out, table)
+    except DataError as exc:
+        raise DataError(
+            name, [{**f, "column": roles.get(f["column"], f["column"])} for f in exc.failures]
+        ) from None
+
+
 def open_table(source: str | Path, table: str | None = None, backend: str = "duckdb"):
     """A lazy Ibis table over ``source`` (Parquet file/folder, CSV, DuckDB file table or spark:<table>)."""
 
     kind, where = _resolve(source, table)
     if kind == "spark":
-        return engine.spark().table(str(where))
+        return engine.spark_table(str(where))
     if kind == "duckdb":
         import ibis
 

@@ -46,6 +46,7 @@ from cmlib.engine.core import (  # noqa: F401
     execute_numeric,
     in_threads,
     spark,
+    spark_table,
     table,
     to_arrow,
 )

@@ -61,6 +61,23 @@ def spark() -> ibis.BaseBackend:
     return _SPARK
 
 
+def spark_table(name: str) -> ir.Table:
+    """A table of Spark's catalog by name: ``table``, ``database.table`` or ``catalog.database.table``. A
+    name that is not there is one DataError naming it (not Spark's analysis trace)."""
+    from cmlib.errors import DataError
+
+    *db, tbl = str(name).split(".")
+    con = spark()
+    try:
+        if len(db) > 1:
+            return con.table(tbl, database=(db[0], ".".join(db[1:])))
+        return con.table(tbl, database=db[0]) if db else con.table(tbl)
+    except Exception as exc:  # pyspark's AnalysisException, or Ibis's TableNotFound
+        if "not found" not in str(exc).lower() and "cannot be found" not in str(exc).lower():
+            raise
+        raise DataError.single(str(name), "*", "a table in Spark's catalog", None) from None
+
+
 def connect(backend: str = "duckdb") -> ibis.BaseBackend:
     if backend == "duckdb":
         return duckdb()

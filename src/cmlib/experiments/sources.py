@@ -98,7 +98,7 @@ def experiment_data(
         truth = world.truth
         terms = arm_terms(world.campaigns, experiment_id)
     elif str(data_source).startswith("spark:"):
-        t = engine.spark().table(str(data_source).split(":", 1)[1])
+        t = engine.spark_table(str(data_source).split(":", 1)[1])
         if "experiment_id" in t.columns:
             t = t.filter(t["experiment_id"] == experiment_id)
         return ExperimentData(data_source, t, None, None, "spark")

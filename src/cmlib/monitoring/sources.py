@@ -26,11 +26,17 @@ class MonitoringData:
     truth: dict | None = None
 
 
-def monitoring_data(data_source: str, n_customers: int = 100_000, random_state: int = 1) -> MonitoringData:
-    """``"synthetic"``: the simulated bank's monitoring feed, drawn for its customers; or a folder written by
+def monitoring_data(
+    data_source: str, n_customers: int = 100_000, random_state: int = 1, columns: dict | None = None
+) -> MonitoringData:
+    """``"synthetic"``: the simulated bank's monitoring feed, drawn for its customers; a folder written by
     ``cmlib data generate`` or laid out the same way (``monitoring_contacts/``, ``monitoring_plan/``,
-    ``complaints/``, ``survey/``, ``monitoring_campaigns/``, ``customers/``), every table validated."""
+    ``complaints/``, ``survey/``, ``monitoring_campaigns/``, ``customers/``, each a folder of Parquet files); a
+    DuckDB file with those tables; or ``spark:<database>``, whose tables have those names.
+    Every table is validated. ``columns`` maps the contacts table's roles (the monitoring_contacts columns)
+    to the user's own column names."""
     from cmlib.data import bank, load, validate
+    from cmlib.data.io import as_mapped_table
     from cmlib.data.synthetic import MONITORING_TABLES, simulate_monitoring
     from cmlib.vocab import CHANNEL_PERMISSION
 
@@ -49,8 +55,21 @@ def monitoring_data(data_source: str, n_customers: int = 100_000, random_state: 
             world.customers[[*CUSTOMER_COLUMNS, *perms]],
             mon.truth,
         )
-    t = {k: load(data_source, table=v) for k, v in MONITORING_TABLES.items()}
-    customers = load(data_source, table="customers", validate=False)
+    if str(data_source).startswith("spark:"):  # a database: its tables carry the tables' names
+        db = str(data_source).split(":", 1)[1]
+
+        def read(table: str, validate: bool = True) -> pd.DataFrame:
+            return load(f"spark:{db}.{table}", table=table, validate=validate)
+    else:
+
+        def read(table: str, validate: bool = True) -> pd.DataFrame:
+            return load(data_source, table=table, validate=validate)
+
+    t = {k: read(v) for k, v in MONITORING_TABLES.items() if k != "contacts"}
+    t["contacts"] = as_mapped_table(
+        read("monitoring_contacts", validate=False), "monitoring_contacts", columns, "monitoring_contacts"
+    )
+    customers = read("customers", validate=False)
     validate(customers, "contact_rules")
     return MonitoringData(
         t["contacts"],

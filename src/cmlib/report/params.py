@@ -86,6 +86,8 @@ class NotebookSpec:
     roles: dict[str, str] = field(default_factory=dict)
     #: parameters whose values name columns of a user's table (checked against its header before any kernel)
     columns_from: list[str] = field(default_factory=list)
+    #: for a source that is a folder of tables: the table whose columns those parameters name
+    columns_table: str | None = None
 
     @property
     def name(self) -> str:
@@ -151,6 +153,7 @@ def read_spec(path: str | Path) -> NotebookSpec:
         list(meta.get("consumes", [])),
         dict(meta.get("roles", {})),
         list(meta.get("columns_from", [])),
+        meta.get("columns_table"),
     )
 
 

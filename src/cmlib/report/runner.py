@@ -390,6 +390,8 @@ def _check_named_columns(spec: NotebookSpec, values: dict, path: Path) -> None:
     ParameterError naming the notebook, parameter and the missing columns, before any kernel starts."""
     from cmlib.data.io import header_columns
 
+    if spec.columns_table and path.is_dir() and (path / spec.columns_table).is_dir():
+        path = path / spec.columns_table  # a folder of tables: the one the mapping is about
     have = header_columns(path)
     if have is None:
         return
