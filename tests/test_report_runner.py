@@ -525,6 +525,44 @@ def test_columns_a_notebook_names_are_checked_before_any_kernel(tmp_path):
     )
 
 
+def test_a_bad_user_file_is_refused_by_its_notebooks_loader_before_any_kernel(tmp_path):
+    """#16: values a header cannot show (text in a number column, a month that is no date) are found by each
+    notebook's own loader, run by the runner before any kernel: exit 2, one line per notebook naming table,
+    column, rule and count, nothing published, in seconds."""
+    import time
+
+    import pandas as pd
+
+    pd.DataFrame({"month": ["2020-01-01", "banana", "2020-03-01"], "sales": [1.0, 2.0, 3.0]}).to_csv(
+        tmp_path / "market.csv", index=False
+    )
+    pd.DataFrame({"tenure": [3, "three", 7, 9], "churned": [1, 0, 1, 0]}).to_csv(
+        tmp_path / "churn.csv", index=False
+    )
+    root = Path(__file__).resolve().parents[1]
+    t0 = time.perf_counter()
+    r = cmlib(
+        "run", "01_market_analysis", "04_survival_churn_delinquency",
+        "-p", "01_market_analysis.data_source", str(tmp_path / "market.csv"),
+        "-p", "01_market_analysis.value_column", "sales",
+        "-p", "04_survival_churn_delinquency.data_source", str(tmp_path / "churn.csv"),
+        "-p", "04_survival_churn_delinquency.columns", "{duration: tenure, event: churned}",
+        "--out", str(tmp_path / "reports"), "--notebooks-dir", str(root / "notebooks"),
+    )  # fmt: skip
+    seconds = time.perf_counter() - t0
+    assert r.returncode == 2, r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 2 and "Traceback" not in r.stderr, r.stderr
+    assert lines[0].startswith("cmlib: error: 01_market_analysis: table 'market': column 'month'")
+    assert "'a date such as 2024-01-31' in 1 row(s); e.g. 'banana'" in lines[0]
+    assert lines[1].startswith("04_survival_churn_delinquency: table '") and "churn.csv" in lines[1]
+    assert (
+        "column 'tenure' breaks rule 'a number of months in [0, 1,200]' in 1 row(s); e.g. 'three'" in lines[1]
+    )
+    assert "[start]" not in r.stdout and not (tmp_path / "reports").exists()
+    assert seconds < 30  # two loaders in one process: a few seconds on an idle machine
+
+
 def test_cost_optimisation_runs_on_a_weekly_spend_table_alone(tmp_path):
     """#16: 05's curves and allocation on one user table (the insurer's real TV spend and quotes, with the
     user's column names mapped by ``columns``); the sections that need the bank's tables say so; a role

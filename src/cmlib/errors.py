@@ -77,3 +77,12 @@ class ArtefactMissing(ArtefactError):
 
 class NotFittedError(CmlibError, ValueError, AttributeError):
     """An estimator was used before ``fit`` (the same bases as scikit-learn's ``NotFittedError``)."""
+
+
+class SourceError(CmlibError):
+    """The run's pre-flight found bad input in one or more notebooks' data: one line per notebook, each the
+    loader's own :class:`DataError` or :class:`ParameterError` message prefixed by the notebook's name."""
+
+    def __init__(self, lines: list[str]):
+        self.lines = list(lines)
+        super().__init__("\n".join(self.lines))

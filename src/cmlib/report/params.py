@@ -88,6 +88,8 @@ class NotebookSpec:
     columns_from: list[str] = field(default_factory=list)
     #: for a source that is a folder of tables: the table whose columns those parameters name
     columns_table: str | None = None
+    #: the notebook's loader, run on a user's data before any kernel (:mod:`cmlib.report.source_check`)
+    source_check: dict = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -154,6 +156,7 @@ def read_spec(path: str | Path) -> NotebookSpec:
         dict(meta.get("roles", {})),
         list(meta.get("columns_from", [])),
         meta.get("columns_table"),
+        dict(meta.get("source_check", {})),
     )
 
 

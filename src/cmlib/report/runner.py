@@ -32,7 +32,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from cmlib.errors import ParameterError
+from cmlib.errors import ParameterError, SourceError
 from cmlib.paths import ENV_CACHE_DIR, cache_root, project_root
 from cmlib.report.index import write_index, write_run_page
 from cmlib.report.metrics import DONE, ENV_NOTEBOOK, ENV_RUN_DIR, ENV_WAIT_FOR, read_fallbacks, read_metrics
@@ -414,6 +414,45 @@ def _check_named_columns(spec: NotebookSpec, values: dict, path: Path) -> None:
             raise ParameterError(name, f"columns of {path.name} (it has {shown})", missing, where=spec.name)
 
 
+def preflight_data(specs: list[NotebookSpec], resolved: dict[str, dict], log=_log) -> None:
+    """Each notebook that reads a user's file or folder runs its own loader on it before any kernel starts
+    (:mod:`cmlib.report.source_check`, in a process of its own so the runner stays small): a file that
+    breaks a rule exits 2 with the loader's one line per notebook, in seconds rather than inside a kernel."""
+    from cmlib.report.source_check import MAX_BYTES, source_bytes
+
+    jobs = []
+    for s in specs:
+        chk = s.source_check
+        v = resolved.get(s.name, {}).get("data_source")
+        if not chk or not isinstance(v, str) or not Path(v).is_absolute():
+            continue  # synthetic, a public set or a Spark table: nothing of the user's to read here
+        if source_bytes(v) > MAX_BYTES:
+            log(f"[check] {s.name}: {v} is larger than {MAX_BYTES / 1e6:,.0f} MB; the notebook checks it")
+            continue
+        values = {n: resolved.get(s.name, {}).get(n, p.default) for n, p in s.parameters.items()}
+        empty_none = set(chk.get("none_if_empty", []))
+        args = {
+            k: (None if n in empty_none and not values[n] else values[n]) for k, n in chk["arguments"].items()
+        }
+        jobs.append({"notebook": s.name, "function": chk["function"], "arguments": args})
+    if not jobs:
+        return
+    t0 = time.perf_counter()
+    r = subprocess.run(
+        [sys.executable, "-m", "cmlib.report.source_check"],
+        input=json.dumps(jobs, default=str),
+        capture_output=True,
+        text=True,
+    )
+    if r.returncode != 0:  # the check itself broke: say so and leave the data to the kernels
+        log(f"[check] the data check did not run ({r.stderr.strip().splitlines()[-1:]}); the notebooks check")
+        return
+    problems = json.loads(r.stdout or "[]")
+    if problems:
+        raise SourceError([f"{p['notebook']}: {p['error']}" for p in problems])
+    log(f"[check] {len(jobs)} data source(s) valid in {time.perf_counter() - t0:.1f} s")
+
+
 def prepare_banks(specs: list[NotebookSpec], resolved: dict[str, dict], log=_log) -> None:
     """Build (or find) each simulated bank the run needs once, before any kernel starts, so every notebook
     reads the same Parquet copy instead of simulating the bank again (:mod:`cmlib.data.cache`)."""
@@ -470,6 +509,7 @@ def run(
     resolved = validate_parameters(specs, rp, specs + all_specs)  # before any kernel starts
     deps = dependency_order(specs)
     preflight_sources(specs, resolved)
+    preflight_data(specs, resolved, log)
     check_sizes(simulated_banks(specs, resolved))
     prepare_banks(specs, resolved, log)
 
