@@ -312,10 +312,11 @@ def simulated_banks(specs: list[NotebookSpec], resolved: dict[str, dict]) -> lis
     return sorted(out)
 
 
-#: peak memory of a notebook per simulated customer (bytes): 04 peaks at 2.17 GB on 1M customers
-#: (benchmarks/results/run.json; 2.6 GB before the cached bank's tables were read only when used), the others
-#: lower; every notebook holds its tables in pandas. 10 % above 04's measurement
-BYTES_PER_CUSTOMER = 2_400
+#: peak memory of a notebook per simulated customer (bytes): the largest, 04, peaks at 1.58 GB on 1M customers
+#: and 2.52 GB on 2M (05: 1.43 and 2.37 GB; building the bank: 2.3 GB at 2M), so about 1,260 bytes a customer
+#: at 2M and less above it (the imports and the fixed-size tables are shared); 10 % above 04's measurement.
+#: (It was 2,400 while 04 held its start/stop rows and five copies of its early-warning frame.)
+BYTES_PER_CUSTOMER = 1_400
 #: share of the machine's memory one notebook may plan to use (two run at once with --jobs 2 only when smaller)
 MEMORY_SHARE = 0.8
 

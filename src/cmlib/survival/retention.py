@@ -73,16 +73,24 @@ def early_warning(
 
     f = _roll_frame(panel, features, account)
     cols = [*EARLY_WARNING_BEHAVIOUR, *features.columns]
-    known = f.dropna(subset=["next_dpd"])
-    known = known.assign(y=(known["next_dpd"] >= dpd).astype(int))
-    last = known["month"].max()
-    train, test = known[known["month"] < last], known[known["month"] == last]
-    if train["y"].nunique() < 2 or test["y"].nunique() < 2:
+    # one float matrix of every current account-month (missing = 0) and masks into it, instead of frames
+    # copied per split: the same numbers, and a book of 10M customers does not hold five copies of its panel
+    X = f[cols].to_numpy(dtype=np.float64, copy=True)
+    X[np.isnan(X)] = 0.0
+    nxt = f["next_dpd"].to_numpy(dtype=np.float64)
+    month = f["month"].to_numpy()
+    ids = f[account].to_numpy()
+    del f
+    known = ~np.isnan(nxt)
+    y = (nxt >= dpd).astype(int)
+    last = month[known].max()
+    train, test = known & (month < last), known & (month == last)
+    if len(np.unique(y[train])) < 2 or len(np.unique(y[test])) < 2:
         raise DataError.single(
             "performance",
             "dpd",
             f"current accounts entering {dpd}+ DPD in both training and test months",
-            int(train["y"].sum() + test["y"].sum()),
+            int(y[train].sum() + y[test].sum()),
         )
 
     def model():
@@ -90,28 +98,27 @@ def early_warning(
         # stopped short of it (tolerance 1e-4)
         return LogisticRegression(solver="newton-cholesky", max_iter=200, random_state=random_state)
 
-    m = model().fit(train[cols].fillna(0), train["y"])
-    p = m.predict_proba(test[cols].fillna(0))[:, 1]
+    m = model().fit(X[train], y[train])
+    p = m.predict_proba(X[test])[:, 1]
     top = p >= np.quantile(p, 0.9)
+    y_test = y[test]
     summ = pd.DataFrame(
         [
             {
-                "backtest_month": last.date(),
-                "auc": roc_auc_score(test["y"], p),
-                "top_decile_capture": test["y"].to_numpy()[top].sum() / test["y"].sum(),
-                "entry_rate": test["y"].mean(),
-                "accounts_scored": int(f["next_dpd"].isna().sum()),
+                "backtest_month": pd.Timestamp(last).date(),
+                "auc": roc_auc_score(y_test, p),
+                "top_decile_capture": y_test[top].sum() / y_test.sum(),
+                "entry_rate": y_test.mean(),
+                "accounts_scored": int((~known).sum()),
             }
         ]
     )
 
     def score() -> pd.DataFrame:
-        full = model().fit(known[cols].fillna(0), known["y"])
-        latest = f[f["month"] == f["month"].max()]
+        full = model().fit(X[known], y[known])
+        latest = month == month.max()
         name = f"p_dpd{dpd}_next_month"
-        scores = pd.DataFrame(
-            {account: latest[account].to_numpy(), name: full.predict_proba(latest[cols].fillna(0))[:, 1]}
-        )
+        scores = pd.DataFrame({account: ids[latest], name: full.predict_proba(X[latest])[:, 1]})
         return scores.sort_values(name, ascending=False).reset_index(drop=True)
 
     return EarlyWarningResult(summ, score)
