@@ -210,9 +210,13 @@ def _efron_unit_intervals(
         raise DataError.single(
             "start/stop rows", "covariates", "a covariate that varies", int((sd == 0).sum())
         )
-    Z = (X - mean) / sd
     order = np.argsort(stop, kind="stable")
-    Z, stop, event = Z[order], stop[order], event[order]
+    # sorted, then centred and scaled in place: the same numbers as (X - mean) / sd sorted, with one copy of
+    # the rows instead of three (14M account-months of a 10M-customer book are 2 GB a copy)
+    Z = X[order]
+    Z -= mean
+    Z /= sd
+    stop, event = stop[order], event[order]
     bounds = np.flatnonzero(np.diff(stop)) + 1
     groups = [
         (a, b) for a, b in zip(np.r_[0, bounds], np.r_[bounds, len(stop)], strict=True) if event[a:b].any()
