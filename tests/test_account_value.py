@@ -81,6 +81,10 @@ def test_artefact_round_trip_and_range_checks(model, tmp_path):
     doc["hazards"][0]["default_hazard"] = 1.5  # a plausible number, not a probability
     with pytest.raises(ArtefactError, match="default_hazard and closure_hazard in"):
         AccountValueModel.from_artefact(json.dumps(doc))
+    doc["hazards"][0]["default_hazard"] = 0.001
+    doc["assumptions"]["annual_discount_rate"] = 9  # a #16 probe: read, it cut 02's value per booking to 58
+    with pytest.raises(ArtefactError, match=r"values out of range: annual discount rate in \[0, 1\)"):
+        AccountValueModel.from_artefact(json.dumps(doc))
     with pytest.raises(ArtefactError, match="expected a JSON object"):
         AccountValueModel.from_artefact("[1, 2]")
 

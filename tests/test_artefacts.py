@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from cmlib.artefacts import artefact_document, read_artefact, write_artefact
@@ -55,3 +57,48 @@ def test_a_missing_artefact_is_distinguishable_from_a_damaged_one(tmp_path):
     with pytest.raises(ArtefactError) as err:
         read_artefact(tmp_path / "cut.json", "thing", 1)
     assert not isinstance(err.value, ArtefactMissing)  # damaged: a notebook must not fall back quietly
+
+
+def test_numbers_out_of_their_range_and_binary_files_are_refused_naming_the_field(tmp_path):
+    """#16 probes: a discount rate of 9, a value per booking of -1e9, a negative pdo or a cutoff "high" were read
+    and changed the numbers of the reports that read them; a binary file raised UnicodeDecodeError (exit 1)."""
+    ranges = {"params.pdo": (1, 200), "arms.*.value": (-1e6, 1e6), "meta.cutoff": (-1e6, 1e6, "or null")}
+    doc = artefact_document("thing", 1, params={"pdo": 20}, arms=[{"value": 3.0}, {"value": 4.0}], meta={})
+    assert read_artefact(doc, "thing", 1, ranges=ranges) is doc  # an absent optional field is not checked
+    doc["meta"]["cutoff"] = None
+    assert read_artefact(doc, "thing", 1, ranges=ranges) is doc
+    for path, value, says in [
+        ("params.pdo", -20, r"params\.pdo must be a number in \[1, 200\], got -20"),
+        (
+            "arms.1.value",
+            -1e9,
+            r"arms\[1\]\.value must be a number in \[-1e\+06, 1e\+06\], got -1000000000\.0",
+        ),
+        ("meta.cutoff", "high", r"meta\.cutoff must be a number in \[-1e\+06, 1e\+06\], got 'high'"),
+        ("params.pdo", True, "got True"),
+    ]:
+        bad = json.loads(json.dumps(doc))
+        *head, last = path.split(".")
+        node = bad
+        for k in head:
+            node = node[int(k)] if k.isdigit() else node[k]
+        node[int(last) if last.isdigit() else last] = value
+        with pytest.raises(ArtefactError, match=says):
+            read_artefact(bad, "thing", 1, ranges=ranges)
+    (tmp_path / "binary.json").write_bytes(b"\xcd\xff\x00\x01")
+    with pytest.raises(ArtefactError, match="binary.json is not valid JSON: not UTF-8 text"):
+        read_artefact(tmp_path / "binary.json", "thing", 1)
+
+
+def test_each_artefact_kind_declares_its_ranges(tmp_path):
+    """The decision and the scorecard refuse the probes' edited values by name (the account-value model's
+    ranges, a discount rate of 9 among them, are tested with the model)."""
+    from cmlib.experiments import read_decision
+    from cmlib.scorecard import load_scorecard
+
+    decision = {"arms": [], "control": "control", "terms": [], "value_per_booking": {"control": -1e9}}
+    with pytest.raises(ArtefactError, match="value_per_booking.control must be a number in"):
+        read_decision(artefact_document("decision", 1, **decision))
+    card = {"params": {"pdo": -20, "base_score": 600, "base_odds": 50}, "features": [{"feature": "x"}]}
+    with pytest.raises(ArtefactError, match="params.pdo must be a number in"):
+        load_scorecard(artefact_document("scorecard", 1, **card))

@@ -37,9 +37,16 @@ def write_atomic(path: str | Path, text: str) -> Path:
 
 
 def check_artefact(
-    doc, kind: str, version: int, required: Iterable[str] = (), name: str | None = None
+    doc,
+    kind: str,
+    version: int,
+    required: Iterable[str] = (),
+    name: str | None = None,
+    ranges: dict[str, tuple] | None = None,
 ) -> dict:
-    """Check an already-parsed document: a JSON object of ``kind`` at ``version`` with the ``required`` keys."""
+    """Check an already-parsed document: a JSON object of ``kind`` at ``version`` with the ``required`` keys,
+    and each number ``ranges`` names within its range: ``{"params.pdo": (1, 200), "arms.*.value": (lo, hi)}``,
+    where ``*`` is every member of a list or mapping and a third item ``"or null"`` lets the value be missing."""
     label = name or f"{kind} artefact"
     if not isinstance(doc, dict):
         raise ArtefactError(f"{label}: expected a JSON object, got {type(doc).__name__}")
@@ -56,7 +63,29 @@ def check_artefact(
         raise ArtefactError(
             f"{label}: {bad[0]} is {bad[1]!r}, outside ±{MAX_MAGNITUDE:g} (a corrupt or edited file)"
         )
+    for pattern, (lo, hi, *nullable) in (ranges or {}).items():
+        for path, v in _members(doc, pattern.split(".")):
+            if v is None and nullable:
+                continue
+            number = isinstance(v, int | float) and not isinstance(v, bool)
+            if not number or not lo <= v <= hi:
+                raise ArtefactError(f"{label}: {path} must be a number in [{lo:g}, {hi:g}], got {v!r}")
     return doc
+
+
+def _members(node, parts: list[str], path: str = ""):
+    """(path, value) of every member a dotted pattern names; a member that is absent is skipped (the required
+    keys are checked apart)."""
+    if not parts:
+        yield path, node
+        return
+    key, rest = parts[0], parts[1:]
+    if key == "*":
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    else:
+        items = [(key, node[key])] if isinstance(node, dict) and key in node else []
+    for k, v in items:
+        yield from _members(v, rest, f"{path}[{k}]" if isinstance(k, int) else f"{path}.{k}".lstrip("."))
 
 
 #: no finite number in an artefact is larger than this (points, money per account, bin edges, hazards): a value
@@ -84,19 +113,27 @@ def _implausible_number(node, path: str = "") -> tuple[str, float] | None:
     return None
 
 
-def read_artefact(source: str | Path | dict, kind: str, version: int, required: Iterable[str] = ()) -> dict:
-    """Read and check an artefact from a path, JSON text or an already-parsed dict."""
+def read_artefact(
+    source: str | Path | dict,
+    kind: str,
+    version: int,
+    required: Iterable[str] = (),
+    ranges: dict[str, tuple] | None = None,
+) -> dict:
+    """Read and check an artefact from a path, JSON text or an already-parsed dict (see :func:`check_artefact`)."""
     if isinstance(source, dict):
-        return check_artefact(source, kind, version, required)
+        return check_artefact(source, kind, version, required, ranges=ranges)
     text, name = str(source), f"{kind} artefact"
-    if not text.lstrip().startswith(("{", "[")):
-        p = Path(text)
-        name = f"{kind} artefact {p.name}"
-        if not p.is_file():
-            raise ArtefactMissing(f"{kind} artefact not found: {p}")
-        text = p.read_text()
     try:
+        if not text.lstrip().startswith(("{", "[")):
+            p = Path(text)
+            name = f"{kind} artefact {p.name}"
+            if not p.is_file():
+                raise ArtefactMissing(f"{kind} artefact not found: {p}")
+            text = p.read_text(encoding="utf-8")
         doc = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError:
+        raise ArtefactError(f"{name} is not valid JSON: not UTF-8 text (a binary or damaged file)") from None
+    except json.JSONDecodeError as exc:
         raise ArtefactError(f"{name} is not valid JSON: {exc}") from None
-    return check_artefact(doc, kind, version, required, name=name)
+    return check_artefact(doc, kind, version, required, name=name, ranges=ranges)

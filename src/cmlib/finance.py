@@ -643,7 +643,10 @@ class AccountValueModel(BaseEstimator):
         """Read a model written by :meth:`to_artefact`; ArtefactError when missing, of another kind or
         version, or when a number is outside its range."""
         doc = read_artefact(
-            source, "account_value", ACCOUNT_VALUE_SCHEMA_VERSION, required=("assumptions", "hazards")
+            source,
+            "account_value",
+            ACCOUNT_VALUE_SCHEMA_VERSION,
+            required=("assumptions", "hazards"),
         )
         m = cls._from_doc(doc["assumptions"], doc["hazards"])
         products = doc.get("products", {})
@@ -688,6 +691,7 @@ class AccountValueModel(BaseEstimator):
             "utilisation in [0, 5]": hz["utilisation"].between(0, 5).all(),
             "spend ≥ 0 and finite": np.isfinite(hz["spend"]).all() and (hz["spend"] >= 0).all(),
             "lgd in [0, 1]": 0 <= m.lgd <= 1,
+            "annual discount rate in [0, 1)": 0 <= m.annual_discount_rate < 1,
             "rates within ±1": abs(m.interchange_rate_) <= 1 and abs(m.funding_cost_monthly_) <= 1,
             "horizon in [1, 600]": 1 <= m.horizon <= 600,
             "charge-off lag in [0, 60]": 0 <= m.charge_off_lag_ <= 60,

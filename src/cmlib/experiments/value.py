@@ -237,7 +237,24 @@ def read_decision(source) -> tuple[pd.DataFrame, dict]:
     """Read a decision artefact: (one row per arm with ``arm``, ``decision``, ``reason``…, the document)."""
     from cmlib.errors import ArtefactError
 
-    doc = read_artefact(source, "decision", DECISION_SCHEMA_VERSION, required=("arms", "control", "terms"))
+    money = (-1e6, 1e6)  # per booking or per contact: beyond a million is a damaged or hand-edited file
+    doc = read_artefact(
+        source,
+        "decision",
+        DECISION_SCHEMA_VERSION,
+        required=("arms", "control", "terms"),
+        ranges={
+            "value_per_booking.*": money,
+            "arms.*.value_per_contact": (*money, "or null"),
+            "arms.*.value_lift": (*money, "or null"),
+            "terms.*.apr": (0, 100),
+            "terms.*.annual_fee": (0, 1e5),
+            "terms.*.credit_limit": (0, 1e8),
+            "terms.*.reward_rate": (0, 1),
+            "terms.*.cost_per_contact": (0, 1e5),
+            "horizon_months": (1, 600),
+        },
+    )
     arms = pd.DataFrame(doc["arms"])
     if arms.empty or not {"arm", "decision"} <= set(arms.columns):
         raise ArtefactError("decision artefact: 'arms' must list objects with 'arm' and 'decision'")

@@ -225,7 +225,21 @@ def load_scorecard(source: str | Path | dict) -> LoadedScorecard:
     """A scorecard from its JSON export (path, JSON text or dict); ArtefactError if malformed or of another
     schema version. The loaded card scores with the exported points."""
     return LoadedScorecard(
-        read_artefact(source, "scorecard", SCHEMA_VERSION, required=("params", "features"))
+        read_artefact(
+            source,
+            "scorecard",
+            SCHEMA_VERSION,
+            required=("params", "features"),
+            # the ranges 03 declares for these parameters; a cutoff is a score (or none chosen)
+            ranges={
+                "params.pdo": (1, 200),
+                "params.base_score": (0, 10_000),
+                "params.base_odds": (1e-9, 1e6),
+                "metadata.cutoff": (-1e6, 1e6, "or null"),
+                "metadata.approval_rate": (0, 1, "or null"),
+                "metadata.expected_bad_rate": (0, 1, "or null"),
+            },
+        )
     )
 
 
