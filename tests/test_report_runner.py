@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -14,6 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from cmlib.errors import ParameterError
 
 from .conftest import FIXTURE_NOTEBOOKS
 
@@ -191,6 +194,14 @@ def test_every_notebook_default_lies_in_its_declared_range():
         assert declared, f"{spec.name} declares no range"
         for p in declared:
             p.check_range(p.default, spec.name)
+        # every notebook's backend is one of a declared set, checked before any kernel (a #16 probe found
+        # 'polars' only inside a kernel), and every default is in its set
+        assert spec.parameters["backend"].choices == ["duckdb", "spark"], spec.name
+        for p in spec.parameters.values():
+            if p.choices is not None:
+                assert p.default in p.choices, (spec.name, p.name)
+                with pytest.raises(ParameterError, match=f"parameter '{p.name}': expected one of"):
+                    p.check_range("no such value", spec.name)
 
 
 def test_cli_rejects_bad_arguments_readably(tmp_path):
@@ -383,6 +394,42 @@ def test_sigkill_leaves_no_process_and_the_next_run_removes_the_staging_folder(t
     )
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"removed {stale.name}" in r.stdout and not stale.exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc, prctl")
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGKILL"])
+def test_a_run_killed_while_it_builds_the_bank_leaves_no_builder(tmp_path, sig):
+    """#16 probe: killing `cmlib run` while it simulated the bank left the builder running for 40 s, growing
+    to 1.75 GB, and SIGTERM exited without a word. The builder now goes with the runner."""
+    import signal
+    import subprocess as sp
+
+    env = dict(os.environ, CMLIB_CACHE_DIR=str(tmp_path / "cache"))
+    args = ["run", "01_market_analysis", "-p", "n_customers", "1500000", "--out", str(tmp_path / "out")]
+    proc = sp.Popen(
+        [sys.executable, "-m", "cmlib", *args], env=env, stdout=sp.PIPE, stderr=sp.STDOUT, text=True
+    )
+
+    def builders() -> list[str]:
+        found = []
+        for d in Path("/proc").iterdir():
+            try:
+                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                env_of = (d / "environ").read_bytes()
+            except OSError:
+                continue
+            if "cached_bank" in cmd and str(tmp_path).encode() in env_of:
+                found.append(d.name)
+        return found
+
+    assert _wait(lambda: bool(builders()), 60), "the bank was never built"
+    proc.send_signal(getattr(signal, sig))
+    out, _ = proc.communicate(timeout=60)
+    # killed by the signal itself (Popen: -9), or exiting 128 + SIGTERM after stopping the builder
+    assert proc.returncode in (-getattr(signal, sig), 128 + getattr(signal, sig))
+    if sig == "SIGTERM":
+        assert "stopped by SIGTERM while building the simulated bank of 1,500,000 customers" in out
+    assert _wait(lambda: not builders(), 15), "the builder outlived the runner"
 
 
 def test_a_library_bad_input_error_in_a_kernel_exits_2_with_its_line(tmp_path):

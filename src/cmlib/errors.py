@@ -10,6 +10,13 @@ from collections.abc import Iterable
 from typing import Any
 
 
+def _short(value, width: int = 40) -> str:
+    """An example value for a message: its repr, cut to ``width`` characters (a 100,000-character cell must
+    not become a 100,000-character error line)."""
+    r = repr(value)
+    return r if len(r) <= width else f"{r[: width - 11]}… ({len(str(value)):,} chars)"
+
+
 class CmlibError(Exception):
     """Base class of every error cmlib raises on purpose (bad input, bad parameter, bad artefact)."""
 
@@ -40,7 +47,7 @@ class DataError(CmlibError, ValueError):
             parts = []
             for f in self.failures:
                 ex = f.get("examples")
-                ex_txt = f"; e.g. {', '.join(repr(e) for e in ex)}" if ex else ""
+                ex_txt = f"; e.g. {', '.join(_short(e) for e in ex)}" if ex else ""
                 n = f.get("n_rows")
                 # a count the caller could not know (a table it never materialised) is left out, never negative
                 where = f" in {n} row(s)" if n is not None and n >= 0 else ""

@@ -20,6 +20,8 @@ def check_disk(out, customers: int) -> None:
     p = Path(out).expanduser().resolve()
     while not p.exists():
         p = p.parent
+    if not p.is_dir():  # the folder to write, or a parent of it, is a file
+        raise ParameterError("--out", "a folder for the bank (a file is in the way)", str(p))
     free = shutil.disk_usage(p).free
     need = int(customers) * DISK_BYTES_PER_CUSTOMER
     if need > free:

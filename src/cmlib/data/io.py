@@ -143,6 +143,15 @@ def as_table(df: pd.DataFrame, table: str) -> pd.DataFrame:
     df = _parse_dates(df, table)
     if table in schemas.TABLES:
         schemas.validate(df, table)
+        # numbers stored as text ("1250" in a Parquet string column) pass the schema's number rules: read them
+        # as numbers here, or a later sum concatenates them and a mean fails on a string dtype
+        as_text = [
+            c
+            for c, spec in schemas.TABLES[table].items()
+            if spec.kind in ("float", "int") and c in df.columns and not pd.api.types.is_numeric_dtype(df[c])
+        ]
+        if as_text:
+            df = df.assign(**{c: pd.to_numeric(df[c]) for c in as_text})
     elif len(df) == 0:
         raise DataError.single(table, "*", "table is not empty", 0)
     return df

@@ -26,6 +26,10 @@ _RANGE = re.compile(
 )
 
 
+#: a declared set of values at the end of a parameter's comment: ``one of "duckdb", "spark"``
+_CHOICES = re.compile(r'\bone of (?P<values>"[^"]*"(?:\s*,\s*"[^"]*")*)\s*$')
+
+
 @dataclass(frozen=True)
 class Parameter:
     """One name of a notebook's parameters cell: its default value and the comment beside it."""
@@ -44,8 +48,18 @@ class Parameter:
         lo, hi = (float(x.replace("_", "")) for x in (m["lo"], m["hi"]))
         return lo, hi, m["open"] == "[", m["close"] == "]"
 
+    @property
+    def choices(self) -> list[str] | None:
+        """The values a text parameter may take, declared at the end of the comment as ``one of "a", "b"``."""
+        m = _CHOICES.search(self.help)
+        return re.findall(r'"([^"]*)"', m["values"]) if m else None
+
     def check_range(self, value: Any, where: str) -> Any:
-        """``value`` unchanged when it lies in the declared range (or none is declared); else ParameterError."""
+        """``value`` unchanged when it lies in the declared range or set (or none is declared); else
+        ParameterError."""
+        choices = self.choices
+        if choices is not None and isinstance(value, str) and value not in choices:
+            raise ParameterError(self.name, "one of " + ", ".join(map(repr, choices)), value, where=where)
         b = self.bounds
         if b is None or not isinstance(value, int | float) or isinstance(value, bool):
             return value
@@ -270,7 +284,11 @@ def load_params_file(path: str | Path) -> RunParameters:
         what = "a YAML file, not a folder" if path.is_dir() else "an existing YAML file"
         raise ParameterError("-f", what, str(path))
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if doc is None:  # an empty file (or comments only) would silently run every default
+            raise ParameterError(
+                "-f", "a params file with parameters, notebooks or alerts", f"{path.name}: empty"
+            )
     except UnicodeDecodeError:
         raise ParameterError("-f", "a YAML text file (UTF-8)", f"{path.name}: binary content") from None
     except yaml.YAMLError as exc:

@@ -454,6 +454,37 @@ def preflight_data(specs: list[NotebookSpec], resolved: dict[str, dict], log=_lo
     log(f"[check] {len(jobs)} data source(s) valid in {time.perf_counter() - t0:.1f} s")
 
 
+def _run_stoppable(cmd: list[str], what: str, log) -> subprocess.CompletedProcess:
+    """Run a helper process before any notebook starts; a SIGTERM or SIGINT to the runner meanwhile stops it too
+    and exits 128 + the signal, saying so (nothing was published yet)."""
+    import signal
+    import threading
+
+    proc = subprocess.Popen(
+        cmd, stderr=subprocess.PIPE, text=True, env=dict(os.environ, CMLIB_RUNNER_PID=str(os.getpid()))
+    )
+    if threading.current_thread() is not threading.main_thread():
+        _, err = proc.communicate()
+        return subprocess.CompletedProcess(cmd, proc.returncode, None, err)
+
+    def stop(signum, frame):
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log(f"stopped by {signal.Signals(signum).name} while {what}; nothing published")
+        os._exit(128 + signum)
+
+    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        _, err = proc.communicate()
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+    return subprocess.CompletedProcess(cmd, proc.returncode, None, err)
+
+
 def prepare_banks(specs: list[NotebookSpec], resolved: dict[str, dict], log=_log) -> None:
     """Build (or find) each simulated bank the run needs once, before any kernel starts, so every notebook
     reads the same Parquet copy instead of simulating the bank again (:mod:`cmlib.data.cache`)."""
@@ -465,9 +496,15 @@ def prepare_banks(specs: list[NotebookSpec], resolved: dict[str, dict], log=_log
         if not hit:
             # built in a process of its own: the runner stays small, so the notebooks it starts afterwards do
             # not inherit its peak memory in their own (Linux keeps ru_maxrss across fork and exec)
-            code = "import sys; from cmlib.data.cache import cached_bank; cached_bank(int(sys.argv[1]), int(sys.argv[2]))"
-            r = subprocess.run(
-                [sys.executable, "-c", code, str(n), str(rs)], stderr=subprocess.PIPE, text=True
+            # it dies with the runner (even a SIGKILLed one), and a SIGTERM or Ctrl-C stops it with the runner
+            code = (
+                "import sys; from cmlib.report._execute import _die_with_runner; _die_with_runner(); "
+                "from cmlib.data.cache import cached_bank; cached_bank(int(sys.argv[1]), int(sys.argv[2]))"
+            )
+            r = _run_stoppable(
+                [sys.executable, "-c", code, str(n), str(rs)],
+                f"building the simulated bank of {n:,} customers",
+                log,
             )
             if r.returncode != 0:
                 raise RuntimeError(
@@ -786,5 +823,7 @@ def main_run(args) -> int:
     if res.ok:
         return 0
     failed = [r for r in res.notebooks if r.status == "failed"]
+    for r in failed:  # the reason on stderr too, where a scheduler or a shell script looks for it
+        print(f"cmlib: error: {r.name}: {r.error}", file=sys.stderr)
     # bad input found inside a kernel is still bad input: exit 2, as when found before any kernel starts
     return 2 if failed and all(r.bad_input for r in failed) else 1

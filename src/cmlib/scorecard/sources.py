@@ -82,7 +82,7 @@ class ScoringData:
 
 
 #: a text column whose values are numbers in at least this share of rows is a numeric column with text in it
-NUMERIC_SHARE = 0.9
+NUMERIC_SHARE = 0.8
 
 
 def check_user_columns(df: pd.DataFrame, name: str) -> None:
