@@ -539,3 +539,11 @@ def test_contacts_read_from_a_file_as_rows_with_text_ids_or_as_sums(tmp_path, ex
     assert src.supports(STAGES) and not src.supports(["spend_90d"]) and not src.supports(by=["segment"])
     with pytest.raises(DataError, match="rows of EXP02"):
         ex.experiment_data(str(tmp_path / "sums.csv"), "EXP02")
+    # the arm under the user's own name (arm_column): validated as the arm, read under that name (#16 probe)
+    rows.rename(columns={"arm": "group"}).to_csv(tmp_path / "group.csv", index=False)
+    src = ex.experiment_data(str(tmp_path / "group.csv"), "EXP01", arm="group")
+    assert "group" in src.contacts and "arm" not in src.contacts
+    _close(
+        ex.funnel_lifts(src.contacts, "group", STAGES, "control").summary,
+        ex.funnel_lifts(exp_rows, "arm", STAGES, "control").summary,
+    )

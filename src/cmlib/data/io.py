@@ -26,12 +26,16 @@ def _resolve(source: str | Path, table: str | None) -> tuple[str, Path | str]:
     if not p.exists():
         raise ParameterError("source", "an existing Parquet/CSV/DuckDB path or spark:<table>", str(source))
     if p.is_dir():
-        if table and (p / table).is_dir():
+        sub = bool(table) and (p / table).is_dir()
+        if sub:
             p = p / table  # a world written by `cmlib data generate`
         if not list(p.glob("*.parquet")):
-            raise ParameterError(
-                "source", f"a folder with Parquet files (or a {table}/ subfolder)", str(source)
+            expected = (
+                f"Parquet files in its {table}/ folder"
+                if sub
+                else "a folder with Parquet files" + (f" (or a {table}/ subfolder of them)" if table else "")
             )
+            raise ParameterError("source", expected, str(source))
         return "parquet_dir", p
     if p.suffix == ".parquet":
         return "parquet", p

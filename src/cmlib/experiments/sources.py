@@ -85,7 +85,7 @@ def experiment_data(
     # imported here so that `import cmlib.experiments` does not load the simulator
     from cmlib import engine
     from cmlib.data import bank, load
-    from cmlib.data.io import as_table
+    from cmlib.data.io import as_mapped_table
     from cmlib.errors import DataError
 
     engine.connect(backend)  # an unknown backend is a ParameterError before any data is read
@@ -110,7 +110,9 @@ def experiment_data(
             if raw.empty:
                 raise DataError.single(str(data_source), "experiment_id", f"rows of {experiment_id}", 0)
             return ExperimentData(data_source, ArmSums(raw.reset_index(drop=True), arm), None, None, backend)
-        contacts = as_table(raw, "contacts")
+        # the arm column under the user's name (arm_column): validated as the schema's arm, then named back
+        contacts = as_mapped_table(raw, "contacts", {"arm": arm} if arm != "arm" else None, "contacts")
+        contacts = contacts.rename(columns={"arm": arm})
     others = contacts["experiment_id"].dropna().astype(str).unique()
     contacts = contacts[contacts["experiment_id"] == experiment_id]
     if contacts.empty:
