@@ -53,6 +53,14 @@ def test_non_binary_target(world):
         check_binary(pd.DataFrame({"bad": [0, 1, 2]}), "bad", "scoring")
     with pytest.raises(DataError, match="both classes present"):
         check_binary(pd.DataFrame({"bad": [0, 0, 0]}), "bad", "scoring")
+    # a target without any value: said as such, not 'both classes present in 0 rows' (a #16 probe)
+    with pytest.raises(
+        DataError, match=r"'bad' breaks rule 'some rows with a value \(all are missing\)' in 3 row"
+    ):
+        check_binary(pd.DataFrame({"bad": [None, None, None]}), "bad", "scoring", allow_missing=True)
+    # one rule found twice (a key checked once per column of it) is said once
+    twice = {"column": "month+segment", "rule": "unique key", "n_rows": 330}
+    assert str(DataError("market", [twice, dict(twice)])).count("unique key") == 1
 
 
 def test_flags_are_read_as_people_write_them():

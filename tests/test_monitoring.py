@@ -365,6 +365,10 @@ def test_a_contacts_table_with_its_own_column_names_is_read_through_the_columns_
     c.rename(columns={"week": "send_week", "cost": "unit_cost"}).to_parquet(part)
     with pytest.raises(DataError, match=r"column 'unit_cost' breaks rule '>= 0' in 4 row"):
         mo.monitoring_data(str(out), columns=mapping)
+    with pytest.raises(
+        ParameterError, match="a folder of the feed's tables"
+    ):  # one file cannot be six tables
+        mo.monitoring_data(str(next((out / "survey").glob("*.parquet"))))
     with pytest.raises(ParameterError, match="roles among the monitoring_contacts columns"):
         mo.monitoring_data(str(out), columns={"sent": "send_week"})
     with pytest.raises(DataError, match="sendweek"):

@@ -127,6 +127,11 @@ def test_allocation_errors():
         op.allocate_budget(cur, 1000, channel_max={"a": 100, "b": 100, "c": 100})
     with pytest.raises(DataError, match="spend varies"):
         op.fit_response_curve(np.full(30, 500.0), np.arange(30))
+    # a channel with a few weeks is the table's shortfall, named as such (it named a 'spend/bookings' parameter)
+    with pytest.raises(
+        DataError, match=r"table 'channel_spend': column 'week' breaks rule 'at least 12 weeks"
+    ):
+        op.fit_response_curve(np.arange(5.0), np.arange(5.0), "tv")
 
 
 FE = op.UPLIFT_FEATURES

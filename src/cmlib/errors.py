@@ -42,7 +42,11 @@ class DataError(CmlibError, ValueError):
 
     def __init__(self, table: str, failures: Iterable[dict] | None = None, message: str | None = None):
         self.table = table
-        self.failures = list(failures or [])
+        unique: list[dict] = []
+        for f in failures or []:  # a rule checked twice (a key, once per column of it) is said once
+            if f not in unique:
+                unique.append(f)
+        self.failures = unique
         if message is None:
             parts = []
             for f in self.failures:

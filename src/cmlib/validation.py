@@ -57,6 +57,8 @@ def check_binary(df: pd.DataFrame, column: str, table: str, allow_missing: bool 
     if not allow_missing and s.isna().any():
         raise DataError.single(table, column, "binary target has no missing values", s.isna().sum())
     v = s.dropna()
+    if v.empty:  # every row without a value: say so, rather than 'both classes present in 0 rows'
+        raise DataError.single(table, column, "some rows with a value (all are missing)", len(s))
     bad = ~v.isin([0, 1, True, False])
     if bad.any():
         raise DataError.single(

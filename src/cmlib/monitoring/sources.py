@@ -55,6 +55,17 @@ def monitoring_data(
             world.customers[[*CUSTOMER_COLUMNS, *perms]],
             mon.truth,
         )
+    from pathlib import Path
+
+    from cmlib.data.io import DUCKDB_SUFFIXES
+    from cmlib.errors import ParameterError
+
+    p = Path(str(data_source))
+    if p.is_file() and p.suffix not in DUCKDB_SUFFIXES:  # one table cannot hold the feed's six
+        expected = (
+            "a folder of the feed's tables (monitoring_contacts/, monitoring_plan/, …) or a DuckDB file"
+        )
+        raise ParameterError("data_source", expected, str(data_source))
     if str(data_source).startswith("spark:"):  # a database: its tables carry the tables' names
         db = str(data_source).split(":", 1)[1]
 

@@ -76,8 +76,12 @@ def fit_response_curve(spend, bookings, channel: str = "channel", alpha: float =
     from scipy.stats import norm
 
     x, y = np.asarray(spend, float), np.asarray(bookings, float)
-    if len(x) != len(y) or len(x) < 12:
-        raise ParameterError("spend/bookings", "at least 12 weeks of equal length", (len(x), len(y)))
+    if len(x) != len(y):
+        raise ParameterError("spend/bookings", "series of equal length", (len(x), len(y)))
+    if len(x) < 12:  # a curve with an adstock and a saturation needs about a quarter of weeks
+        raise DataError.single(
+            "channel_spend", "week", f"at least 12 weeks per channel (channel {channel})", len(x)
+        )
     if (x < 0).any() or (y < 0).any():
         raise DataError.single(
             "channel_spend",
