@@ -328,6 +328,13 @@ def _processes_of(out: Path) -> list[int]:
     return pids
 
 
+def _kernel_key_folders(pids: list[int]) -> list[Path]:
+    """The folders in which these executors keep their kernels' connection files."""
+    import tempfile
+
+    return [p for pid in pids for p in Path(tempfile.gettempdir()).glob(f"cmlib-kernel-{pid}-*")]
+
+
 def _wait(cond, seconds: float) -> bool:
     import time
 
@@ -370,6 +377,8 @@ def test_sigterm_stops_every_process_and_removes_the_staging_folder(tmp_path):
     private = tmp_path / "nbs" / "data" / "private"  # the kernels' project: the notebooks' folder here
     lists = lambda: [f for f in private.glob("*/list.csv") if f.stat().st_mtime >= t0]  # noqa: E731
     assert _wait(lambda: bool(lists()), 60), "the notebook never wrote its list"
+    keys = _kernel_key_folders(_processes_of(out))
+    assert keys, "the executor keeps its kernel's connection file in a folder of its own"
     proc.send_signal(signal.SIGTERM)
     stdout, _ = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGTERM
@@ -378,6 +387,8 @@ def test_sigterm_stops_every_process_and_removes_the_staging_folder(tmp_path):
     assert not list(out.glob(".staging-*")) and not [p for p in out.iterdir() if p.is_dir()]
     run_id = re.search(r"run (\S+): stopped", stdout)[1]
     assert not (private / run_id).exists()  # the run's customer list went with it
+    left = [f for k in keys for f in k.glob("*.json")]
+    assert _wait(lambda: not [f for f in left if f.exists()], 15), "a stopped run left its kernels' keys"
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc, prctl")
@@ -385,15 +396,18 @@ def test_sigkill_leaves_no_process_and_the_next_run_removes_the_staging_folder(t
     import signal
 
     proc, out = _start_sleepy_run(tmp_path)
+    keys = _kernel_key_folders(_processes_of(out))
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
     assert _wait(lambda: not _processes_of(out), 15), f"left running: {_processes_of(out)}"
+    assert keys and all(k.exists() for k in keys)  # a SIGKILLed runner's executors cannot clean up...
     (stale,) = out.glob(".staging-*")
     r = cmlib(
         "run", "sleepy", "-p", "seconds", "0", "--notebooks-dir", str(tmp_path / "nbs"), "--out", str(out)
     )
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"removed {stale.name}" in r.stdout and not stale.exists()
+    assert not [k for k in keys if k.exists()], "...the next run removes their kernels' connection files"
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc, prctl")

@@ -53,6 +53,18 @@ def _die_with_runner() -> None:
         sys.exit(1)
 
 
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process of that number
+        return True
+    return True
+
+
 def skip_slow_optional_imports() -> None:
     """jsonschema (imported by nbformat) loads the optional IRI checker ``rfc3987_syntax`` when it is installed,
     and that module builds a grammar on import: ~1 s of the runner's start and of every notebook's. Notebook
@@ -61,7 +73,36 @@ def skip_slow_optional_imports() -> None:
 
 
 def main(job_file: str) -> int:
+    """Execute one notebook job; the kernel's connection file (it holds the kernel's key) lives in a folder of
+    this process's own, removed when the job ends or is stopped (SIGTERM from the runner, or from Linux when
+    the runner is killed): a killed run leaves no key files in /tmp."""
+    import os
+    import shutil
+    import signal
+    import tempfile
+
     _die_with_runner()
+    # nbclient takes SIGTERM over while a notebook runs (it shuts the kernel down), so a killed executor can
+    # leave its folder: the next executor removes those whose process is gone, as runs remove stale staging
+    for d in Path(tempfile.gettempdir()).glob("cmlib-kernel-*-*"):
+        pid = d.name.split("-")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
+    own_tmp = tempfile.mkdtemp(prefix=f"cmlib-kernel-{os.getpid()}-")
+    tempfile.tempdir = own_tmp  # jupyter_client writes the connection file with tempfile.mkstemp
+
+    def stop(signum, frame):
+        shutil.rmtree(own_tmp, ignore_errors=True)
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        return _main(job_file)
+    finally:
+        shutil.rmtree(own_tmp, ignore_errors=True)
+
+
+def _main(job_file: str) -> int:
     skip_slow_optional_imports()
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
