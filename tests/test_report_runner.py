@@ -400,7 +400,7 @@ def test_sigkill_leaves_no_process_and_the_next_run_removes_the_staging_folder(t
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
     assert _wait(lambda: not _processes_of(out), 15), f"left running: {_processes_of(out)}"
-    assert keys and all(k.exists() for k in keys)  # a SIGKILLed runner's executors cannot clean up...
+    assert keys  # a SIGKILLed runner's executors may not clean up (nbclient has taken SIGTERM over)...
     (stale,) = out.glob(".staging-*")
     r = cmlib(
         "run", "sleepy", "-p", "seconds", "0", "--notebooks-dir", str(tmp_path / "nbs"), "--out", str(out)
