@@ -96,6 +96,16 @@ def test_each_artefact_kind_declares_its_ranges(tmp_path):
     from cmlib.experiments import read_decision
     from cmlib.scorecard import load_scorecard
 
+    # a decision on a user's contacts without product terms is not valued: its nulls are not out of range
+    unvalued = {
+        "arms": [{"arm": "b", "decision": "ship", "value_per_contact": None}],
+        "control": "a",
+        "terms": [],
+        "valued": False,
+        "horizon_months": None,
+        "value_per_booking": {"a": None},
+    }
+    assert read_decision(artefact_document("decision", 1, **unvalued))[1]["horizon_months"] is None
     decision = {"arms": [], "control": "control", "terms": [], "value_per_booking": {"control": -1e9}}
     with pytest.raises(ArtefactError, match="value_per_booking.control must be a number in"):
         read_decision(artefact_document("decision", 1, **decision))

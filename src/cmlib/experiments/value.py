@@ -243,16 +243,20 @@ def read_decision(source) -> tuple[pd.DataFrame, dict]:
         "decision",
         DECISION_SCHEMA_VERSION,
         required=("arms", "control", "terms"),
+        # each may be null: a decision on a user's contacts without product terms is not valued
         ranges={
-            "value_per_booking.*": money,
-            "arms.*.value_per_contact": (*money, "or null"),
-            "arms.*.value_lift": (*money, "or null"),
-            "terms.*.apr": (0, 100),
-            "terms.*.annual_fee": (0, 1e5),
-            "terms.*.credit_limit": (0, 1e8),
-            "terms.*.reward_rate": (0, 1),
-            "terms.*.cost_per_contact": (0, 1e5),
-            "horizon_months": (1, 600),
+            k: (*r, "or null")
+            for k, r in {
+                "value_per_booking.*": money,
+                "arms.*.value_per_contact": money,
+                "arms.*.value_lift": money,
+                "terms.*.apr": (0, 100),
+                "terms.*.annual_fee": (0, 1e5),
+                "terms.*.credit_limit": (0, 1e8),
+                "terms.*.reward_rate": (0, 1),
+                "terms.*.cost_per_contact": (0, 1e5),
+                "horizon_months": (1, 600),
+            }.items()
         },
     )
     arms = pd.DataFrame(doc["arms"])
