@@ -66,15 +66,10 @@ def monitoring_data(
             "a folder of the feed's tables (monitoring_contacts/, monitoring_plan/, …) or a DuckDB file"
         )
         raise ParameterError("data_source", expected, str(data_source))
-    if str(data_source).startswith("spark:"):  # a database: its tables carry the tables' names
-        db = str(data_source).split(":", 1)[1]
+    database = str(data_source).startswith("spark:")  # a Spark database: its tables carry the tables' names
 
-        def read(table: str, validate: bool = True) -> pd.DataFrame:
-            return load(f"spark:{db}.{table}", table=table, validate=validate)
-    else:
-
-        def read(table: str, validate: bool = True) -> pd.DataFrame:
-            return load(data_source, table=table, validate=validate)
+    def read(table: str, validate: bool = True) -> pd.DataFrame:
+        return load(f"{data_source}.{table}" if database else data_source, table=table, validate=validate)
 
     t = {k: read(v) for k, v in MONITORING_TABLES.items() if k != "contacts"}
     t["contacts"] = as_mapped_table(
