@@ -60,13 +60,21 @@ def one_run(n_customers: int | None, out: Path, cache: Path, params: Path | None
             "wall_seconds": round(wall, 1),
             "log": (r.stdout + r.stderr)[-2000:],
         }
-    bank = re.search(r"\[data\] simulated bank .*?: (built|cached) in ([\d.]+) s", r.stdout)
+    bank = re.search(
+        r"\[data\] simulated bank .*?: (built|cached) in ([\d.]+) s(?:, peak ([\d,]+) MB)?", r.stdout
+    )
     run = (out / "latest").resolve()
     man = json.loads((run / "manifest.json").read_text())
     return {
         "status": man["status"],
         "wall_seconds": round(wall, 1),
-        "bank": {"step": bank.group(1), "seconds": float(bank.group(2))} if bank else None,
+        "bank": {
+            "step": bank.group(1),
+            "seconds": float(bank.group(2)),
+            **({"peak_rss_mb": int(bank.group(3).replace(",", ""))} if bank.group(3) else {}),
+        }
+        if bank
+        else None,
         "notebooks": {
             nb["name"]: {
                 "seconds": round(nb["seconds"] - nb.get("waited_seconds", 0.0), 2),

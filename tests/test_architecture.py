@@ -21,6 +21,7 @@ LAYERS = [
         "cmlib.curves",
         "cmlib.paths",
         "cmlib.lazy",
+        "cmlib.memory",
     },
     {"cmlib.engine"},
     {"cmlib.data"},

@@ -476,3 +476,32 @@ def test_a_spend_table_with_absurd_or_idle_spend_or_text_numbers(tmp_path):
     df.astype({"cost": str}).to_parquet(tmp_path / "text.parquet")
     got = op.optimisation_data(str(tmp_path / "text.parquet"), columns=roles).tables["channel_spend"]
     assert got["spend"].dtype == float and got["spend"].to_numpy() == pytest.approx(df["cost"].to_numpy())
+
+
+def test_wave_model_learns_from_a_sample_only_beyond_max_train_rows(bank):
+    """A cap at or above the training rows changes nothing (the 1M-customer report's numbers stay as they were);
+    below it, the models learn from exactly that many of the marked rows, the same ones for the same
+    random_state, and the held-out rows that score them are untouched."""
+    exp = bank.contacts[bank.contacts["arm"].isin(["control", "lower_apr"])]
+    exp = exp.merge(bank.customers, on="customer_id", how="left").reset_index(drop=True)
+    train = np.random.default_rng(42).random(len(exp)) >= 0.5
+    n = int(train.sum())
+
+    def fit(cap):
+        return op.WaveModel("control", ["lower_apr"], max_train_rows=cap).fit(exp, train, bank.applications)
+
+    def coef(m):
+        return m.propensity_[-1].coef_.ravel()
+
+    whole, same = fit(None), fit(n)
+    assert whole.train_rows_ == whole.train_rows_used_ == same.train_rows_used_ == n
+    np.testing.assert_array_equal(coef(whole), coef(same))
+    pd.testing.assert_frame_equal(whole.uplift_.summary, same.uplift_.summary)
+    half, again = fit(n // 2), fit(n // 2)
+    assert half.train_rows_ == n and half.train_rows_used_ == n // 2
+    np.testing.assert_array_equal(coef(half), coef(again))
+    assert not np.array_equal(coef(half), coef(whole))
+    # a sample of half the rows estimates the same response model: within a few standard errors' worth
+    np.testing.assert_allclose(coef(half), coef(whole), atol=0.25)
+    with pytest.raises(ParameterError, match="max_train_rows"):
+        fit(0)

@@ -156,6 +156,41 @@ def test_default_hazard_ratios_recover_truth(world, durations):
     assert (z.abs() < 3).all(), z.to_dict()
 
 
+def test_time_varying_panel_equals_a_merge_and_join():
+    """The start/stop rows built by position equal the merge-and-join they replaced: rows of accounts with no
+    duration are dropped, months after the account's duration are dropped, the event is the cause's month, a
+    covariate missing for an account is NaN; two durations for one account are refused."""
+    panel = pd.DataFrame(
+        {
+            "account_id": [7, 7, 7, 3, 3, 9, 9, 5],
+            "month": pd.to_datetime(["2024-01-31", "2024-02-29", "2024-03-31"] * 2 + ["2024-01-31"] * 2),
+            "mob": [1, 2, 3, 1, 2, 1, 2, 1],
+        }
+    )
+    d = pd.DataFrame(
+        {"account_id": [3, 7, 9], "duration": [2, 2, 2], "cause": ["default", "default", "churn"]}
+    )
+    macro = pd.Series([5.0, 5.5, 6.0], index=pd.to_datetime(["2024-01-31", "2024-02-29", "2024-03-31"]))
+    cov = pd.DataFrame({"x": [0.5, -1.0]}, index=pd.Index([7, 9], name="account_id"))
+    got = sv.time_varying_panel(panel, d, macro, "default", cov)
+    p = panel.merge(d, on="account_id")
+    p = p[p["mob"] <= p["duration"]]
+    ref = pd.DataFrame(
+        {
+            "id": p["account_id"].to_numpy(),
+            "start": p["mob"].to_numpy() - 1,
+            "stop": p["mob"].to_numpy(),
+            "event": ((p["mob"] == p["duration"]) & (p["cause"] == "default")).astype(int).to_numpy(),
+            "macro": macro.reindex(p["month"]).to_numpy(),
+        }
+    ).join(cov.reindex(p["account_id"]).reset_index(drop=True))
+    pd.testing.assert_frame_equal(got, ref)
+    assert got["id"].tolist() == [7, 7, 3, 3, 9, 9] and got["event"].tolist() == [0, 1, 0, 1, 0, 0]
+    assert got["x"].isna().tolist() == [False, False, True, True, False, False]
+    with pytest.raises(DataError, match="one row per account"):
+        sv.time_varying_panel(panel, pd.concat([d, d.head(1)]), macro, "default", cov)
+
+
 def test_time_varying_cox_on_monthly_rows_equals_lifelines():
     """One row per account-month (unit intervals on an integer clock, with ties): the fast path's estimates,
     intervals and p-values equal lifelines' CoxTimeVaryingFitter; other intervals go to lifelines itself."""
@@ -369,6 +404,25 @@ def test_integrated_brier_equals_hand_calculation():
     assert sv.integrated_brier(train, test, "t", "e", surv, [1.0, 2.0]) == pytest.approx((b1 + b2) / 2)
 
 
+def test_roll_frame_equals_sorting_and_shifting_the_panel(world):
+    """The current account-months built from arrays equal the frame operations they replaced: sort by account
+    and months on book, next month's DPD and the three-month change in utilisation within the account."""
+    from cmlib.survival.retention import _roll_frame
+
+    perf = world.performance.sample(frac=1.0, random_state=0)  # any row order in, the same rows out
+    p = perf[["account_id", "month", "mob", "state", "dpd", "balance", "credit_limit"]].sort_values(
+        ["account_id", "mob"]
+    )
+    p = p.assign(utilisation=np.where(p["credit_limit"] > 0, p["balance"] / p["credit_limit"], 0.0))
+    g = p.groupby("account_id", sort=False)
+    p["next_dpd"] = g["dpd"].shift(-1)
+    p["utilisation_change_3m"] = (p["utilisation"] - g["utilisation"].shift(3)).fillna(0.0)
+    ref = p[p["state"] == "current"].reset_index(drop=True)
+    got = _roll_frame(perf, "account_id")
+    pd.testing.assert_frame_equal(got, ref, check_dtype=False)
+    assert got["next_dpd"].isna().sum() > 0 and (got["utilisation_change_3m"] != 0).sum() > 0
+
+
 def test_early_warning_ranks_rolls_and_retention_selects(world, durations):
     d, x = durations
     feats = x.set_index(d["account_id"])[["bureau_score_per_100", "dti_per_0.1", "inquiries_6m"]]
@@ -384,7 +438,7 @@ def test_early_warning_ranks_rolls_and_retention_selects(world, durations):
 
     from cmlib.survival.retention import _roll_frame
 
-    f = _roll_frame(world.performance, feats, "account_id").dropna(subset=["next_dpd"])
+    f = _roll_frame(world.performance, "account_id").join(feats, on="account_id").dropna(subset=["next_dpd"])
     assert (f["state"] == "current").all() and "in_arrears" not in f
     f = f.assign(y=(f["next_dpd"] >= 30).astype(int))
     cols = ["mob", "utilisation", "utilisation_change_3m", *feats.columns]

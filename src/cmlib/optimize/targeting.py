@@ -211,14 +211,26 @@ class WaveModel(BaseEstimator):
 
     ``fit(contacts, train, applications)``: ``contacts`` has one row per contact of the test with ``arm``,
     ``responded``, ``booked`` and the customer's features (:data:`UPLIFT_FEATURES`, :data:`APPROVAL_FEATURES`);
-    ``train`` marks the rows the models learn from (the rest are held out for the AUUC).
+    ``train`` marks the rows the models learn from (the rest are held out for the AUUC). ``max_train_rows``:
+    when more rows are marked, the response and uplift models learn from a random sample of this many of them
+    (``random_state``; ``None``: all). The default leaves a 1M-customer bank's test (about 130,000 training
+    contacts) whole; at 10M customers (1.3M) the pooled model's design and liblinear's copy of it took 5 GB
+    and four minutes. ``train_rows_`` and ``train_rows_used_`` say how many were marked and used.
     """
 
-    def __init__(self, control: str = "control", arms=(), features=None, random_state: int = 0):
+    def __init__(
+        self,
+        control: str = "control",
+        arms=(),
+        features=None,
+        random_state: int = 0,
+        max_train_rows: int | None = 500_000,
+    ):
         self.control = control
         self.arms = arms
         self.features = features
         self.random_state = random_state
+        self.max_train_rows = max_train_rows
 
     def fit(self, contacts: pd.DataFrame, train, applications: pd.DataFrame) -> WaveModel:
         from cmlib.optimize.sources import approval_model, approval_probability, uplift_design
@@ -226,6 +238,17 @@ class WaveModel(BaseEstimator):
 
         require_columns(contacts, ["arm", "responded", "booked"], "contacts")
         train = np.asarray(train, bool)
+        self.train_rows_ = int(train.sum())
+        if self.max_train_rows is not None and self.train_rows_ > self.max_train_rows:
+            if self.max_train_rows < 1:
+                raise ParameterError(
+                    "max_train_rows", "a positive number of rows or None", self.max_train_rows
+                )
+            rng = np.random.default_rng(self.random_state)
+            keep = rng.choice(np.flatnonzero(train), int(self.max_train_rows), replace=False)
+            train = np.zeros(len(train), bool)
+            train[keep] = True
+        self.train_rows_used_ = int(train.sum())
         arm = contacts["arm"].astype(str).to_numpy()
         y = contacts["responded"].astype(int).to_numpy()
         X = uplift_design(contacts, self.features)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -501,9 +502,11 @@ def prepare_banks(specs: list[NotebookSpec], resolved: dict[str, dict], log=_log
             # built in a process of its own: the runner stays small, so the notebooks it starts afterwards do
             # not inherit its peak memory in their own (Linux keeps ru_maxrss across fork and exec)
             # it dies with the runner (even a SIGKILLed one), and a SIGTERM or Ctrl-C stops it with the runner
+            # its peak memory is reported on stderr's last line (the run's memory goal counts this step too)
             code = (
-                "import sys; from cmlib.report._execute import _die_with_runner; _die_with_runner(); "
-                "from cmlib.data.cache import cached_bank; cached_bank(int(sys.argv[1]), int(sys.argv[2]))"
+                "import resource, sys; from cmlib.report._execute import _die_with_runner; _die_with_runner(); "
+                "from cmlib.data.cache import cached_bank; cached_bank(int(sys.argv[1]), int(sys.argv[2])); "
+                "sys.stderr.write(f'peak_rss_kb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n')"
             )
             r = _run_stoppable(
                 [sys.executable, "-c", code, str(n), str(rs)],
@@ -515,8 +518,10 @@ def prepare_banks(specs: list[NotebookSpec], resolved: dict[str, dict], log=_log
                     f"building the simulated bank of {n:,} customers failed:\n{r.stderr[-3000:]}"
                 )
         how = "cached" if hit else "built"
+        peak = re.search(r"peak_rss_kb (\d+)", "" if hit else r.stderr)
+        mem = f", peak {int(peak.group(1)) / 1024:,.0f} MB" if peak else ""
         log(
-            f"[data] simulated bank of {n:,} customers (random_state {rs}): {how} in {time.perf_counter() - t0:.1f} s, {path}"
+            f"[data] simulated bank of {n:,} customers (random_state {rs}): {how} in {time.perf_counter() - t0:.1f} s{mem}, {path}"
         )
 
 

@@ -40,18 +40,55 @@ class EarlyWarningResult(Result):
 EARLY_WARNING_BEHAVIOUR = ["mob", "utilisation", "utilisation_change_3m"]
 
 
-def _roll_frame(panel: pd.DataFrame, features: pd.DataFrame, account: str) -> pd.DataFrame:
-    """Account-months of accounts current that month, with next month's DPD and behaviour that does not
-    encode arrears: months on book, utilisation and its change over three months."""
-    p = panel[[account, "month", "mob", "state", "dpd", "balance", "credit_limit"]].sort_values(
-        [account, "mob"]
+def _roll_frame(panel: pd.DataFrame, account: str) -> pd.DataFrame:
+    """Account-months of accounts current that month (by account and months on book), with next month's DPD
+    and behaviour that does not encode arrears: months on book, utilisation and its change over three months.
+    Built from arrays through one ordering: sorting, assigning and joining a frame copied the panel four
+    times (14M account-months at 10M customers)."""
+    acc = panel[account].to_numpy()
+    order = np.lexsort((panel["mob"].to_numpy(), acc))  # (account, months on book) is unique: no ties
+    acc = acc[order]
+    dpd = panel["dpd"].to_numpy()[order]
+    bal, lim = panel["balance"].to_numpy()[order], panel["credit_limit"].to_numpy()[order]
+    util = np.where(lim > 0, bal / lim, 0.0)
+    nxt = np.full(len(acc), np.nan)
+    same = acc[1:] == acc[:-1]
+    nxt[:-1][same] = dpd[1:][same]
+    change = np.zeros(
+        len(acc)
+    )  # no value three months back: no change (as the frame's shift and fillna gave)
+    back = acc[3:] == acc[:-3]
+    change[3:][back] = util[3:][back] - util[:-3][back]
+    cur = (panel["state"] == "current").to_numpy(bool)[order]
+    keep = order[cur]
+    return pd.DataFrame(
+        {
+            account: acc[cur],
+            "month": panel["month"].to_numpy()[keep],
+            "mob": panel["mob"].to_numpy()[keep],
+            "state": panel["state"].iloc[keep].to_numpy(),
+            "dpd": dpd[cur],
+            "balance": bal[cur],
+            "credit_limit": lim[cur],
+            "utilisation": util[cur],
+            "next_dpd": nxt[cur],
+            "utilisation_change_3m": change[cur],
+        }
     )
-    p = p.assign(utilisation=np.where(p["credit_limit"] > 0, p["balance"] / p["credit_limit"], 0.0))
-    g = p.groupby(account, sort=False)
-    p["next_dpd"] = g["dpd"].shift(-1)
-    p["utilisation_change_3m"] = (p["utilisation"] - g["utilisation"].shift(3)).fillna(0.0)
-    p = p[p["state"] == "current"]
-    return p.join(features, on=account)
+
+
+def _design_rows(f: pd.DataFrame, features: pd.DataFrame, account: str, rows: np.ndarray) -> np.ndarray:
+    """The early-warning design of the current account-months ``f`` at positions ``rows`` (in that order): one
+    float matrix, missing = 0, filled a column at a time. Rows the model learns from are placed together, so
+    a fit reads a slice of it instead of a copy (1.6 GB at 10M customers)."""
+    pos = features.index.get_indexer(f[account].to_numpy()[rows])  # each row's account's features (-1: none)
+    X = np.empty((len(rows), len(EARLY_WARNING_BEHAVIOUR) + features.shape[1]))
+    for j, c in enumerate(EARLY_WARNING_BEHAVIOUR):
+        X[:, j] = f[c].to_numpy(np.float64)[rows]
+    for j, c in enumerate(features.columns, start=len(EARLY_WARNING_BEHAVIOUR)):
+        X[:, j] = np.where(pos >= 0, features[c].to_numpy(np.float64)[pos], np.nan)
+    X[np.isnan(X)] = 0.0
+    return X
 
 
 def early_warning(
@@ -71,18 +108,9 @@ def early_warning(
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
-    f = _roll_frame(panel, features, account)
-    cols = [*EARLY_WARNING_BEHAVIOUR, *features.columns]
-    # one float matrix of every current account-month (missing = 0) and masks into it, instead of frames
-    # copied per split: the same numbers, and a book of 10M customers does not hold five copies of its panel
-    X = f[cols].to_numpy(dtype=np.float64, copy=True)
-    X[np.isnan(X)] = 0.0
-    nxt = f["next_dpd"].to_numpy(dtype=np.float64)
-    month = f["month"].to_numpy()
-    ids = f[account].to_numpy()
-    del f
-    known = ~np.isnan(nxt)
-    y = (nxt >= dpd).astype(int)
+    f = _roll_frame(panel, account)
+    nxt, month = f["next_dpd"].to_numpy(np.float64), f["month"].to_numpy()
+    known, y = ~np.isnan(nxt), (nxt >= dpd).astype(int)
     last = month[known].max()
     train, test = known & (month < last), known & (month == last)
     if len(np.unique(y[train])) < 2 or len(np.unique(y[test])) < 2:
@@ -98,8 +126,12 @@ def early_warning(
         # stopped short of it (tolerance 1e-4)
         return LogisticRegression(solver="newton-cholesky", max_iter=200, random_state=random_state)
 
-    m = model().fit(X[train], y[train])
-    p = m.predict_proba(X[test])[:, 1]
+    # the training months' rows first, then the backtest month's: each a slice of one matrix
+    n_train = int(train.sum())
+    X = _design_rows(f, features, account, np.r_[np.flatnonzero(train), np.flatnonzero(test)])
+    m = model().fit(X[:n_train], y[train])
+    p = m.predict_proba(X[n_train:])[:, 1]
+    del X
     top = p >= np.quantile(p, 0.9)
     y_test = y[test]
     summ = pd.DataFrame(
@@ -113,12 +145,22 @@ def early_warning(
             }
         ]
     )
+    # the rows are not kept for the scores (2.5 GB at 10M customers, held as long as the result): rebuilt
+    del f, nxt, month, known, y, train, test
 
     def score() -> pd.DataFrame:
-        full = model().fit(X[known], y[known])
-        latest = month == month.max()
+        f = _roll_frame(panel, account)
+        nxt, month = f["next_dpd"].to_numpy(np.float64), f["month"].to_numpy()
+        known = np.flatnonzero(~np.isnan(nxt))
+        latest = np.flatnonzero(month == month.max())
+        full = model().fit(_design_rows(f, features, account, known), (nxt[known] >= dpd).astype(int))
         name = f"p_dpd{dpd}_next_month"
-        scores = pd.DataFrame({account: ids[latest], name: full.predict_proba(X[latest])[:, 1]})
+        scores = pd.DataFrame(
+            {
+                account: f[account].to_numpy()[latest],
+                name: full.predict_proba(_design_rows(f, features, account, latest))[:, 1],
+            }
+        )
         return scores.sort_values(name, ascending=False).reset_index(drop=True)
 
     return EarlyWarningResult(summ, score)

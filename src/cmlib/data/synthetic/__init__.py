@@ -76,6 +76,7 @@ from cmlib.data.synthetic.monitoring import (  # noqa: F401
     COMPLAINT_BASE,
     COMPLAINT_CHANNEL,
     COMPLAINT_MIX,
+    CUSTOMER_INPUTS,
     DNC_BREACHES,
     EARLY_DPD_LOGIT,
     FIXED_WEEKLY_COST,

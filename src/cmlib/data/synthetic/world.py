@@ -22,7 +22,12 @@ from cmlib.data.synthetic.block import LEGACY_CUTOFF, STAGES, _block
 from cmlib.data.synthetic.campaigns import EXPERIMENT_ID, _campaigns
 from cmlib.data.synthetic.customers import default_features
 from cmlib.data.synthetic.dates import Calendar
-from cmlib.data.synthetic.monitoring import MONITORING_TABLES, MONITORING_TRUTH, simulate_monitoring
+from cmlib.data.synthetic.monitoring import (
+    CUSTOMER_INPUTS,
+    MONITORING_TABLES,
+    MONITORING_TRUTH,
+    simulate_monitoring,
+)
 from cmlib.data.synthetic.truth import (
     ADMISSION_RULES,
     ARM_RESPONSE,
@@ -49,6 +54,7 @@ from cmlib.data.synthetic.truth import (
     default_baseline,
 )
 from cmlib.errors import ParameterError
+from cmlib.memory import release_memory
 from cmlib.vocab import (
     ARMS,
     NO_FILE,
@@ -370,8 +376,11 @@ def write_bank(
         (out / name).mkdir(exist_ok=True)
         pq.write_table(pa.Table.from_pandas(df, preserve_index=False), out / name / "part-00000.parquet")
     truth = _truth(random_state, n_customers, cal, acc.exp, acc.stats(), ch_params, acc.ranking(), acc.ret)
-    # the weekly monitoring feed, drawn for the customers just written (its own random stream)
-    mon = simulate_monitoring(pd.read_parquet(out / "customers"), random_state)
+    # the weekly monitoring feed, drawn for the customers just written (its own random stream). The chunks'
+    # freed pages go back to the system first and only the columns it draws from are read: at 10M customers
+    # the feed is the builder's largest step (peak 8.9 GB before, 1.7 GB of it pages already freed)
+    release_memory()
+    mon = simulate_monitoring(pd.read_parquet(out / "customers", columns=list(CUSTOMER_INPUTS)), random_state)
     for name, df in mon.tables().items():
         folder = out / MONITORING_TABLES[name]
         folder.mkdir(exist_ok=True)
