@@ -14,6 +14,7 @@ import pandas as pd
 from cmlib import engine
 from cmlib.data import schemas
 from cmlib.errors import DataError, ParameterError
+from cmlib.memory import release_memory
 from cmlib.validation import require_columns
 
 DUCKDB_SUFFIXES = {".duckdb", ".db", ".ddb"}
@@ -87,6 +88,7 @@ def load(
         raise DataError.single(table or Path(str(source)).name, "*", problem, None)
     if kind in ("parquet", "parquet_dir"):
         df = pd.read_parquet(where, columns=columns)
+        release_memory()  # Arrow's decoding pages, which numpy cannot reuse (see cmlib.memory)
     elif kind == "csv":
         try:
             df = pd.read_csv(where, usecols=columns)
@@ -194,7 +196,7 @@ def open_table(source: str | Path, table: str | None = None, backend: str = "duc
     if kind == "duckdb":
         import ibis
 
-        return ibis.duckdb.connect(str(where), read_only=True).table(table)
+        return ibis.duckdb.connect(str(where), read_only=True, **engine.DUCKDB_CONFIG).table(table)
     return engine.table(where, backend=backend)
 
 

@@ -37,6 +37,7 @@ from cmlib.engine.book import (  # noqa: F401
     vintage_counts,
 )
 from cmlib.engine.core import (  # noqa: F401
+    DUCKDB_CONFIG,
     _as_float,
     _bool_count,
     _columns_exist,

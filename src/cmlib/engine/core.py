@@ -19,12 +19,19 @@ from cmlib.validation import require_columns
 
 _DUCKDB = None
 
+#: DuckDB on one thread: with several, each adds its share of the rows and the partial sums are combined in
+#: whatever order the threads finish, so a float sum over millions of rows changes in its last digits from run
+#: to run (a 15M-row grouped sum gave 6 different results in 6 runs; at 10M customers the benchmark's cold
+#: and warm runs differed) and a report must give the same numbers for the same parameters. The engine's
+#: queries are seconds of a run, and the runner already keeps both cores busy with two notebooks.
+DUCKDB_CONFIG = {"threads": 1}
+
 
 def duckdb() -> ibis.BaseBackend:
-    """The shared in-process DuckDB connection (UTC time zone)."""
+    """The shared in-process DuckDB connection (UTC time zone, :data:`DUCKDB_CONFIG`)."""
     global _DUCKDB
     if _DUCKDB is None:
-        _DUCKDB = ibis.duckdb.connect()
+        _DUCKDB = ibis.duckdb.connect(**DUCKDB_CONFIG)
         _DUCKDB.raw_sql("SET TimeZone='UTC'")
     return _DUCKDB
 

@@ -40,51 +40,55 @@ class EarlyWarningResult(Result):
 EARLY_WARNING_BEHAVIOUR = ["mob", "utilisation", "utilisation_change_3m"]
 
 
-def _roll_frame(panel: pd.DataFrame, account: str) -> pd.DataFrame:
-    """Account-months of accounts current that month (by account and months on book), with next month's DPD
-    and behaviour that does not encode arrears: months on book, utilisation and its change over three months.
-    Built from arrays through one ordering: sorting, assigning and joining a frame copied the panel four
-    times (14M account-months at 10M customers)."""
+def _roll_arrays(panel: pd.DataFrame, account: str) -> tuple[dict, np.ndarray]:
+    """Every account-month ordered by account and months on book, as arrays: ``account``, ``month``, ``mob``,
+    ``dpd``, ``balance``, ``credit_limit``, next month's DPD (``next_dpd``), ``utilisation`` and its change
+    over three months; and the positions of the months the account was current. Arrays through one ordering:
+    sorting, assigning and joining a frame copied the panel four times (14M account-months at 10M customers)."""
     acc = panel[account].to_numpy()
     order = np.lexsort((panel["mob"].to_numpy(), acc))  # (account, months on book) is unique: no ties
     acc = acc[order]
-    dpd = panel["dpd"].to_numpy()[order]
-    bal, lim = panel["balance"].to_numpy()[order], panel["credit_limit"].to_numpy()[order]
-    util = np.where(lim > 0, bal / lim, 0.0)
+    a = {account: acc, "order": order}
+    for c in ("month", "mob", "dpd", "balance", "credit_limit"):
+        a[c] = panel[c].to_numpy()[order]
+    util = np.where(a["credit_limit"] > 0, a["balance"] / a["credit_limit"], 0.0)
     nxt = np.full(len(acc), np.nan)
     same = acc[1:] == acc[:-1]
-    nxt[:-1][same] = dpd[1:][same]
+    nxt[:-1][same] = a["dpd"][1:][same]
     change = np.zeros(
         len(acc)
     )  # no value three months back: no change (as the frame's shift and fillna gave)
     back = acc[3:] == acc[:-3]
     change[3:][back] = util[3:][back] - util[:-3][back]
-    cur = (panel["state"] == "current").to_numpy(bool)[order]
-    keep = order[cur]
-    return pd.DataFrame(
-        {
-            account: acc[cur],
-            "month": panel["month"].to_numpy()[keep],
-            "mob": panel["mob"].to_numpy()[keep],
-            "state": panel["state"].iloc[keep].to_numpy(),
-            "dpd": dpd[cur],
-            "balance": bal[cur],
-            "credit_limit": lim[cur],
-            "utilisation": util[cur],
-            "next_dpd": nxt[cur],
-            "utilisation_change_3m": change[cur],
-        }
-    )
+    a.update(utilisation=util, next_dpd=nxt, utilisation_change_3m=change)
+    return a, np.flatnonzero((panel["state"] == "current").to_numpy(bool)[order])
 
 
-def _design_rows(f: pd.DataFrame, features: pd.DataFrame, account: str, rows: np.ndarray) -> np.ndarray:
-    """The early-warning design of the current account-months ``f`` at positions ``rows`` (in that order): one
-    float matrix, missing = 0, filled a column at a time. Rows the model learns from are placed together, so
-    a fit reads a slice of it instead of a copy (1.6 GB at 10M customers)."""
-    pos = features.index.get_indexer(f[account].to_numpy()[rows])  # each row's account's features (-1: none)
+def _roll_frame(panel: pd.DataFrame, account: str) -> pd.DataFrame:
+    """Account-months of accounts current that month (by account and months on book), with next month's DPD
+    and behaviour that does not encode arrears: months on book, utilisation and its change over three
+    months (:func:`_roll_arrays` as a frame)."""
+    a, cur = _roll_arrays(panel, account)
+    cols = {k: v[cur] for k, v in a.items() if k != "order"}
+    cols = {
+        **{k: cols[k] for k in (account, "month", "mob")},
+        "state": panel["state"].iloc[a["order"][cur]].reset_index(drop=True),
+        **{
+            k: cols[k]
+            for k in ("dpd", "balance", "credit_limit", "utilisation", "next_dpd", "utilisation_change_3m")
+        },
+    }
+    return pd.DataFrame(cols)
+
+
+def _design_rows(a: dict, features: pd.DataFrame, account: str, rows: np.ndarray) -> np.ndarray:
+    """The early-warning design of the account-months ``a`` (:func:`_roll_arrays`) at positions ``rows`` (in
+    that order): one float matrix, missing = 0, filled a column at a time. Rows the model learns from are
+    placed together, so a fit reads a slice of it instead of a copy (1.6 GB at 10M customers)."""
+    pos = features.index.get_indexer(a[account][rows])  # each row's account's features (-1: none)
     X = np.empty((len(rows), len(EARLY_WARNING_BEHAVIOUR) + features.shape[1]))
     for j, c in enumerate(EARLY_WARNING_BEHAVIOUR):
-        X[:, j] = f[c].to_numpy(np.float64)[rows]
+        X[:, j] = a[c][rows]
     for j, c in enumerate(features.columns, start=len(EARLY_WARNING_BEHAVIOUR)):
         X[:, j] = np.where(pos >= 0, features[c].to_numpy(np.float64)[pos], np.nan)
     X[np.isnan(X)] = 0.0
@@ -108,8 +112,8 @@ def early_warning(
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
-    f = _roll_frame(panel, account)
-    nxt, month = f["next_dpd"].to_numpy(np.float64), f["month"].to_numpy()
+    a, cur = _roll_arrays(panel, account)
+    nxt, month = a["next_dpd"][cur], a["month"][cur]
     known, y = ~np.isnan(nxt), (nxt >= dpd).astype(int)
     last = month[known].max()
     train, test = known & (month < last), known & (month == last)
@@ -128,7 +132,8 @@ def early_warning(
 
     # the training months' rows first, then the backtest month's: each a slice of one matrix
     n_train = int(train.sum())
-    X = _design_rows(f, features, account, np.r_[np.flatnonzero(train), np.flatnonzero(test)])
+    X = _design_rows(a, features, account, cur[np.r_[np.flatnonzero(train), np.flatnonzero(test)]])
+    del a  # not kept while fitting: the rows are in X
     m = model().fit(X[:n_train], y[train])
     p = m.predict_proba(X[n_train:])[:, 1]
     del X
@@ -146,19 +151,19 @@ def early_warning(
         ]
     )
     # the rows are not kept for the scores (2.5 GB at 10M customers, held as long as the result): rebuilt
-    del f, nxt, month, known, y, train, test
+    del nxt, month, known, y, train, test
 
     def score() -> pd.DataFrame:
-        f = _roll_frame(panel, account)
-        nxt, month = f["next_dpd"].to_numpy(np.float64), f["month"].to_numpy()
+        a, cur = _roll_arrays(panel, account)
+        nxt, month = a["next_dpd"][cur], a["month"][cur]
         known = np.flatnonzero(~np.isnan(nxt))
         latest = np.flatnonzero(month == month.max())
-        full = model().fit(_design_rows(f, features, account, known), (nxt[known] >= dpd).astype(int))
+        full = model().fit(_design_rows(a, features, account, cur[known]), (nxt[known] >= dpd).astype(int))
         name = f"p_dpd{dpd}_next_month"
         scores = pd.DataFrame(
             {
-                account: f[account].to_numpy()[latest],
-                name: full.predict_proba(_design_rows(f, features, account, latest))[:, 1],
+                account: a[account][cur[latest]],
+                name: full.predict_proba(_design_rows(a, features, account, cur[latest]))[:, 1],
             }
         )
         return scores.sort_values(name, ascending=False).reset_index(drop=True)
