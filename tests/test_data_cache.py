@@ -25,6 +25,11 @@ def test_cached_bank_equals_the_simulated_one(tmp_path):
     assert "contacts" not in vars(disk)
     for name, df in mem.tables().items():  # same values and the same dtypes
         pd.testing.assert_frame_equal(getattr(disk, name), df.reset_index(drop=True), obj=name)
+    up = disk.truth_tables["uplift"]  # each truth table is read when first used, not all at once
+    assert list(disk.truth_tables._read) == ["uplift"] and disk.truth_tables["uplift"] is up
+    assert list(disk.truth_tables) == list(mem.truth_tables) and len(disk.truth_tables) == len(
+        mem.truth_tables
+    )
     for name, df in mem.truth_tables.items():
         pd.testing.assert_frame_equal(disk.truth_tables[name], df.reset_index(drop=True), obj=name)
     assert disk.truth == mem.truth

@@ -334,10 +334,20 @@ class AccountValueModel(BaseEstimator):
         return self
 
     def _fit_product(self, panel: pd.DataFrame, terms: pd.DataFrame) -> None:
-        p = panel
-        if "product" in p:
-            p = p[p["product"].astype(str) == self.product]
-        acc = pd.Index(p["account_id"].unique())
+        # the product's rows as the few columns used, not a copy of the panel (2 GB at 10M customers); the
+        # states as masks computed on the column, not a numpy array of text (another 0.7 GB)
+        rows = (panel["product"].astype(str) == self.product).to_numpy() if "product" in panel else None
+
+        def col(c, dtype=None):
+            v = panel[c].to_numpy(dtype)
+            return v if rows is None else v[rows]
+
+        def is_state(states):
+            m = panel["state"].isin(states).to_numpy(bool)
+            return m if rows is None else m[rows]
+
+        account_id = col("account_id")
+        acc = pd.Index(pd.unique(account_id))
         t = terms.drop_duplicates("account_id").set_index("account_id").reindex(acc)
         if t[list(TERMS)].isna().any(axis=None):
             raise ParameterError(
@@ -347,22 +357,21 @@ class AccountValueModel(BaseEstimator):
             )
         if len(acc) == 0:
             raise ParameterError("performance", f"{self.product} accounts with monthly rows", 0)
-        code = pd.Index(acc).get_indexer(p["account_id"])
-        mob = p["mob"].to_numpy(np.int64)
-        state = p["state"].to_numpy(str)
+        code = pd.Index(acc).get_indexer(account_id)
+        mob = col("mob", np.int64)
         n = len(acc)
         last = np.zeros(n, np.int64)
         np.maximum.at(last, code, mob)
         big = np.iinfo(np.int64).max
         first90 = np.full(n, big)
-        arrears = np.isin(state, ["dpd90", "charged_off"])
+        arrears = is_state(["dpd90", "charged_off"])
         np.minimum.at(first90, code[arrears], mob[arrears])
         onset = np.where(first90 < big, np.maximum(first90 - _ONSET_BEFORE_90, 1), 0)
         exit_ = np.zeros(n, np.int64)
-        ex = np.isin(state, _EXITS)
+        ex = is_state(list(_EXITS))
         exit_[code[ex]] = mob[ex]
         co = np.full(n, 0)
-        c_rows = state == "charged_off"
+        c_rows = is_state(["charged_off"])
         co[code[c_rows]] = mob[c_rows]
         # life table: an account is at risk of onset in month t while performing and seen at t + 2 (a spell
         # of arrears is known to be a default, not a cure, only once it reaches 90+), and at risk of closure
@@ -389,10 +398,11 @@ class AccountValueModel(BaseEstimator):
         hd[~ok] = d_ev[tail].sum() / at_risk[tail].sum()
         hc[~ok] = c_ev[tail].sum() / max((at_risk_c[tail] - d_ev[tail]).sum(), 1)
         # utilisation and spend of performing months, by month on book
-        perf = np.isin(state, _PERFORMING) & ((onset[code] == 0) | (mob < onset[code]))
-        lim = p["credit_limit"].to_numpy(float)
-        util = p["balance"].to_numpy(float) / np.where(lim > 0, lim, np.nan)
-        by = pd.DataFrame({"mob": mob[perf], "u": util[perf], "s": p["spend"].to_numpy(float)[perf]})
+        perf = is_state(list(_PERFORMING)) & ((onset[code] == 0) | (mob < onset[code]))
+        lim = col("credit_limit", float)
+        util = col("balance", float) / np.where(lim > 0, lim, np.nan)
+        del lim
+        by = pd.DataFrame({"mob": mob[perf], "u": util[perf], "s": col("spend", float)[perf]})
         g = by.groupby("mob")[["u", "s"]].mean().reindex(range(1, h + 1)).ffill().bfill()
         # arrears: utilisation above a performing account's at the same month on book; months to charge-off
         late = (onset[code] > 0) & (mob >= onset[code]) & ~c_rows
@@ -401,14 +411,14 @@ class AccountValueModel(BaseEstimator):
         gone = co > 0
         self.charge_off_lag_ = int(np.round(np.median(co[gone] - onset[gone]))) if gone.any() else 5
         # the margin's rates: what the terms do not explain is interchange on spend less funding of the balance
-        tt = t.loc[p["account_id"].to_numpy()[perf]]
-        bal, spd = p["balance"].to_numpy(float)[perf], p["spend"].to_numpy(float)[perf]
+        at = code[perf]  # each performing row's account: its terms are row `at` of t (t is indexed by acc)
+        bal, spd = col("balance", float)[perf], col("spend", float)[perf]
         known = (
-            bal * tt["apr"].to_numpy(float) / 1200
-            + tt["annual_fee"].to_numpy(float) / 12
-            - tt["reward_rate"].to_numpy(float) * spd
+            bal * t["apr"].to_numpy(float)[at] / 1200
+            + t["annual_fee"].to_numpy(float)[at] / 12
+            - t["reward_rate"].to_numpy(float)[at] * spd
         )
-        resid = p["margin"].to_numpy(float)[perf] - known
+        resid = col("margin", float)[perf] - known
         X = np.column_stack([spd, -bal])
         coef, *_ = np.linalg.lstsq(X, resid, rcond=None)
         self.interchange_rate_, self.funding_cost_monthly_ = float(coef[0]), float(coef[1])

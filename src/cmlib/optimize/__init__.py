@@ -43,6 +43,7 @@ from cmlib.optimize.economics import (  # noqa: F401
 )
 from cmlib.optimize.sources import (  # noqa: F401
     APPROVAL_FEATURES,
+    BANK_COLUMNS,
     MAX_WEEKLY_SPEND,
     SPEND_ROLES,
     TABLES,
@@ -67,6 +68,7 @@ from cmlib.optimize.targeting import (  # noqa: F401
     wave_pnl,
 )
 from cmlib.optimize.uplift import (  # noqa: F401
+    PREDICT_ROWS,
     ArmUplift,
     PooledUplift,
     QiniResult,
