@@ -68,6 +68,28 @@ def test_written_in_chunks_equals_in_memory(tmp_path):
         assert truth["experiment"]["rates"][arm] == pytest.approx(rates, rel=1e-12)
 
 
+def test_blocks_drawn_by_several_processes_give_the_same_bank(tmp_path, monkeypatch):
+    """write_bank draws blocks in worker processes on a large bank; the ids are assigned in order afterwards,
+    so every table and truth table is the same bits as one process drawing them (three blocks, two workers)."""
+    from cmlib.data import cache
+    from cmlib.data.synthetic import world
+
+    n = 2 * syn.BLOCK + 1_000
+    monkeypatch.setattr(world, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(world.os, "cpu_count", lambda: 2)
+    syn.write_bank(tmp_path, n_customers=n, random_state=7)
+    (tmp_path / cache.MARKER).write_text("test")
+    disk, mem = cache.read_bank(tmp_path), syn.simulate_bank(n_customers=n, random_state=7)
+    for name, df in mem.tables().items():
+        pd.testing.assert_frame_equal(
+            getattr(disk, name), df.reset_index(drop=True), check_exact=True, obj=name
+        )
+    for name, df in mem.truth_tables.items():
+        pd.testing.assert_frame_equal(disk.truth_tables[name], df.reset_index(drop=True), check_exact=True)
+    assert disk.truth == mem.truth
+    assert disk.applications["application_id"].is_unique and disk.performance["account_id"].min() >= 1
+
+
 def test_bad_size_and_seed_are_parameter_errors():
     with pytest.raises(ParameterError, match="n_customers"):
         syn.simulate_bank(n_customers=10)

@@ -151,6 +151,7 @@ from cmlib.data.synthetic.truth import (  # noqa: F401
     default_baseline,
 )
 from cmlib.data.synthetic.world import (  # noqa: F401
+    PARALLEL_FROM,
     TRUTH_TABLES,
     _Acc,
     _check_size,

@@ -659,6 +659,21 @@ def _booked_value(
         card = limit * (UTILISATION_START + UTILISATION_PER_MOB * t + UTILISATION_DELINQUENT * arrears)
         return np.where(loan, limit * np.clip(1 - t / 60.0, 0, 1), card)
 
+    # each month's balances and default probability depend on neither the activation state nor the month of
+    # onset: computed once, not in every pass of the loops below (the same numbers; the builder spent a
+    # third of its time here)
+    performing = {t: balance(t, 0) for t in range(1, horizon + 1)}
+    arrears = {t: balance(t, 1) for t in range(1, horizon + 1)}
+    p_default = {}
+    for t in range(1, horizon + 1):
+        cal_idx = np.minimum(book_month + t - 1, len(macro) - 1)
+        p_default[t] = _cloglog_p(
+            np.log(-np.log1p(-h0[t - 1]))
+            + risk_eta
+            + MACRO_GAMMA * (macro[cal_idx] - 4.5)
+            + TRAP_EARLY_LOG_HR * (trap & (t <= 6))
+        )
+
     total = np.zeros(n)
     for active, weight in ((1.0, p_activate), (0.0, 1 - p_activate)):
         p_exit = _cloglog_p(eta_close + CLOSURE_BETA["inactive"] * (1 - active))
@@ -667,24 +682,18 @@ def _booked_value(
         alive = np.ones(n)
         v = np.zeros(n)
         for t in range(1, horizon + 1):
-            cal_idx = np.minimum(book_month + t - 1, len(macro) - 1)
-            p_d = _cloglog_p(
-                np.log(-np.log1p(-h0[t - 1]))
-                + risk_eta
-                + MACRO_GAMMA * (macro[cal_idx] - 4.5)
-                + TRAP_EARLY_LOG_HR * (trap & (t <= 6))
-            )
+            p_d = p_default[t]
             onset = alive * p_d
             alive = alive * (1 - p_d) * (1 - p_exit)
             v += (
                 disc[t]
                 * alive
-                * (balance(t, 0) * active * carry + active * spend_m * (INTERCHANGE_RATE - reward) + fee / 12)
+                * (performing[t] * active * carry + active * spend_m * (INTERCHANGE_RATE - reward) + fee / 12)
             )
             for j in range(CHARGE_OFF_AFTER_ONSET + 1):  # arrears: interest accrues, then the write-off
                 if t + j > horizon:
                     break
-                bad = balance(t + j, 1) * active
+                bad = arrears[t + j] * active
                 v += disc[t + j] * onset * (-bad if j == CHARGE_OFF_AFTER_ONSET else bad * carry)
         total += weight * v
     return total

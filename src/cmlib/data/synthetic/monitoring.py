@@ -229,7 +229,7 @@ def simulate_monitoring(customers: pd.DataFrame, random_state: int = 1) -> Monit
         parts.append(
             {
                 "week": week_idx,
-                "campaign": np.full(len(who), cell, np.int16),
+                "cell": np.full(len(who), cell, np.int16),  # the row of camp: its campaign and channel
                 "customer_id": cid[who],
                 "responded": responded,
                 "applied": applied,
@@ -276,7 +276,7 @@ def _contact_rows(parts: list[dict], camp: pd.DataFrame, weeks: pd.DatetimeIndex
     """The cells' contacts in one frame ordered by week, campaign and channel (each cell's own order kept),
     numbered from 1. Built column by column through one ordering: at 10M customers (20M contacts) a
     concatenation of per-cell frames and a sort made three copies of the largest table of the builder."""
-    cell = np.concatenate([p["campaign"] for p in parts])
+    cell = np.concatenate([p["cell"] for p in parts])
     week = np.concatenate([p["week"] for p in parts])
     # each cell's campaign and channel as their rank in text order; lexsort is stable, so contacts of one
     # week and cell keep the order they were drawn in
@@ -293,7 +293,7 @@ def _contact_rows(parts: list[dict], camp: pd.DataFrame, weeks: pd.DatetimeIndex
     }
     del week
     for k in list(parts[0]):
-        if k not in ("week", "campaign"):
+        if k not in ("week", "cell"):
             cols[k] = np.concatenate([p[k] for p in parts])[order]
             for p in parts:  # each column's per-cell pieces are dropped as soon as it is whole
                 del p[k]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -72,15 +75,76 @@ def _check_size(n_customers: int, random_state: int) -> None:
         raise ParameterError("random_state", "a non-negative integer", random_state)
 
 
-def iter_blocks(n_customers: int, random_state: int, cal: Calendar, campaigns: pd.DataFrame):
-    """Yield each block's tables with global ids assigned (customers, contacts, applications in order)."""
+#: the bank size from which :func:`write_bank` draws blocks in parallel
+PARALLEL_FROM = 400_000
+
+
+def _raw_block(args) -> dict[str, Any]:
+    """One block drawn from its own random stream, with application ids from 0 (a worker's task: the ids
+    before it are known only once the earlier blocks are drawn, so :func:`iter_blocks` shifts them)."""
+    n_customers, random_state, k, cal, campaigns = args
+    start = k * BLOCK
+    ids = np.arange(start + 1, min(start + BLOCK, n_customers) + 1)
+    return _block(cal, campaigns, np.random.default_rng(np.random.SeedSequence([random_state, k])), ids, 0)
+
+
+def _worker_start() -> None:
+    """A block worker ends with the process that started it, even one killed by SIGKILL (Linux)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+
+def iter_blocks(
+    n_customers: int, random_state: int, cal: Calendar, campaigns: pd.DataFrame, processes: int = 1
+):
+    """Yield each block's tables with global ids assigned (customers, contacts, applications in order).
+
+    ``processes`` > 1 draws blocks in that many worker processes (a few blocks ahead of the one yielded):
+    each block has its own random stream and the ids are assigned here, in order, so the world is the same
+    bits whatever the number of processes (tested)."""
+    tasks = [(n_customers, random_state, k, cal, campaigns) for k in range(-(-n_customers // BLOCK))]
+    if processes > 1 and len(tasks) > 1:
+        import multiprocessing as mp
+
+        # spawned, not forked: a process that already runs threads (DuckDB's, Arrow's, BLAS's) may not fork
+        pool = mp.get_context("spawn").Pool(min(processes, len(tasks)), initializer=_worker_start)
+        pending: deque = deque()
+        try:
+
+            def drawn():
+                for t in tasks:
+                    pending.append(pool.apply_async(_raw_block, (t,)))
+                    if len(pending) > 2 * processes:  # bounded: the blocks waiting are a few, not the bank
+                        yield pending.popleft().get()
+                while pending:
+                    yield pending.popleft().get()
+
+            yield from _with_ids(drawn())
+        finally:
+            pool.terminate()
+            pool.join()
+    else:
+        yield from _with_ids(_raw_block(t) for t in tasks)
+
+
+def _with_ids(blocks):
+    """Blocks in order with their contacts numbered on from the last block's and their application (account)
+    ids shifted on from the last block's."""
     next_contact, next_app = 1, 1
-    for k, start in enumerate(range(0, n_customers, BLOCK)):
-        ids = np.arange(start + 1, min(start + BLOCK, n_customers) + 1)
-        rng = np.random.default_rng(np.random.SeedSequence([random_state, k]))
-        b = _block(cal, campaigns, rng, ids, next_app)
+    for b in blocks:
         con = b["contacts"]
         con["contact_id"] = np.arange(next_contact, next_contact + len(con), dtype=np.int64)
+        b["applications"]["application_id"] += next_app
+        b["truth_applications"]["application_id"] += next_app
+        b["performance"]["account_id"] += next_app
+        b["retention_test"]["account_id"] += next_app
+        con["application_id"] += next_app  # nullable: a contact with no application stays empty
         apps = b["applications"]
         crow = apps.pop("_contact_row").to_numpy()
         apps.pop("_row")
@@ -358,7 +422,9 @@ def write_bank(
                 v.clear()
         part += 1
 
-    for i, b in enumerate(iter_blocks(n_customers, random_state, cal, campaigns), start=1):
+    # blocks drawn on every core when there are enough of them to repay starting the workers (~1 s each)
+    processes = (os.cpu_count() or 1) if n_customers >= PARALLEL_FROM else 1
+    for i, b in enumerate(iter_blocks(n_customers, random_state, cal, campaigns, processes), start=1):
         acc.add(b)
         for k in buf:
             buf[k].append(b[k])
