@@ -424,7 +424,8 @@ def test_a_run_killed_while_it_builds_the_bank_leaves_no_builder(tmp_path, sig):
         [sys.executable, "-m", "cmlib", *args], env=env, stdout=sp.PIPE, stderr=sp.STDOUT, text=True
     )
 
-    def builders() -> list[str]:
+    def builders(workers: bool = False) -> list[str]:
+        """The builder (or, with ``workers``, every process of this run: the builder's block workers too)."""
         found = []
         for d in Path("/proc").iterdir():
             try:
@@ -432,11 +433,12 @@ def test_a_run_killed_while_it_builds_the_bank_leaves_no_builder(tmp_path, sig):
                 env_of = (d / "environ").read_bytes()
             except OSError:
                 continue
-            if "cached_bank" in cmd and str(tmp_path).encode() in env_of:
-                found.append(d.name)
+            if (workers or "cached_bank" in cmd) and str(tmp_path).encode() in env_of:
+                found.append(f"{d.name}: {cmd[:80]}")
         return found
 
     assert _wait(lambda: bool(builders()), 60), "the bank was never built"
+    assert _wait(lambda: len(builders(workers=True)) > 2, 30), "no block workers"  # 1.5M: drawn in parallel
     proc.send_signal(getattr(signal, sig))
     out, _ = proc.communicate(timeout=60)
     # killed by the signal itself (Popen: -9), or exiting 128 + SIGTERM after stopping the builder
@@ -444,6 +446,7 @@ def test_a_run_killed_while_it_builds_the_bank_leaves_no_builder(tmp_path, sig):
     if sig == "SIGTERM":
         assert "stopped by SIGTERM while building the simulated bank of 1,500,000 customers" in out
     assert _wait(lambda: not builders(), 15), "the builder outlived the runner"
+    assert _wait(lambda: not builders(workers=True), 15), builders(workers=True)  # and its block workers
 
 
 def test_a_library_bad_input_error_in_a_kernel_exits_2_with_its_line(tmp_path):
