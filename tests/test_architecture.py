@@ -22,6 +22,7 @@ LAYERS = [
         "cmlib.paths",
         "cmlib.lazy",
         "cmlib.memory",
+        "cmlib.process",
     },
     {"cmlib.engine"},
     {"cmlib.data"},

@@ -14,7 +14,7 @@ import pandas as pd
 from cmlib import engine
 from cmlib.data import schemas
 from cmlib.errors import DataError, ParameterError
-from cmlib.memory import release_memory
+from cmlib.memory import read_parquet
 from cmlib.validation import require_columns
 
 DUCKDB_SUFFIXES = {".duckdb", ".db", ".ddb"}
@@ -87,8 +87,7 @@ def load(
     if problem:
         raise DataError.single(table or Path(str(source)).name, "*", problem, None)
     if kind in ("parquet", "parquet_dir"):
-        df = pd.read_parquet(where, columns=columns)
-        release_memory()  # Arrow's decoding pages, which numpy cannot reuse (see cmlib.memory)
+        df = read_parquet(where, columns=columns)
     elif kind == "csv":
         try:
             df = pd.read_csv(where, usecols=columns)

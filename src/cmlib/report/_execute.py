@@ -39,16 +39,11 @@ def _die_with_runner() -> None:
     PR_SET_PDEATHSIG); the kernel follows this process (ipykernel polls its parent). Exits now when the runner
     is already gone."""
     import os
-    import signal
+
+    from cmlib.process import die_with_parent
 
     runner = os.environ.get("CMLIB_RUNNER_PID")
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
+    die_with_parent()
     if runner and os.getppid() != int(runner):
         sys.exit(1)
 

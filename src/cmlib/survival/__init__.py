@@ -52,7 +52,7 @@ from cmlib.survival.retention import (  # noqa: F401
     EarlyWarningResult,
     RetentionResult,
     RetentionTestResult,
-    _roll_frame,
+    _roll_arrays,
     clv_by_segment,
     conditional_churn,
     early_warning,

@@ -64,23 +64,6 @@ def _roll_arrays(panel: pd.DataFrame, account: str) -> tuple[dict, np.ndarray]:
     return a, np.flatnonzero((panel["state"] == "current").to_numpy(bool)[order])
 
 
-def _roll_frame(panel: pd.DataFrame, account: str) -> pd.DataFrame:
-    """Account-months of accounts current that month (by account and months on book), with next month's DPD
-    and behaviour that does not encode arrears: months on book, utilisation and its change over three
-    months (:func:`_roll_arrays` as a frame)."""
-    a, cur = _roll_arrays(panel, account)
-    cols = {k: v[cur] for k, v in a.items() if k != "order"}
-    cols = {
-        **{k: cols[k] for k in (account, "month", "mob")},
-        "state": panel["state"].iloc[a["order"][cur]].reset_index(drop=True),
-        **{
-            k: cols[k]
-            for k in ("dpd", "balance", "credit_limit", "utilisation", "next_dpd", "utilisation_change_3m")
-        },
-    }
-    return pd.DataFrame(cols)
-
-
 def _design_rows(a: dict, features: pd.DataFrame, account: str, rows: np.ndarray) -> np.ndarray:
     """The early-warning design of the account-months ``a`` (:func:`_roll_arrays`) at positions ``rows`` (in
     that order): one float matrix, missing = 0, filled a column at a time. Rows the model learns from are

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cmlib.memory import release_memory
+from cmlib.memory import read_parquet
 from cmlib.vocab import (
     NO_FILE,
 )
@@ -225,8 +225,7 @@ class _TablesOnFirstUse(Mapping):
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         if name not in self._read:
-            self._read[name] = pd.read_parquet(self._paths[name])  # KeyError for an unknown name
-            release_memory()
+            self._read[name] = read_parquet(self._paths[name])  # KeyError for an unknown name
         return self._read[name]
 
     def __iter__(self):
@@ -248,25 +247,20 @@ class CachedBankWorld(BankWorld):
     def __getattr__(self, name: str):
         # only called when the attribute is not set yet: read the table once and keep it
         if name in BankWorld.TABLES:
-            value = pd.read_parquet(self._path / name)
+            value = read_parquet(self._path / name)
         elif name == "truth_tables":
             from cmlib.data.synthetic.world import TRUTH_TABLES  # world imports this module
 
             value = _TablesOnFirstUse({k: self._path / "truth" / v for k, v in TRUTH_TABLES.items()})
         else:
             raise AttributeError(name)
-        # Arrow's pool keeps the pages it decoded the files into (1.3 GB after 05's tables at 10M customers);
-        # numpy cannot reuse them, so they go back to the system
-        release_memory()
         setattr(self, name, value)
         return value
 
     def read(self, table: str, columns: list[str] | None = None) -> pd.DataFrame:
         if columns is None or table in vars(self) or table not in self.TABLES:
             return super().read(table, columns)
-        value = pd.read_parquet(self._path / table, columns=list(columns))
-        release_memory()
-        return value
+        return read_parquet(self._path / table, columns=list(columns))
 
     def __repr__(self) -> str:
         return f"CachedBankWorld({str(self._path)!r})"

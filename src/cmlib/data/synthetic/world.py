@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import sys
+import signal
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,7 @@ from cmlib.data.synthetic.truth import (
 )
 from cmlib.errors import ParameterError
 from cmlib.memory import release_memory
+from cmlib.process import die_with_parent
 from cmlib.vocab import (
     ARMS,
     NO_FILE,
@@ -88,18 +89,6 @@ def _raw_block(args) -> dict[str, Any]:
     return _block(cal, campaigns, np.random.default_rng(np.random.SeedSequence([random_state, k])), ids, 0)
 
 
-def _worker_start() -> None:
-    """A block worker ends with the process that started it, even one killed by SIGKILL (Linux)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        try:
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
-
-
 def iter_blocks(
     n_customers: int, random_state: int, cal: Calendar, campaigns: pd.DataFrame, processes: int = 1
 ):
@@ -113,7 +102,9 @@ def iter_blocks(
         import multiprocessing as mp
 
         # spawned, not forked: a process that already runs threads (DuckDB's, Arrow's, BLAS's) may not fork
-        pool = mp.get_context("spawn").Pool(min(processes, len(tasks)), initializer=_worker_start)
+        pool = mp.get_context("spawn").Pool(
+            min(processes, len(tasks)), initializer=die_with_parent, initargs=(signal.SIGKILL,)
+        )
         pending: deque = deque()
         try:
 
