@@ -55,9 +55,8 @@ def _roll_arrays(panel: pd.DataFrame, account: str) -> tuple[dict, np.ndarray]:
     nxt = np.full(len(acc), np.nan)
     same = acc[1:] == acc[:-1]
     nxt[:-1][same] = a["dpd"][1:][same]
-    change = np.zeros(
-        len(acc)
-    )  # no value three months back: no change (as the frame's shift and fillna gave)
+    # no value three months back: no change (as the frame's shift and fillna gave)
+    change = np.zeros(len(acc))
     back = acc[3:] == acc[:-3]
     change[3:][back] = util[3:][back] - util[:-3][back]
     a.update(utilisation=util, next_dpd=nxt, utilisation_change_3m=change)

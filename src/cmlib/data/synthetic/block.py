@@ -63,8 +63,11 @@ SPEND_SIGMA_90D, SPEND_SIGMA_MONTH = 0.7, 0.3  # log-normal noise of 90-day and 
 
 
 def _block(
-    cal: Calendar, campaigns: pd.DataFrame, rng: np.random.Generator, ids: np.ndarray, id_offset: int
+    cal: Calendar, campaigns: pd.DataFrame, rng: np.random.Generator, ids: np.ndarray
 ) -> dict[str, Any]:
+    """One block of customers (``ids``) and everything that happens to them, from ``rng``; applications
+    (accounts) are numbered from 0 within the block, :func:`~cmlib.data.synthetic.world.iter_blocks` shifts
+    them to the bank's numbering."""
     cust, lat = _customers(rng, ids)
     n = len(cust)
     eta, prop, score_z = lat["risk_eta"], lat["propensity"], lat["score_z"]
@@ -277,7 +280,7 @@ def _block(
     g_deep = rng.spawn(1)[0]
     deep_mobs = [tr & (g_deep.random(na) < DEEP_CURE_SHARE) for tr in transient_mobs]
 
-    app_ids = id_offset + np.arange(na, dtype=np.int64)
+    app_ids = np.arange(na, dtype=np.int64)
     apps = attrs.drop(
         columns=["perm_email", "perm_sms", "perm_phone", "perm_mail", "do_not_contact", "pre_spend_monthly"]
     )

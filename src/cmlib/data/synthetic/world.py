@@ -86,7 +86,7 @@ def _raw_block(args) -> dict[str, Any]:
     n_customers, random_state, k, cal, campaigns = args
     start = k * BLOCK
     ids = np.arange(start + 1, min(start + BLOCK, n_customers) + 1)
-    return _block(cal, campaigns, np.random.default_rng(np.random.SeedSequence([random_state, k])), ids, 0)
+    return _block(cal, campaigns, np.random.default_rng(np.random.SeedSequence([random_state, k])), ids)
 
 
 def iter_blocks(
